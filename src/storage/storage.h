@@ -1,0 +1,107 @@
+/* The blob store: the only way the vault touches storage.
+ *
+ * A store holds immutable objects named by '/'-separated keys made of
+ * [A-Za-z0-9._-] segments (e.g. "data/ab/ab12...", "config"). A backend is
+ * one file implementing stow_store_ops; backends never include each other.
+ * The interface fits an object store (no rename, no append, ranged reads,
+ * listing by prefix) as well as a filesystem.
+ *
+ * Contract for every backend:
+ * - put is atomic: a reader sees the whole object or nothing, also after a
+ *   crash at any moment. With STOW_PUT_EXCL it fails with STOW_EEXIST when
+ *   the key exists (used for locks and key slots); without it, it replaces
+ *   (a repeated put of the same immutable object is harmless).
+ * - get of a missing key is STOW_ENOTFOUND; a range past the end returns
+ *   the bytes that exist (possibly none) - the caller checks the length.
+ * - list calls cb for every key starting with prefix, in no fixed order;
+ *   a negative return from cb stops the listing and is returned.
+ * - Every operation may be called from several threads at once.
+ * - close releases everything; the store pointer is invalid afterwards.
+ *
+ * Errors: STOW_ENOTFOUND, STOW_EEXIST, STOW_EIO, STOW_ENOSPC, STOW_ETIMEOUT,
+ * STOW_EINVAL (bad key), STOW_ENOMEM. */
+#ifndef STOW_STORAGE_H
+#define STOW_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define STOW_STORE_OPS_VERSION 1
+#define STOW_PUT_EXCL 1u
+#define STOW_RANGE_END UINT64_MAX
+
+typedef struct stow_store stow_store;
+
+typedef int (*stow_store_list_cb)(void *ctx, const char *key, uint64_t size);
+
+typedef struct stow_store_ops {
+	uint32_t version; /* STOW_STORE_OPS_VERSION */
+	const char *name; /* "fs", "mem", "s3" */
+	/* Append bytes [off, off+len) of key to out (len STOW_RANGE_END:
+	 * to the end). */
+	int (*get)(stow_store *s, const char *key, uint64_t off, uint64_t len,
+		   stow_buf *out);
+	int (*put)(stow_store *s, const char *key, const void *data,
+		   size_t len, unsigned flags);
+	/* STOW_ENOTFOUND if absent; *size set otherwise (size may be NULL). */
+	int (*stat)(stow_store *s, const char *key, uint64_t *size);
+	int (*list)(stow_store *s, const char *prefix, stow_store_list_cb cb,
+		    void *ctx);
+	/* Deleting a missing key is STOW_ENOTFOUND. */
+	int (*del)(stow_store *s, const char *key);
+	void (*close)(stow_store *s);
+} stow_store_ops;
+
+struct stow_store {
+	const stow_store_ops *ops;
+	char *location; /* human-readable, for messages; owned by backend */
+};
+
+/* Open by location: "mem:" (a fresh in-memory store), "file:///abs/path"
+ * or a plain path (fs backend). With create != 0 the fs backend creates
+ * the directory if missing; otherwise a missing directory is
+ * STOW_ENOTFOUND with a message saying so. */
+int stow_store_open(stow_store **out, const char *location, int create);
+int stow_store_fs_open(stow_store **out, const char *path, int create);
+int stow_store_mem_open(stow_store **out);
+
+/* Fault injection for tests on the mem backend: after `n` more successful
+ * puts, every put fails with STOW_EIO (n < 0 disables). */
+void stow_store_mem_fail_puts_after(stow_store *s, long n);
+
+/* 1 if key is well formed (see above), 0 otherwise. */
+int stow_store_key_valid(const char *key);
+
+static inline int stow_store_get(stow_store *s, const char *key, uint64_t off,
+				 uint64_t len, stow_buf *out)
+{
+	return s->ops->get(s, key, off, len, out);
+}
+static inline int stow_store_put(stow_store *s, const char *key,
+				 const void *data, size_t len, unsigned flags)
+{
+	return s->ops->put(s, key, data, len, flags);
+}
+static inline int stow_store_stat(stow_store *s, const char *key,
+				  uint64_t *size)
+{
+	return s->ops->stat(s, key, size);
+}
+static inline int stow_store_list(stow_store *s, const char *prefix,
+				  stow_store_list_cb cb, void *ctx)
+{
+	return s->ops->list(s, prefix, cb, ctx);
+}
+static inline int stow_store_del(stow_store *s, const char *key)
+{
+	return s->ops->del(s, key);
+}
+static inline void stow_store_close(stow_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+#endif
