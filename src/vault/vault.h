@@ -171,4 +171,38 @@ int stow_repo_key_add(stow_repo *r, const char *new_password,
 /* Remove a slot. Refuses the last slot (STOW_EINVAL). */
 int stow_repo_key_remove(stow_repo *r, const char *slot_id);
 
+/* --- index and packs, for check, stats and gc ------------------------ */
+
+typedef int (*stow_index_cb)(void *ctx, const uint8_t id[STOW_ID_LEN],
+			     const stow_blob_loc *loc);
+/* Every blob in the in-memory index (no fixed order). A negative return
+ * from cb stops the walk and is returned. */
+int stow_repo_index_foreach(stow_repo *r, stow_index_cb cb, void *ctx);
+/* Index objects that failed to load at open (damaged or unreadable):
+ * their storage keys. Borrowed; valid until close. */
+void stow_repo_damaged_indexes(stow_repo *r, const char *const **keys,
+			       size_t *n);
+/* Storage keys of the index objects that loaded. Borrowed. */
+void stow_repo_index_objects(stow_repo *r, const char *const **keys,
+			     size_t *n);
+
+/* One blob as listed in a pack's trailer. */
+typedef struct stow_pack_entry {
+	uint8_t id[STOW_ID_LEN];
+	uint8_t type, comp;
+	uint32_t offset, stored_len, raw_len;
+} stow_pack_entry;
+
+/* Verify a whole pack held in memory (header names `pack_id`, footer and
+ * trailer authenticate) and return its trailer entries (caller frees
+ * *entries). STOW_ECORRUPT with a message otherwise. */
+int stow_pack_read_trailer(stow_vault_ctx *c, const uint8_t pack_id[32],
+			   const uint8_t *data, size_t len,
+			   stow_pack_entry **entries, size_t *n);
+/* Authenticate, decompress and re-hash one blob whose ciphertext (of
+ * e->stored_len bytes) is at ct. out is reset and gets the plaintext. */
+int stow_pack_open_blob(stow_vault_ctx *c, const uint8_t pack_id[32],
+			const stow_pack_entry *e, const uint8_t *ct,
+			stow_buf *out);
+
 #endif
