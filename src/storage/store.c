@@ -1,0 +1,116 @@
+/* Backend-independent parts of the blob store: key validation and opening a
+ * store by its location string. */
+#include "storage/storage.h"
+
+#include <string.h>
+
+#include "util/err.h"
+
+/* Longest key accepted by any backend. Keys are built by the vault from
+ * fixed prefixes and hex IDs, so this is generous; the cap keeps path
+ * buffers bounded. */
+#define KEY_MAX 1024
+
+static int key_char_ok(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* A key is '/'-separated segments of [A-Za-z0-9._-], none empty and none
+ * starting with '.'. The last rule excludes "." and "..", so a key can
+ * never escape a filesystem root, and it reserves dot-names for backend
+ * bookkeeping (the fs backend's ".tmp." files). */
+int stow_store_key_valid(const char *key)
+{
+	size_t n = 0;
+	int seg_start = 1;
+
+	if (!key || !*key)
+		return 0;
+	for (const char *p = key; *p; p++, n++) {
+		if (n >= KEY_MAX)
+			return 0;
+		if (*p == '/') {
+			if (seg_start)
+				return 0; /* leading '/' or empty segment */
+			seg_start = 1;
+			continue;
+		}
+		if (!key_char_ok(*p))
+			return 0;
+		if (seg_start && *p == '.')
+			return 0;
+		seg_start = 0;
+	}
+	return !seg_start; /* a trailing '/' leaves an empty segment */
+}
+
+static int has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "scheme://" with a plausible URL scheme before it (RFC 3986: a letter,
+ * then letters, digits, '+', '-', '.'). */
+static size_t url_scheme_len(const char *s)
+{
+	size_t i = 0;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return 0;
+	while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+	       (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+	       s[i] == '.')
+		i++;
+	return strncmp(s + i, "://", 3) == 0 ? i : 0;
+}
+
+int stow_store_open(stow_store **out, const char *location, int create)
+{
+	size_t scheme;
+
+	if (!out)
+		return stow_err_set(STOW_EINVAL, "no output pointer");
+	*out = NULL;
+	if (!location || !*location)
+		return stow_err_set(STOW_EINVAL, "empty storage location");
+
+	if (strcmp(location, "mem:") == 0)
+		return stow_store_mem_open(out);
+	if (has_prefix(location, "mem:"))
+		return stow_err_set(STOW_EINVAL,
+				    "storage location %s: \"mem:\" takes no "
+				    "name (every open is a fresh store)",
+				    location);
+	if (has_prefix(location, "file://")) {
+		const char *path = location + strlen("file://");
+
+		/* Only the local form file:///abs/path; no host part and no
+		 * percent-decoding. */
+		if (path[0] != '/')
+			return stow_err_set(STOW_EINVAL,
+					    "storage location %s: a file URL "
+					    "needs an absolute path "
+					    "(file:///path/to/repo)",
+					    location);
+		return stow_store_fs_open(out, path, create);
+	}
+	if (has_prefix(location, "s3://"))
+		return stow_err_set(STOW_EUNSUPPORTED,
+				    "storage location %s: S3 support is coming "
+				    "but not built yet; use a filesystem path "
+				    "(local disk or an NFS mount) for now",
+				    location);
+	/* Any other "scheme://" is refused rather than taken as a relative
+	 * directory: a typo such as "gs://bucket" must not silently send
+	 * backups to a local directory named "gs:". */
+	scheme = url_scheme_len(location);
+	if (scheme)
+		return stow_err_set(STOW_EUNSUPPORTED,
+				    "storage location %s: unknown scheme "
+				    "\"%.*s://\" (supported: a filesystem "
+				    "path, file:///path, mem:)",
+				    location, (int)scheme, location);
+	return stow_store_fs_open(out, location, create);
+}
