@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's raw records into tables (stdout), JSON and Markdown.
+
+usage: report.py META.json RESULTS.jsonl OUT.json OUT.md
+"""
+import json
+import sys
+
+MiB = 1 << 20
+
+# step id, title, throughput target (stowage speed / restic speed), repo-size
+# target applies
+STEPS = [
+    ("initial", "Initial backup", 3.0, True),
+    ("nochange", "No-change backup", 5.0, True),
+    ("mutation", "Backup after the ~1 % mutation", 3.0, True),
+    ("restore", "Full restore of the latest snapshot", 2.0, False),
+    ("small", "Small files: initial backup", None, False),
+]
+RSS_RATIO_TARGET = 0.5
+REPO_RATIO_TARGET = 1.02
+SMALL_RSS_MIB_TARGET = 200.0
+BASELINE = "restic"
+
+
+def fmt(v, spec, none="-"):
+    return none if v is None else format(v, spec)
+
+
+def build(meta, recs):
+    by = {}
+    verify = {}
+    for r in recs:
+        if r["step"] == "verify":
+            verify[r["tool"]] = r
+        else:
+            by[(r["tool"], r["step"])] = r
+    tools = [t for t in meta["options"]["tools"].split(",") if t]
+    steps = {}
+    for sid, title, thr_target, repo_target in STEPS:
+        base = by.get((BASELINE, sid))
+        if base and base["status"] == "error":
+            base = None
+        rows = []
+        for t in tools:
+            r = by.get((t, sid))
+            if r is None:
+                continue
+            row = {"tool": t, "status": r["status"], "rc": r["rc"], "wall_s": r["wall_s"],
+                   "max_rss_mib": round(r["max_rss_kib"] / 1024, 1),
+                   "repo_mib": round(r["repo_bytes"] / MiB, 1),
+                   "cache_mib": round(r.get("cache_bytes", 0) / MiB, 1),
+                   "dataset_bytes": r["dataset_bytes"], "dataset_files": r["dataset_files"],
+                   "log": r["log"]}
+            ok = r["status"] != "error"
+            wall = max(r["wall_s"], 0.01)
+            row["mb_s"] = round(r["dataset_bytes"] / 1e6 / wall, 1) if ok else None
+            row["files_s"] = round(r["dataset_files"] / wall, 0) if ok else None
+            row["speed_vs_restic"] = row["rss_vs_restic"] = row["repo_vs_restic"] = None
+            if ok and base and t != BASELINE:
+                row["speed_vs_restic"] = round(max(base["wall_s"], 0.01) / wall, 2)
+                row["rss_vs_restic"] = round(r["max_rss_kib"] / max(1, base["max_rss_kib"]), 2)
+                if sid != "restore":
+                    row["repo_vs_restic"] = round(r["repo_bytes"] / max(1, base["repo_bytes"]), 3)
+            if sid == "restore" and t in verify:
+                row["verified"] = bool(verify[t].get("ok"))
+                row["verify"] = verify[t]
+            if t == "stowage":
+                tg = {}
+                if sid == "small":
+                    tg["peak_rss_mib < %g" % SMALL_RSS_MIB_TARGET] = {
+                        "value": row["max_rss_mib"] if ok else None,
+                        "met": ok and row["max_rss_mib"] < SMALL_RSS_MIB_TARGET}
+                else:
+                    tg["speed >= %gx restic" % thr_target] = {
+                        "value": row["speed_vs_restic"],
+                        "met": None if row["speed_vs_restic"] is None else row["speed_vs_restic"] >= thr_target}
+                    tg["peak RSS <= %gx restic" % RSS_RATIO_TARGET] = {
+                        "value": row["rss_vs_restic"],
+                        "met": None if row["rss_vs_restic"] is None else row["rss_vs_restic"] <= RSS_RATIO_TARGET}
+                    if repo_target:
+                        tg["repo size <= %gx restic" % REPO_RATIO_TARGET] = {
+                            "value": row["repo_vs_restic"],
+                            "met": None if row["repo_vs_restic"] is None else row["repo_vs_restic"] <= REPO_RATIO_TARGET}
+                    if sid == "restore" and "verified" in row:
+                        tg["restore verified"] = {"value": row["verified"], "met": row["verified"]}
+                row["targets"] = tg
+            rows.append(row)
+        if rows:
+            steps[sid] = {"title": title, "rows": rows}
+    return steps
+
+
+def target_text(row):
+    tg = row.get("targets")
+    if not tg:
+        return ""
+    parts = []
+    for name, v in tg.items():
+        mark = "n/a" if v["met"] is None else ("met" if v["met"] else "MISSED")
+        parts.append("%s: %s" % (name, mark))
+    return "; ".join(parts)
+
+
+def table_rows(sid, step):
+    small = sid == "small"
+    head = ["tool", "wall s", "MB/s"] + (["files/s"] if small else []) + \
+        ["peak RSS MiB", "repo MiB", "speed x restic", "RSS x restic", "repo x restic"] + \
+        (["verified"] if sid == "restore" else []) + ["targets (stowage)"]
+    out = []
+    for r in step["rows"]:
+        if r["status"] == "error":
+            cells = [r["tool"], "FAILED rc=%d" % r["rc"], "-"] + (["-"] if small else []) + \
+                ["-", "-", "-", "-", "-"] + (["-"] if sid == "restore" else []) + \
+                ["see %s" % r["log"]]
+            out.append(cells)
+            continue
+        star = "*" if r["status"] == "warning" else ""
+        cells = [r["tool"] + star, fmt(r["wall_s"], ".2f"), fmt(r["mb_s"], ".1f")]
+        if small:
+            cells.append(fmt(r["files_s"], ".0f"))
+        cells += [fmt(r["max_rss_mib"], ".1f"), fmt(r["repo_mib"], ".1f"),
+                  fmt(r["speed_vs_restic"], ".2f"), fmt(r["rss_vs_restic"], ".2f"),
+                  fmt(r["repo_vs_restic"], ".3f")]
+        if sid == "restore":
+            cells.append({True: "ok", False: "FAILED"}.get(r.get("verified"), "-"))
+        cells.append(target_text(r))
+        out.append(cells)
+    return head, out
+
+
+def text_table(head, rows):
+    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w[i]) if i == 0 or i == len(cells) - 1
+                                   else str(c).rjust(w[i]) for i, c in enumerate(cells)).rstrip()
+    return "\n".join([line(head), line(["-" * x for x in w])] + [line(r) for r in rows])
+
+
+def md_table(head, rows):
+    out = ["| " + " | ".join(head) + " |",
+           "| " + " | ".join("---" if i == 0 or i == len(head) - 1 else "---:" for i in range(len(head))) + " |"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def step_caption(sid, step, meta):
+    r = step["rows"][0]
+    if sid == "small":
+        return "%d files, %.1f MiB" % (r["dataset_files"], r["dataset_bytes"] / MiB)
+    return "%.1f MiB in %d files" % (r["dataset_bytes"] / MiB, r["dataset_files"])
+
+
+def main():
+    meta_f, raw_f, out_json, out_md = sys.argv[1:5]
+    meta = json.load(open(meta_f))
+    recs = [json.loads(l) for l in open(raw_f) if l.strip()]
+    steps = build(meta, recs)
+
+    ds = meta["dataset"]
+    mut = ds.get("generation", {}).get("mutation", {})
+    header = [
+        "stowage benchmark, %s, %d CPUs, %.1f GiB RAM, kernel %s" % (
+            meta["date"], meta["host"]["nproc"], meta["host"]["mem_kib"] / 2**20, meta["host"]["kernel"]),
+        "dataset: %.1f MiB in %d files (seed %s); mutation: %.2f %% of bytes changed "
+        "(%d files edited, %d appended, %d new, %d deleted)" % (
+            ds["bytes"] / MiB, ds["files"], meta["options"]["seed"], 100 * mut.get("changed_fraction", 0),
+            mut.get("modified_files", 0), mut.get("appended_files", 0), mut.get("new_files", 0),
+            mut.get("deleted_files", 0)),
+        "versions: " + "; ".join("%s: %s" % kv for kv in meta["versions"].items()),
+        "settings: " + "; ".join("%s: %s" % kv for kv in meta["settings"].items()
+                                 if kv[0] in meta["versions"]),
+    ]
+    notes = [
+        "MB/s = dataset bytes (10^6) / wall seconds, also for the no-change and after-mutation backups "
+        "(dataset scanned per second). 'speed x restic' = restic wall / tool wall (= throughput ratio); "
+        "'RSS x restic' and 'repo x restic' = tool / restic. Repo size is `du -sb` of the repository after "
+        "the step. '*' = finished with a warning exit code.",
+        "Targets (stowage vs restic): initial >= 3x, no-change >= 5x, after-mutation >= 3x, restore >= 2x "
+        "throughput; peak RSS <= 0.5x; repo size <= 1.02x; small files peak RSS < 200 MiB.",
+    ]
+
+    print()
+    print("\n".join(header))
+    md = ["# stowage benchmark results", ""] + ["- " + h for h in header] + [""]
+    for sid, title, _, _ in STEPS:
+        if sid not in steps:
+            continue
+        step = steps[sid]
+        head, rows = table_rows(sid, step)
+        cap = "%s (%s)" % (title, step_caption(sid, step, meta))
+        print("\n" + cap)
+        print(text_table(head, rows))
+        md += ["## " + cap, "", md_table(head, rows), ""]
+    verify_fail = [r for s in steps.values() for r in s["rows"] if r.get("verified") is False]
+    for r in verify_fail:
+        print("\nVERIFY FAILED for %s: %s" % (r["tool"], r["verify"].get("first_problems")))
+        md += ["**Restore verification FAILED for %s**: %s" % (r["tool"], r["verify"].get("first_problems")), ""]
+    print()
+    for n in notes:
+        print(n)
+    md += ["Notes:", ""] + ["- " + n for n in notes] + [""]
+
+    json.dump({"meta": meta, "steps": steps, "records": recs}, open(out_json, "w"), indent=1)
+    open(out_md, "w").write("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

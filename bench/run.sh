@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# stowage benchmark: stowage vs restic vs borg on the same dataset.
+# Run by hand (not a test). See bench/README.md for the methodology.
+#
+#   bench/run.sh [--size 2G] [--small-files 1000000] [--tools stowage,restic,borg]
+#                [--workdir DIR] [--stowage PATH] [--seed N] [--regen]
+#                [--borg-encryption repokey|repokey-blake2]
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+GEN=(python3 "$BENCH_DIR/gen_dataset.py")
+
+SIZE=2G
+SMALL=1000000
+TOOLS=stowage,restic,borg
+WORKDIR=$BENCH_DIR/work
+STOWAGE=$REPO_ROOT/build/stowage
+SEED=42
+REGEN=0
+BORG_ENC=repokey
+PASSWORD=stowage-bench-password
+
+usage() {
+	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	cat <<'EOF'
+
+  --size SIZE          main dataset size, K/M/G suffixes (powers of 1024); default 2G
+  --small-files N      small-files run with N files (0 skips it); default 1000000
+  --tools LIST         comma-separated subset of stowage,restic,borg, run in this order
+  --workdir DIR        where datasets, repositories and results go; default bench/work
+  --stowage PATH       the stowage binary; default build/stowage
+  --seed N             dataset seed; default 42
+  --regen              rebuild the datasets even if a matching one exists in the work dir
+  --borg-encryption M  borg init -e mode; default repokey (AES-CTR + HMAC-SHA256)
+EOF
+}
+
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+while [[ $# -gt 0 ]]; do
+	opt=$1
+	val=
+	if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; fi
+	case $opt in
+	-h | --help) usage; exit 0 ;;
+	--regen) REGEN=1; shift; continue ;;
+	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption)
+		if [[ -z $val ]]; then
+			[[ $# -ge 2 ]] || die "$opt needs a value"
+			val=$2; shift
+		fi
+		shift ;;
+	*) usage >&2; die "unknown option: $opt" ;;
+	esac
+	case $opt in
+	--size) SIZE=$val ;;
+	--small-files) SMALL=$val ;;
+	--tools) TOOLS=$val ;;
+	--workdir) WORKDIR=$val ;;
+	--stowage) STOWAGE=$val ;;
+	--seed) SEED=$val ;;
+	--borg-encryption) BORG_ENC=$val ;;
+	esac
+done
+
+[[ $SMALL =~ ^[0-9]+$ ]] || die "--small-files wants a number, got '$SMALL'"
+[[ $SEED =~ ^[0-9]+$ ]] || die "--seed wants a number, got '$SEED'"
+SIZE_B=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_dataset as g; print(g.parse_size(sys.argv[2]))' "$BENCH_DIR" "$SIZE" 2>/dev/null) ||
+	die "bad --size '$SIZE' (examples: 2G, 200M, 500M)"
+((SIZE_B >= 10 * 1024 * 1024)) || die "--size must be at least 10M"
+
+# ------------------------------------------------------------------ tools
+IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
+((${#TOOL_LIST[@]} > 0)) || die "--tools is empty"
+[[ -x /usr/bin/time ]] || die "GNU time not found at /usr/bin/time (Debian package 'time')"
+command -v python3 >/dev/null || die "python3 not found"
+for t in "${TOOL_LIST[@]}"; do
+	case $t in
+	restic) command -v restic >/dev/null ||
+		die "restic not found in PATH (Debian package 'restic'), or drop it from --tools" ;;
+	borg) command -v borg >/dev/null ||
+		die "borg not found in PATH (Debian package 'borgbackup'), or drop it from --tools" ;;
+	stowage)
+		[[ -x $STOWAGE ]] || die "stowage binary not found at $STOWAGE; build it with
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2
+or pass --stowage PATH, or drop stowage from --tools"
+		STOWAGE=$(cd "$(dirname "$STOWAGE")" && pwd)/$(basename "$STOWAGE") ;;
+	*) die "unknown tool '$t' (known: stowage, restic, borg)" ;;
+	esac
+done
+if [[ " ${TOOL_LIST[*]} " == *" restic "* ]]; then
+	restic version 2>/dev/null | grep -Eq 'restic 0\.(1[4-9]|[2-9][0-9])|restic [1-9]' ||
+		die "restic >= 0.14 needed (repository v2 + --compression): $(restic version 2>&1 | head -1)"
+fi
+
+mkdir -p "$WORKDIR"
+WORKDIR=$(cd "$WORKDIR" && pwd)
+ORIG=$WORKDIR/original   # pristine dataset
+MUT=$WORKDIR/mutated     # mutated copy (hard links to ORIG for unchanged files)
+DATA=$WORKDIR/data       # the path every tool backs up
+SMALLDIR=$WORKDIR/smallfiles
+LOGS=$WORKDIR/logs
+RAW=$WORKDIR/results.jsonl
+META=$WORKDIR/meta.json
+
+cleanup() {
+	local t
+	for t in stowage restic borg; do
+		rm -rf "$WORKDIR/repo-$t" "$WORKDIR/restore-$t" "$WORKDIR/home-$t"
+	done
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+cleanup
+
+# ------------------------------------------------------------- disk check
+# Peak use: original (1x) + mutated (~0.05x, hard links) + data (1x) + one
+# repository (~1x) + one restore (1x), plus the small-files tree (a 4 KiB
+# block per file) and its repository. Whatever already exists (a reusable
+# dataset) is not counted again.
+existing=0
+for d in "$ORIG" "$MUT" "$SMALLDIR"; do
+	[[ -d $d ]] && existing=$((existing + $(du -sb "$d" | cut -f1)))
+done
+need=$(python3 -c "
+s, n, have = $SIZE_B, $SMALL, $existing
+peak = 4.3 * s + n * (4096 + 3072) + 256 * 2**20
+print(int(max(3 * s, peak - have)))")
+avail=$(df --output=avail -B1 "$WORKDIR" | tail -1 | tr -d ' ')
+if ((avail < need)); then
+	die "not enough free space in $WORKDIR: $((avail >> 20)) MiB free, need $((need >> 20)) MiB (at least 3x the dataset size; this run peaks at ~4.3x the dataset + ~7 KiB per small file)"
+fi
+if ((SMALL > 0)); then
+	ifree=$(df --output=iavail "$WORKDIR" | tail -1 | tr -d ' ')
+	if [[ $ifree =~ ^[0-9]+$ ]] && ((ifree > 0 && ifree < SMALL * 2 + 200000)); then
+		die "not enough free inodes in $WORKDIR: $ifree free, need ~$((SMALL * 2 + 200000))"
+	fi
+fi
+say "work dir $WORKDIR: $((avail >> 20)) MiB free, need ~$((need >> 20)) MiB"
+
+# ---------------------------------------------------------------- dataset
+mkdir -p "$LOGS"
+GEN_VERSION=$("${GEN[@]}" version)
+stamp_ok() { # stamp-file key=value...
+	local f=$1; shift
+	[[ -f $f ]] || return 1
+	python3 - "$f" "$@" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    if str(d.get(k)) != v:
+        sys.exit(1)
+EOF
+}
+
+DS_STAMP=$WORKDIR/dataset.json
+if ((REGEN == 0)) && [[ -d $ORIG && -d $MUT ]] &&
+	stamp_ok "$DS_STAMP" version="$GEN_VERSION" size="$SIZE_B" seed="$SEED"; then
+	say "reusing dataset in $ORIG (size $SIZE, seed $SEED; --regen to rebuild)"
+else
+	rm -rf "$ORIG" "$MUT" "$DS_STAMP"
+	say "building dataset ($SIZE, seed $SEED) in $ORIG"
+	build_json=$("${GEN[@]}" build "$ORIG" --size "$SIZE_B" --seed "$SEED")
+	say "building mutated copy in $MUT"
+	mut_json=$("${GEN[@]}" mutate "$ORIG" "$MUT" --seed "$SEED")
+	python3 - "$DS_STAMP" "$GEN_VERSION" "$SIZE_B" "$SEED" "$build_json" "$mut_json" <<'EOF'
+import json, sys
+f, ver, size, seed, b, m = sys.argv[1:]
+json.dump({"version": int(ver), "size": int(size), "seed": int(seed),
+           "build": json.loads(b), "mutation": json.loads(m)}, open(f, "w"), indent=1)
+EOF
+fi
+ORIG_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build"]["total"]["bytes"])' "$DS_STAMP")
+ORIG_FILES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build"]["total"]["files"])' "$DS_STAMP")
+MUT_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mutation"]["total"]["bytes"])' "$DS_STAMP")
+MUT_FILES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mutation"]["total"]["files"])' "$DS_STAMP")
+say "dataset: $((ORIG_BYTES >> 20)) MiB in $ORIG_FILES files; mutated: $((MUT_BYTES >> 20)) MiB in $MUT_FILES files"
+
+SF_STAMP=$WORKDIR/smallfiles.json
+SMALL_BYTES=0
+if ((SMALL > 0)); then
+	if ((REGEN == 0)) && [[ -d $SMALLDIR ]] &&
+		stamp_ok "$SF_STAMP" version="$GEN_VERSION" count="$SMALL" seed="$SEED"; then
+		say "reusing small-files tree in $SMALLDIR ($SMALL files)"
+	else
+		rm -rf "$SMALLDIR" "$SF_STAMP"
+		say "building small-files tree: $SMALL files in $SMALLDIR"
+		sf_json=$("${GEN[@]}" smallfiles "$SMALLDIR" --count "$SMALL" --seed "$SEED")
+		python3 - "$SF_STAMP" "$GEN_VERSION" "$SMALL" "$SEED" "$sf_json" <<'EOF'
+import json, sys
+f, ver, n, seed, s = sys.argv[1:]
+json.dump({"version": int(ver), "count": int(n), "seed": int(seed), "tree": json.loads(s)}, open(f, "w"), indent=1)
+EOF
+	fi
+	SMALL_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tree"]["bytes"])' "$SF_STAMP")
+fi
+
+# ------------------------------------------------------------------- meta
+tool_version() {
+	case $1 in
+	restic) restic version 2>&1 | head -1 ;;
+	borg) borg --version 2>&1 | head -1 ;;
+	stowage)
+		local v
+		v=$("$STOWAGE" --version 2>&1 | head -1) || true
+		echo "${v:-unknown} (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))" ;;
+	esac
+}
+: >"$RAW"
+{
+	echo "{"
+	printf '"date": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	printf '"host": {"nproc": %s, "mem_kib": %s, "kernel": "%s", "cpu": "%s"},\n' \
+		"$(nproc)" "$(awk '/MemTotal/{print $2}' /proc/meminfo)" "$(uname -r)" \
+		"$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo | tr -d '"\\')"
+	printf '"options": {"size": "%s", "size_bytes": %s, "small_files": %s, "tools": "%s", "seed": %s, "borg_encryption": "%s"},\n' \
+		"$SIZE" "$SIZE_B" "$SMALL" "$TOOLS" "$SEED" "$BORG_ENC"
+	printf '"dataset": {"bytes": %s, "files": %s, "mutated_bytes": %s, "mutated_files": %s, "small_files": %s, "small_bytes": %s},\n' \
+		"$ORIG_BYTES" "$ORIG_FILES" "$MUT_BYTES" "$MUT_FILES" "$SMALL" "$SMALL_BYTES"
+	printf '"versions": {'
+	sep=
+	for t in "${TOOL_LIST[@]}"; do
+		printf '%s"%s": "%s"' "$sep" "$t" "$(tool_version "$t" | tr -d '"\\')"
+		sep=", "
+	done
+	printf '},\n'
+	printf '"settings": {"stowage": "vault init --compression auto; snapshot create --compression auto", '
+	printf '"restic": "init --repository-version 2; --compression auto", '
+	printf '"borg": "init -e %s; create --compression auto,zstd,3"}\n' "$BORG_ENC"
+	echo "}"
+} >"$META.tmp"
+python3 - "$META.tmp" "$DS_STAMP" "$META" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["dataset"]["generation"] = json.load(open(sys.argv[2]))
+json.dump(m, open(sys.argv[3], "w"), indent=1)
+EOF
+rm -f "$META.tmp"
+
+# -------------------------------------------------------------- measuring
+export STOWAGE_PASSWORD=$PASSWORD RESTIC_PASSWORD=$PASSWORD BORG_PASSPHRASE=$PASSWORD
+export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
+# Which exit codes mean "done, with warnings" for each tool.
+warn_rc() {
+	case $1:$2 in
+	stowage:3 | restic:3 | borg:1) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# measure TOOL STEP BYTES FILES REPO CMD... -> appends one JSON line to $RAW.
+# Returns 1 when the command failed (the record says so).
+measure() {
+	local tool=$1 step=$2 bytes=$3 files=$4 repo=$5
+	shift 5
+	local log=$LOGS/$tool-$step.log tf=$LOGS/$tool-$step.time rc status
+	sync # flush earlier writes so they do not land inside this measurement
+	say "$tool: $step ..."
+	set +e
+	/usr/bin/time -f '%e %M' -o "$tf" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	set -e
+	local last wall rss
+	last=$(tail -n1 "$tf")
+	wall=${last%% *}
+	rss=${last##* }
+	if ((rc == 0)); then status=ok
+	elif warn_rc "$tool" "$rc"; then status=warning
+	else status=error
+	fi
+	local repo_b=0 cache_b=0
+	[[ -d $repo ]] && repo_b=$(du -sb "$repo" | cut -f1)
+	[[ -d $WORKDIR/home-$tool ]] && cache_b=$(du -sb "$WORKDIR/home-$tool" | cut -f1)
+	python3 - "$RAW" "$tool" "$step" "$wall" "$rss" "$rc" "$status" "$repo_b" "$cache_b" "$bytes" "$files" "$log" <<'EOF'
+import json, sys
+(f, tool, step, wall, rss, rc, status, repo_b, cache_b, nbytes, files, log) = sys.argv[1:]
+rec = {"tool": tool, "step": step, "wall_s": float(wall), "max_rss_kib": int(rss),
+       "rc": int(rc), "status": status, "repo_bytes": int(repo_b), "cache_bytes": int(cache_b),
+       "dataset_bytes": int(nbytes), "dataset_files": int(files), "log": log}
+with open(f, "a") as fh:
+    fh.write(json.dumps(rec) + "\n")
+EOF
+	say "$tool: $step: ${wall}s, peak RSS $((rss / 1024)) MiB, repo $((repo_b >> 20)) MiB, rc $rc ($status)"
+	if [[ $status == error ]]; then
+		echo "---- last lines of $log:" >&2
+		tail -n 15 "$log" >&2 || true
+		echo "----" >&2
+		return 1
+	fi
+	return 0
+}
+
+record() { # TOOL STEP JSON -> free-form record (verification results)
+	python3 - "$RAW" "$1" "$2" "$3" <<'EOF'
+import json, sys
+f, tool, step, js = sys.argv[1:]
+rec = {"tool": tool, "step": step}
+rec.update(json.loads(js))
+with open(f, "a") as fh:
+    fh.write(json.dumps(rec) + "\n")
+EOF
+}
+
+# Per-tool commands. $R = repository, $H = tool home (caches, config).
+tool_init() { # tool repo
+	local t=$1 R=$2 H=$WORKDIR/home-$1
+	case $t in
+	stowage) "$STOWAGE" vault init --repo "$R" --compression auto ;;
+	restic) restic -r "$R" --cache-dir "$H/restic-cache" init --repository-version 2 ;;
+	borg) borg init -e "$BORG_ENC" "$R" ;;
+	esac
+}
+tool_backup_cmd() { # tool repo dir name -> prints nothing; sets CMD array
+	local t=$1 R=$2 D=$3 N=$4 H=$WORKDIR/home-$1
+	case $t in
+	stowage) CMD=("$STOWAGE" vault snapshot create "$D" --repo "$R" --compression auto --host bench) ;;
+	restic) CMD=(restic -r "$R" --cache-dir "$H/restic-cache" --compression auto backup --host bench "$D") ;;
+	borg) CMD=(borg create --stats --compression auto,zstd,3 "$R::$N" "$D") ;;
+	esac
+}
+tool_restore_cmd() { # tool repo target; the latest snapshot/archive
+	local t=$1 R=$2 T=$3 H=$WORKDIR/home-$1
+	case $t in
+	stowage) CMD=("$STOWAGE" vault restore latest "$T" --repo "$R") ;;
+	restic) CMD=(restic -r "$R" --cache-dir "$H/restic-cache" restore latest --target "$T") ;;
+	borg) CMD=(env -C "$T" borg extract "$R::mutation") ;;
+	esac
+}
+tool_env() { # isolate caches/config per tool, removed after the tool
+	local H=$WORKDIR/home-$1
+	mkdir -p "$H"
+	export XDG_CACHE_HOME=$H/cache XDG_CONFIG_HOME=$H/config BORG_BASE_DIR=$H/borg
+}
+
+# Where a tool put the restored tree: restic and borg keep the absolute path
+# below the target; a tool may also restore the directory's contents directly.
+restored_root() { # target source-path
+	local T=$1 S=$2
+	if [[ -d $T$S ]]; then echo "$T$S"
+	elif [[ -d $T/$(basename "$S") && ! -e $T/sys ]]; then echo "$T/$(basename "$S")"
+	else echo "$T"
+	fi
+}
+
+run_main() { # tool: the main-dataset sequence
+	local t=$1 R=$WORKDIR/repo-$1 T=$WORKDIR/restore-$1
+	tool_env "$t"
+	say "== $t: preparing $DATA (copy of the original dataset)"
+	rm -rf "$DATA" "$R" "$T"
+	cp -a "$ORIG" "$DATA"
+	sync
+	"${GEN[@]}" warm "$DATA" >/dev/null # same page-cache state for every tool
+	say "$t: init"
+	tool_init "$t" "$R" >"$LOGS/$t-init.log" 2>&1 ||
+		{ echo "---- $LOGS/$t-init.log:" >&2; tail -n 15 "$LOGS/$t-init.log" >&2; return 1; }
+	tool_backup_cmd "$t" "$R" "$DATA" initial
+	measure "$t" initial "$ORIG_BYTES" "$ORIG_FILES" "$R" "${CMD[@]}"
+	tool_backup_cmd "$t" "$R" "$DATA" nochange
+	measure "$t" nochange "$ORIG_BYTES" "$ORIG_FILES" "$R" "${CMD[@]}"
+	say "$t: applying the mutation to $DATA (rsync-like: temp file + rename)"
+	"${GEN[@]}" sync "$MUT" "$DATA" >"$LOGS/$t-sync.log"
+	tool_backup_cmd "$t" "$R" "$DATA" mutation
+	measure "$t" mutation "$MUT_BYTES" "$MUT_FILES" "$R" "${CMD[@]}"
+	mkdir -p "$T"
+	tool_restore_cmd "$t" "$R" "$T"
+	measure "$t" restore "$MUT_BYTES" "$MUT_FILES" "$R" "${CMD[@]}"
+	local root vjs rc=0
+	root=$(restored_root "$T" "$DATA")
+	say "$t: verifying $root against $DATA (not timed)"
+	vjs=$("${GEN[@]}" verify "$DATA" "$root") || rc=$?
+	record "$t" verify "$vjs"
+	if ((rc != 0)); then
+		say "$t: VERIFY FAILED: $vjs"
+	else
+		say "$t: verify ok"
+	fi
+	rm -rf "$R" "$T" "$WORKDIR/home-$t"
+	return 0
+}
+
+run_small() { # tool: initial backup of the small-files tree
+	local t=$1 R=$WORKDIR/repo-$1
+	tool_env "$t"
+	rm -rf "$R"
+	"${GEN[@]}" warm "$SMALLDIR" >/dev/null
+	tool_init "$t" "$R" >"$LOGS/$t-small-init.log" 2>&1 ||
+		{ echo "---- $LOGS/$t-small-init.log:" >&2; tail -n 15 "$LOGS/$t-small-init.log" >&2; return 1; }
+	tool_backup_cmd "$t" "$R" "$SMALLDIR" small
+	local rc=0
+	measure "$t" small "$SMALL_BYTES" "$SMALL" "$R" "${CMD[@]}" || rc=1
+	rm -rf "$R" "$WORKDIR/home-$t"
+	return $rc
+}
+
+# Each tool runs in a subshell with errexit on, so one tool failing (say, a
+# half-written stowage) is recorded and the others still run.
+for t in "${TOOL_LIST[@]}"; do
+	set +e
+	(
+		set -e
+		run_main "$t"
+	)
+	rc=$?
+	set -e
+	((rc == 0)) || say "$t: main-dataset sequence stopped early (see $LOGS)"
+	rm -rf "$WORKDIR/repo-$t" "$WORKDIR/restore-$t" "$WORKDIR/home-$t"
+done
+rm -rf "$DATA"
+
+if ((SMALL > 0)); then
+	for t in "${TOOL_LIST[@]}"; do
+		set +e
+		(
+			set -e
+			run_small "$t"
+		)
+		rc=$?
+		set -e
+		((rc == 0)) || say "$t: small-files run failed (see $LOGS)"
+		rm -rf "$WORKDIR/repo-$t" "$WORKDIR/home-$t"
+	done
+fi
+
+python3 "$BENCH_DIR/report.py" "$META" "$RAW" "$WORKDIR/results.json" "$WORKDIR/results.md"
+say "results: $WORKDIR/results.json, $WORKDIR/results.md (logs in $LOGS)"
