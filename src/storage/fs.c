@@ -516,7 +516,9 @@ static int open_object(fs_store *fs, const char *key, int *fd_out,
 	if (!path)
 		return STOW_ENOMEM;
 	do
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO planted under a key's name must not
+		 * block us in open(); it is rejected below as not a file. */
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -534,6 +536,7 @@ static int open_object(fs_store *fs, const char *key, int *fd_out,
 		close(fd);
 		return not_found(fs, key);
 	}
+	(void)fcntl(fd, F_SETFL, 0); /* plain blocking reads from here */
 	*fd_out = fd;
 	*path_out = STOW_TAKE_PTR(path);
 	return 0;
@@ -848,6 +851,26 @@ int stow_store_fs_open(stow_store **out, const char *path, int create)
 		errno = ENOTDIR;
 		return stow_err_set(
 		    STOW_EINVAL, "repository path %s is not a directory", root);
+	}
+
+	/* A relative root would silently move if the process changed its
+	 * working directory; pin it now (no symlink resolution, so messages
+	 * show the path the user gave, made absolute). */
+	if (root[0] != '/') {
+		_cleanup_free_ char *cwd = getcwd(NULL, 0);
+		char *abs;
+
+		if (!cwd)
+			return os_fail(errno, STOW_EIO,
+				       "resolving relative repository path",
+				       root);
+		abs = malloc(strlen(cwd) + 1 + strlen(root) + 1);
+		if (!abs)
+			return stow_err_set(STOW_ENOMEM, "out of memory");
+		snprintf(abs, strlen(cwd) + 1 + strlen(root) + 1, "%s/%s",
+			 strcmp(cwd, "/") == 0 ? "" : cwd, root);
+		free(root);
+		root = abs;
 	}
 
 	fs = calloc(1, sizeof(*fs));

@@ -632,6 +632,8 @@ typedef struct conc_arg {
 } conc_arg;
 
 static void conc_fail(conc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void conc_fail(conc *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -782,6 +784,8 @@ static void test_fs_crash_leftovers(void **state)
 	write_file(path, "stray");
 	snprintf(path, sizeof(path), "%s/link", f->dir);
 	assert_int_equal(symlink(".", path), 0); /* a loop, if followed */
+	snprintf(path, sizeof(path), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
 
 	assert_list(f->s, "", "data/ab/ab01=4");
 	assert_list(f->s, "data/ab/", "data/ab/ab01=4");
@@ -789,6 +793,12 @@ static void test_fs_crash_leftovers(void **state)
 	assert_int_equal(stow_store_stat(f->s, "config", NULL), STOW_ENOTFOUND);
 	assert_int_equal(stow_store_stat(f->s, "data/ab/ab02", NULL),
 			 STOW_ENOTFOUND);
+	/* Non-files under a key's name are not objects (and a FIFO must not
+	 * block the reader). */
+	assert_int_equal(stow_store_stat(f->s, "fifo", NULL), STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_store_get(f->s, "fifo", 0, STOW_RANGE_END, &(stow_buf){0}),
+	    STOW_ENOTFOUND);
 	/* Temp names are not keys at all. */
 	assert_int_equal(
 	    stow_store_stat(f->s, ".tmp.config.123.456.00112233aabbccdd", NULL),
@@ -1031,6 +1041,24 @@ static void test_fs_open(void **state)
 	assert_int_equal(stow_store_open(&s, "file://relative/dir", 1),
 			 STOW_EINVAL);
 	assert_null(s);
+
+	/* A relative path is pinned to the working directory of the open. */
+	{
+		int cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+		assert_true(cwd >= 0);
+		assert_int_equal(chdir(f->dir), 0);
+		assert_int_equal(stow_store_open(&s, "rel/repo", 1), 0);
+		assert_int_equal(fchdir(cwd), 0);
+		close(cwd);
+		snprintf(path, sizeof(path), "%s/rel/repo", f->dir);
+		assert_string_equal(s->location, path);
+		assert_int_equal(put_str(s, "k", "v", 0), 0);
+		stow_store_close(s);
+		s = NULL;
+		snprintf(path, sizeof(path), "%s/rel/repo/k", f->dir);
+		assert_int_equal(access(path, F_OK), 0);
+	}
 
 	/* A file where the directory should be. */
 	snprintf(path, sizeof(path), "%s/afile", f->dir);
