@@ -68,7 +68,7 @@ def build(meta, recs):
             if t == "stowage":
                 tg = {}
                 if sid == "small":
-                    tg["peak_rss_mib < %g" % SMALL_RSS_MIB_TARGET] = {
+                    tg["peak RSS < %g MiB" % SMALL_RSS_MIB_TARGET] = {
                         "value": row["max_rss_mib"] if ok else None,
                         "met": ok and row["max_rss_mib"] < SMALL_RSS_MIB_TARGET}
                 else:

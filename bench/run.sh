@@ -206,7 +206,7 @@ tool_version() {
 	stowage)
 		local v
 		v=$("$STOWAGE" --version 2>&1 | head -1) || true
-		echo "${v:-unknown} (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))" ;;
+		echo "${v:-unknown} (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z $(git -C "$REPO_ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] || echo '+dirty'))" ;;
 	esac
 }
 : >"$RAW"
