@@ -159,7 +159,7 @@ int stow_rd_bytes(stow_rd *r, size_t n, const uint8_t **p)
 
 int stow_rd_copy(stow_rd *r, void *dst, size_t n)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 
 	STOW_TRY(stow_rd_bytes(r, n, &p));
 	memcpy(dst, p, n);
@@ -173,7 +173,7 @@ int stow_rd_u8(stow_rd *r, uint8_t *v)
 
 int stow_rd_le32(stow_rd *r, uint32_t *v)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 
 	STOW_TRY(stow_rd_bytes(r, 4, &p));
 	*v = stow_get_le32(p);
@@ -182,7 +182,7 @@ int stow_rd_le32(stow_rd *r, uint32_t *v)
 
 int stow_rd_le64(stow_rd *r, uint64_t *v)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 
 	STOW_TRY(stow_rd_bytes(r, 8, &p));
 	*v = stow_get_le64(p);

@@ -32,10 +32,22 @@ int stow_err_wrap(int code, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, tl_msg, sizeof(old));
-	if (old[0])
-		snprintf(tl_msg, sizeof(tl_msg), "%s: %s", prefix, old);
-	else
-		snprintf(tl_msg, sizeof(tl_msg), "%s", prefix);
+	/* prefix + ": " + old, truncated to the buffer. */
+	{
+		size_t pl = strlen(prefix), ol = strlen(old), n = 0;
+
+		memcpy(tl_msg, prefix, pl);
+		n = pl;
+		if (ol && n + 2 < MSG_CAP) {
+			memcpy(tl_msg + n, ": ", 2);
+			n += 2;
+			if (ol > MSG_CAP - 1 - n)
+				ol = MSG_CAP - 1 - n;
+			memcpy(tl_msg + n, old, ol);
+			n += ol;
+		}
+		tl_msg[n] = '\0';
+	}
 	return code;
 }
 
