@@ -135,7 +135,7 @@ struct restore {
 	atomic_bool xattr_enotsup_warned;
 };
 
-/* --- messages and progress -------------------------------------------- */
+/* --- messages and progress ------------------------------------------------ */
 
 /* Names are arbitrary bytes; escape the ones that would garble a line. */
 static void append_escaped(stow_buf *b, const char *s)
@@ -243,7 +243,7 @@ static void report(restore *rs, bool final)
 	pthread_mutex_unlock(&rs->progress_mu);
 }
 
-/* --- metadata ----------------------------------------------------------- */
+/* --- metadata ------------------------------------------------------------- */
 
 static void meta_clear(meta *m)
 {
@@ -386,7 +386,7 @@ static void apply_meta_at(restore *rs, int dirfd, const char *name,
 	}
 }
 
-/* --- directories -------------------------------------------------------- */
+/* --- directories ---------------------------------------------------------- */
 
 static dirref *dirref_new(restore *rs, int fd, const char *path)
 {
@@ -1321,7 +1321,7 @@ static int start_walk(walker *w, start *s, int rootfd, bool created)
 	return rc;
 }
 
-/* --- entry point ---------------------------------------------------- */
+/* --- entry point ---------------------------------------------------------- */
 
 static void stop_workers(restore *rs, worker *ws, size_t started)
 {
