@@ -357,13 +357,19 @@ static int check_packs(checker *ck)
 			stray_bytes += ck->present.v[i].val;
 		}
 	}
-	if (stray)
+	if (stray) {
+		const char *const *dk;
+		size_t nd;
+
+		stow_repo_damaged_indexes(ck->r, &dk, &nd);
 		note(ck,
 		     "%llu packs (%llu bytes) are not referenced by any index: "
-		     "leftovers of interrupted backups, or of a backup still "
-		     "running; not damage",
-		     (unsigned long long)stray,
-		     (unsigned long long)stray_bytes);
+		     "%s",
+		     (unsigned long long)stray, (unsigned long long)stray_bytes,
+		     nd ? "some may be those the damaged index objects list"
+			: "leftovers of interrupted backups, or of a backup "
+			  "still running; not damage");
+	}
 	return 0;
 }
 
@@ -814,7 +820,8 @@ static bool check_file(twalk *w, const stow_node *n)
 	if (!bad)
 		return true;
 	problem(ck, w->snap, (const char *)w->path.data,
-		"file: %zu of %zu stored chunks damaged or missing; first: %s",
+		"%zu of %zu stored chunks damaged or missing, the file "
+		"cannot be restored; first: %s",
 		bad, stored, first);
 	return false;
 }
