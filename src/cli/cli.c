@@ -77,13 +77,15 @@ static const char newpw_env_help[] =
  * and a half-drawn progress line. Both helpers are async-signal-safe. */
 static void on_signal(int sig)
 {
-	static const char msg[] = "interrupted\n";
+	static const char msg[] = "\ninterrupted\n";
+	int at_prompt;
 	ssize_t w;
 
 	(void)sig;
-	stow_cli_tty_restore_on_signal();
+	at_prompt = stow_cli_tty_restore_on_signal();
 	stow_cli_progress_on_signal();
-	w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	/* Skip the leading newline unless the cursor sits after a prompt. */
+	w = write(STDERR_FILENO, msg + !at_prompt, sizeof(msg) - 1 - !at_prompt);
 	(void)w;
 	_exit(STOW_EXIT_INTERRUPTED);
 }
@@ -92,11 +94,21 @@ static void install_signal_handlers(void)
 {
 	struct sigaction sa;
 
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction old;
+	size_t i;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		/* A signal ignored by whoever started us (a shell's background
+		 * job, nohup) stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 /* --- help ---------------------------------------------------------------- */
@@ -591,7 +603,7 @@ static const stow_cli_cmd root_cmd = {
 	.about = "stowage backs up Kubernetes resources and volume data. Its repository\n"
 		 "engine, the vault, stores snapshots of directory trees deduplicated,\n"
 		 "compressed and encrypted, and can be used on its own through\n"
-		 "`stowage vault`.\n\n",
+		 "`stowage vault`.\n",
 	.example = "  stowage vault init --repo /srv/backup\n"
 		   "  stowage vault snapshot create /home --repo /srv/backup\n",
 	.help_flags = STOW_CLI_HELP_OUTPUT,
@@ -662,7 +674,7 @@ int stow_cli_main(int argc, char **argv)
 				return ex;
 			if (r == 0)
 				return stow_cli_usage_error(
-					&cli, "unknown option '%s' (options of a command go after it)",
+					&cli, "unknown option '%s' (a command's own options go after the command)",
 					argv[i]);
 		}
 		if (i >= argc) {

@@ -138,8 +138,9 @@ static inline void stow_cli_password_freep(char **pw)
 {
 	stow_cli_password_free(*pw);
 }
-/* Async-signal-safe: put the terminal back if a prompt turned echo off. */
-void stow_cli_tty_restore_on_signal(void);
+/* Async-signal-safe: put the terminal back if a prompt turned echo off;
+ * 1 if it did (the cursor is then still on the prompt line). */
+int stow_cli_tty_restore_on_signal(void);
 
 /* --- progress (progress.c) ------------------------------------------------ */
 

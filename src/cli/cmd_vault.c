@@ -51,7 +51,8 @@ static int print_json(json_t *j, FILE *f)
 		fprintf(stderr, "stowage: out of memory building JSON\n");
 		return STOW_EXIT_ERROR;
 	}
-	rc = json_dumpf(j, f, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	rc = json_dumpf(j, f,
+			JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
 	fputc('\n', f);
 	json_decref(j);
 	return rc == 0 ? 0 : STOW_EXIT_ERROR;
@@ -62,10 +63,15 @@ static void print_json_line(json_t *j)
 {
 	if (j == NULL)
 		return;
-	json_dumpf(j, stderr, JSON_COMPACT);
+	json_dumpf(j, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	fputc('\n', stderr);
 	fflush(stderr);
 	json_decref(j);
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 /* Resolve a snapshot reference to a full ID; prints and returns an exit
@@ -285,16 +291,17 @@ static void print_backup_summary(stow_cli *cli, const stow_snapshot *s)
 	stow_cli_human_size(stored, sizeof(stored), x->bytes_new_stored);
 	stow_cli_human_duration(dur, sizeof(dur), x->seconds);
 	fprintf(stderr,
-		"snapshot %.12s saved: %" PRIu64 " files, %" PRIu64
-		" dirs, %s in %s; %s new (%s stored), %" PRIu64
-		" files unchanged\n",
-		s->id, x->files, x->dirs, bytes, dur, raw, stored,
-		x->files_reused);
+		"snapshot %.12s saved: %" PRIu64 " %s, %" PRIu64
+		" %s, %s in %s; %s new (%s stored); %" PRIu64
+		" %s unchanged\n",
+		s->id, x->files, plural(x->files, "file", "files"), x->dirs,
+		plural(x->dirs, "dir", "dirs"), bytes, dur, raw, stored,
+		x->files_reused, plural(x->files_reused, "file", "files"));
 	if (s->partial)
 		fprintf(stderr,
 			"snapshot %.12s is partial: %" PRIu64
-			" entries could not be read (see the warnings above)\n",
-			s->id, x->errors);
+			" %s could not be read (see the warnings above)\n",
+			s->id, x->errors, plural(x->errors, "entry", "entries"));
 }
 
 static int cmd_snapshot_create(stow_cli *cli, int argc, char **argv)
@@ -634,13 +641,15 @@ static int cmd_restore(stow_cli *cli, int argc, char **argv)
 					stow_cli_monotonic() - t0);
 		printf("restored snapshot %.12s to ", id);
 		stow_cli_print_escaped(stdout, o.target, strlen(o.target));
-		printf(": %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
-		       " symlinks, %s in %s",
-		       st.files, st.dirs, st.symlinks, bytes, dur);
+		printf(": %" PRIu64 " %s, %" PRIu64 " %s, %" PRIu64
+		       " %s, %s in %s",
+		       st.files, plural(st.files, "file", "files"), st.dirs,
+		       plural(st.dirs, "dir", "dirs"), st.symlinks,
+		       plural(st.symlinks, "symlink", "symlinks"), bytes, dur);
 		if (rc == STOW_EPARTIAL)
 			printf("; %" PRIu64
-			       " entries skipped because of damaged data (see the warnings)",
-			       st.errors);
+			       " %s skipped because of damaged data (see the warnings)",
+			       st.errors, plural(st.errors, "entry", "entries"));
 		putchar('\n');
 	}
 	return rc == STOW_EPARTIAL ? STOW_EXIT_PARTIAL : 0;
@@ -667,6 +676,8 @@ static int ls_entry(void *ctx, const char *path, const stow_node *n)
 		if (n->type == STOW_NODE_CHR || n->type == STOW_NODE_BLK)
 			snprintf(size, sizeof(size), "%u, %u",
 				 major((dev_t)n->rdev), minor((dev_t)n->rdev));
+		else if (n->type == STOW_NODE_SYMLINK)
+			snprintf(size, sizeof(size), "%zu", n->target_len);
 		else
 			snprintf(size, sizeof(size), "%" PRIu64, n->size);
 		STOW_TRY(stow_buf_printf(b, "%s %6" PRIu32 " %6" PRIu32
@@ -905,8 +916,12 @@ static int cmd_key_list(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* Returned by key_add_common when --help was printed: stop, exit 0. */
+#define HELP_SHOWN (-1)
+
 /* Shared by key add and key change: parse, open, add a slot. On 0,
- * *r is open and slot_id holds the new slot. */
+ * *r is open and slot_id holds the new slot; else an exit code or
+ * HELP_SHOWN. */
 static int key_add_common(stow_cli *cli, int argc, char **argv,
 			  stow_repo **r, char slot_id[17])
 {
@@ -923,8 +938,9 @@ static int key_add_common(stow_cli *cli, int argc, char **argv,
 	int c, ex = 0, rc;
 
 	stow_cli_opts_begin(cli, "", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
+	while ((c = stow_cli_opts_next(cli, argc, argv, &ex)) != -1) {
+		if (c == STOW_CLI_OPTS_STOP)
+			return ex ? ex : HELP_SHOWN;
 		switch (c) {
 		case O_NEW_PASSWORD_FILE: file = optarg; break;
 		case O_KDF_LOG_N:
@@ -954,7 +970,7 @@ static int cmd_key_add(stow_cli *cli, int argc, char **argv)
 	int ex;
 
 	if ((ex = key_add_common(cli, argc, argv, &r, slot)))
-		return ex;
+		return ex == HELP_SHOWN ? 0 : ex;
 	printf("%s\n", slot);
 	return 0;
 }
@@ -966,7 +982,7 @@ static int cmd_key_change(stow_cli *cli, int argc, char **argv)
 	int ex, rc;
 
 	if ((ex = key_add_common(cli, argc, argv, &r, slot)))
-		return ex;
+		return ex == HELP_SHOWN ? 0 : ex;
 	/* Add first, then remove: at every moment some slot opens the
 	 * repository, even if we are killed in between. */
 	snprintf(old, sizeof(old), "%s", stow_repo_slot_id(r));
@@ -1288,7 +1304,7 @@ static const stow_cli_cmd *const snapshot_subs[] = {
 static const stow_cli_cmd snapshot_cmd = {
 	.name = "snapshot",
 	.summary = "create, list and delete snapshots",
-	.about = "A snapshot is the state of one directory tree at one time.\n\n",
+	.about = "A snapshot is the state of one directory tree at one time.\n",
 	.subs = snapshot_subs,
 };
 
@@ -1422,7 +1438,7 @@ static const stow_cli_cmd key_cmd = {
 	.name = "key",
 	.summary = "manage passwords (key slots)",
 	.about = "Each password wraps the repository's master key in its own key slot,\n"
-		 "so passwords can be added, changed and removed without touching data.\n\n",
+		 "so passwords can be added, changed and removed without touching data.\n",
 	.subs = key_subs,
 };
 
@@ -1478,7 +1494,7 @@ const stow_cli_cmd stow_cli_vault_cmd = {
 		 "deduplicated, compressed and encrypted (names and metadata\n"
 		 "included). Every command needs the repository (--repo or\n"
 		 "STOWAGE_REPO) and its password (--password-file, STOWAGE_PASSWORD or\n"
-		 "a prompt).\n\n",
+		 "a prompt).\n",
 	.example = "  export STOWAGE_REPO=/srv/backup\n"
 		   "  stowage vault init\n"
 		   "  stowage vault snapshot create /home\n"

@@ -236,10 +236,15 @@ void stow_cli_table_print(const stow_cli_table *t, FILE *f)
 				widths[c] = w;
 		}
 	for (r = 0; r < t->nrows; r++) {
-		for (c = 0; c < ncols; c++) {
+		size_t used = ncols;
+
+		/* Trailing empty cells print nothing, not blanks. */
+		while (used > 1 && **table_cell(t, r, used - 1) == 0)
+			used--;
+		for (c = 0; c < used; c++) {
 			const char *s = *table_cell(t, r, c);
 			size_t pad = widths[c] - display_width(s);
-			bool last = c + 1 == ncols;
+			bool last = c + 1 == used;
 
 			if (c > 0)
 				fputs("  ", f);

@@ -21,12 +21,13 @@
 static struct termios g_saved_tty;
 static volatile sig_atomic_t g_tty_saved;
 
-void stow_cli_tty_restore_on_signal(void)
+int stow_cli_tty_restore_on_signal(void)
 {
-	if (g_tty_saved) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_tty);
-		g_tty_saved = 0;
-	}
+	if (!g_tty_saved)
+		return 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_tty);
+	g_tty_saved = 0;
+	return 1;
 }
 
 void stow_cli_password_free(char *pw)

@@ -130,13 +130,13 @@ static void emit_json(stow_cli_progress *p, const stow_progress *pr)
 {
 	double r = rate_of(pr);
 	json_t *o = json_pack(
-		"{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:f}", "type",
+		"{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
 		"progress", "op", p->op, "elapsed", pr->elapsed, "files_done",
 		(json_int_t)pr->files_done, "files_total",
 		(json_int_t)pr->files_total, "bytes_done",
 		(json_int_t)pr->bytes_done, "bytes_total",
 		(json_int_t)pr->bytes_total, "errors", (json_int_t)pr->errors,
-		"bytes_per_second", r);
+		"bytes_per_second", (json_int_t)r);
 
 	if (o == NULL)
 		return;
@@ -151,7 +151,7 @@ static void emit_json(stow_cli_progress *p, const stow_progress *pr)
 						   pr->bytes_done) /
 					  r));
 	}
-	json_dumpf(o, stderr, JSON_COMPACT);
+	json_dumpf(o, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	fputc('\n', stderr);
 	fflush(stderr);
 	json_decref(o);
