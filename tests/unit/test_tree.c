@@ -138,7 +138,7 @@ static void assert_node_equal(const stow_node *a, const stow_node *b)
  * the same bytes. */
 static void roundtrip(stow_node *v, size_t n)
 {
-	_cleanup_(stow_buf_freep) stow_buf b, b2;
+	_cleanup_(stow_buf_freep) stow_buf b = {0}, b2 = {0};
 	stow_tree t;
 
 	stow_buf_init(&b, 0);
@@ -324,7 +324,7 @@ static void test_golden_vector(void **state)
 		0x01, 0x03,       /* hole of 3 */
 	};
 	/* clang-format on */
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	stow_node v[2];
 
 	(void)state;
@@ -355,7 +355,7 @@ static void test_golden_vector(void **state)
  * must be a clean ECORRUPT. */
 static void test_truncation_everywhere(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	stow_node v[16];
 	size_t n = make_rich(v);
 	stow_tree t;
@@ -445,7 +445,7 @@ static void expect_decode(const stow_buf *b, int code, const char *in_msg)
 
 static void test_decode_rejects_header(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	(void)state;
 	stow_buf_init(&b, 0);
@@ -480,7 +480,7 @@ static void test_decode_rejects_header(void **state)
 
 static void test_decode_rejects_order(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	(void)state;
 	stow_buf_init(&b, 0);
@@ -519,7 +519,7 @@ static void test_decode_rejects_names(void **state)
 	    {"", 0},  {".", 1},	   {"..", 2}, {"a/b", 3},
 	    {"/", 1}, {"a\0b", 3}, {"\0", 1},
 	};
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	char *huge;
 
 	(void)state;
@@ -543,7 +543,7 @@ static void test_decode_rejects_names(void **state)
 
 static void test_decode_rejects_fields(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	(void)state;
 	stow_buf_init(&b, 0);
@@ -600,7 +600,7 @@ static void test_decode_rejects_fields(void **state)
 
 static void test_decode_rejects_xattrs(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	(void)state;
 	stow_buf_init(&b, 0);
@@ -650,7 +650,7 @@ static void test_decode_rejects_xattrs(void **state)
 
 static void test_decode_rejects_chunks(void **state)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	uint8_t id[STOW_ID_LEN];
 
 	(void)state;
@@ -719,7 +719,7 @@ static void test_decode_rejects_chunks(void **state)
 static void expect_encode(const stow_node *v, size_t n, int code,
 			  const char *in_msg)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	stow_buf_init(&b, 0);
 	assert_int_equal(stow_buf_append(&b, "keep", 4), 0);
@@ -786,7 +786,7 @@ static void test_find(void **state)
 	static const char *names[] = {"a",  "ab", "abc",      "b",
 				      "ba", "z",  "\xc3\xa9", "\xff"};
 	enum { N = sizeof(names) / sizeof(names[0]) };
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	stow_node v[N];
 	stow_tree t, empty = {NULL, 0};
 
