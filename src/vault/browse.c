@@ -168,7 +168,7 @@ int stow_vault_ls(stow_repo *r, const char *snap_id, const char *path,
 {
 	stow_snapshot snap = {0};
 	stow_tree t = {0}, none = {0};
-	const stow_node *n;
+	const stow_node *n = NULL;
 	walk w;
 	int rc;
 

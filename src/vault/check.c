@@ -917,7 +917,8 @@ static int check_snapshots(checker *ck)
 
 	rc = stow_store_list(ck->st, "snapshots/", keys_add, &k);
 	if (rc == 0) {
-		qsort(k.v, k.n, sizeof(*k.v), cmp_str);
+		if (k.n)
+			qsort(k.v, k.n, sizeof(*k.v), cmp_str);
 		rc = stow_vault_ctx_new(&w.ctx, ck->r);
 	}
 	stow_buf_init(&w.tbuf, STOW_TREE_BLOB_MAX);
