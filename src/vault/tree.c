@@ -462,11 +462,12 @@ int stow_tree_decode(stow_tree *t, const uint8_t *data, size_t len)
 	uint64_t count;
 	int rc;
 
-	if (!t || (!data && len))
-		return stow_err_set(STOW_EINVAL, "stow_tree_decode: no %s",
-				    t ? "data" : "tree");
+	if (!t)
+		return stow_err_set(STOW_EINVAL, "stow_tree_decode: no tree");
 	t->nodes = NULL;
 	t->count = 0;
+	if (!data && len)
+		return stow_err_set(STOW_EINVAL, "stow_tree_decode: no data");
 	if (len > STOW_TREE_BLOB_MAX)
 		return stow_err_set(STOW_ECORRUPT,
 				    "tree blob of %zu bytes exceeds the cap of "
