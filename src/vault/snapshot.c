@@ -410,10 +410,10 @@ int stow_snapshot_to_json(const stow_snapshot *s, stow_buf *out)
 
 /* --- parsing ----------------------------------------------------------- */
 
-static int bad(const char *fmt_member, const char *what)
+static int bad(const char *name, const char *what)
 {
-	return stow_err_set(STOW_ECORRUPT, "snapshot manifest: \"%s\" %s",
-			    fmt_member, what);
+	return stow_err_set(STOW_ECORRUPT, "snapshot manifest: \"%s\" %s", name,
+			    what);
 }
 
 /* The member `key` of o if it has the wanted type; missing or mistyped
