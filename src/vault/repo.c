@@ -211,7 +211,8 @@ static int list_sorted(stow_store *st, const char *prefix, key_list *l)
 		key_list_free(l);
 		return rc;
 	}
-	qsort(l->keys, l->n, sizeof(char *), cmp_str);
+	if (l->n > 1) /* keys is NULL when n == 0: UB for qsort */
+		qsort(l->keys, l->n, sizeof(char *), cmp_str);
 	return 0;
 }
 
@@ -239,7 +240,7 @@ static int unlock_master(stow_repo *r, const char *password)
 		stow_buf b;
 
 		stow_buf_init(&b, 4096);
-		rc = stow_store_get(r->st, l.keys[i], 0, STOW_RANGE_END, &b);
+		rc = stow_store_get(r->st, l.keys[i], 0, SLOT_LEN + 1, &b);
 		if (rc == 0)
 			rc = slot_try(r, l.keys[i], b.data, b.len, password);
 		stow_buf_free(&b);
