@@ -36,15 +36,17 @@ enum {
 };
 
 static const struct option global_longopts[] = {
-	{"repo", required_argument, NULL, OPT_REPO},
-	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"parallel", required_argument, NULL, OPT_PARALLEL},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"repo", required_argument, NULL, OPT_REPO},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
+/* Help texts are laid out as they print. */
+/* clang-format off */
 static const char global_options_help[] =
 	"      --repo LOCATION       the repository: a directory path, file:///abs/path\n"
 	"                            or mem: (tests); default $STOWAGE_REPO\n"
@@ -64,8 +66,9 @@ static const char newpw_env_help[] =
 	"  STOWAGE_NEW_PASSWORD  the new password, when --new-password-file is not\n"
 	"                        given; without either, stowage asks twice on the\n"
 	"                        terminal\n";
+/* clang-format on */
 
-/* --- signals ------------------------------------------------------------ */
+/* --- signals -------------------------------------------------------------- */
 
 /* SIGINT/SIGTERM end the process at once with exit code 130. The vault has
  * no cancellation hook yet, and it does not need one for safety: every
@@ -85,7 +88,8 @@ static void on_signal(int sig)
 	at_prompt = stow_cli_tty_restore_on_signal();
 	stow_cli_progress_on_signal();
 	/* Skip the leading newline unless the cursor sits after a prompt. */
-	w = write(STDERR_FILENO, msg + !at_prompt, sizeof(msg) - 1 - !at_prompt);
+	w = write(STDERR_FILENO, msg + !at_prompt,
+		  sizeof(msg) - 1 - !at_prompt);
 	(void)w;
 	_exit(STOW_EXIT_INTERRUPTED);
 }
@@ -111,7 +115,7 @@ static void install_signal_handlers(void)
 	}
 }
 
-/* --- help ---------------------------------------------------------------- */
+/* --- help ----------------------------------------------------------------- */
 
 static void print_help(const stow_cli *cli, const stow_cli_cmd *cmd,
 		       const char *path, FILE *f)
@@ -134,13 +138,17 @@ static void print_help(const stow_cli *cli, const stow_cli_cmd *cmd,
 		if (cmd->options)
 			fprintf(f, "\nOptions:\n%s", cmd->options);
 		if (cmd->help_flags & STOW_CLI_HELP_OUTPUT)
-			fprintf(f, "\nGlobal options (before or after the command):\n%s",
+			fprintf(f,
+				"\nGlobal options (before or after the "
+				"command):\n%s",
 				global_options_help);
 		if (cmd->help_flags & STOW_CLI_HELP_REPO)
 			fprintf(f, "\nEnvironment:\n%s", repo_env_help);
 		if (cmd->example)
 			fprintf(f, "\nExample:\n%s", cmd->example);
-		fprintf(f, "\nRun '%s <command> --help' for what a command does and its options.\n",
+		fprintf(f,
+			"\nRun '%s <command> --help' for what a command does "
+			"and its options.\n",
 			path);
 		return;
 	}
@@ -152,7 +160,8 @@ static void print_help(const stow_cli *cli, const stow_cli_cmd *cmd,
 	if (cmd->options)
 		fputs(cmd->options, f);
 	if (cmd->help_flags & (STOW_CLI_HELP_REPO | STOW_CLI_HELP_OUTPUT))
-		fprintf(f, "\nGlobal options (before or after the command):\n%s",
+		fprintf(f,
+			"\nGlobal options (before or after the command):\n%s",
 			global_options_help);
 	else
 		fputs("  -h, --help                show this help\n", f);
@@ -170,7 +179,7 @@ static void print_help(const stow_cli *cli, const stow_cli_cmd *cmd,
 		fprintf(f, "\nExample:\n%s", cmd->example);
 }
 
-/* --- errors -------------------------------------------------------------- */
+/* --- errors --------------------------------------------------------------- */
 
 int stow_cli_usage_error(stow_cli *cli, const char *fmt, ...)
 {
@@ -180,8 +189,7 @@ int stow_cli_usage_error(stow_cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n",
-		cli->path);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", cli->path);
 	return STOW_EXIT_USAGE;
 }
 
@@ -192,8 +200,8 @@ int stow_cli_need_operands(stow_cli *cli, int argc, char **argv, int min,
 
 	if (n < min)
 		return stow_cli_usage_error(
-			cli, "missing argument (usage: %s %s)", cli->path,
-			cli->cmd && cli->cmd->args ? cli->cmd->args : "");
+		    cli, "missing argument (usage: %s %s)", cli->path,
+		    cli->cmd && cli->cmd->args ? cli->cmd->args : "");
 	if (max >= 0 && n > max)
 		return stow_cli_usage_error(cli, "unexpected argument '%s'",
 					    argv[optind + max]);
@@ -222,13 +230,14 @@ int stow_cli_fail(stow_cli *cli, int rc)
 	stow_cli_print_escaped(stderr, msg[0] ? msg : stow_err_name(rc),
 			       strlen(msg[0] ? msg : stow_err_name(rc)));
 	if (rc == STOW_ELOCKED)
-		fputs(" (another operation holds the repository lock; retry when it ends)",
+		fputs(" (another operation holds the repository lock; retry "
+		      "when it ends)",
 		      stderr);
 	fputc('\n', stderr);
 	return stow_cli_exit_code(rc);
 }
 
-/* --- numbers ------------------------------------------------------------- */
+/* --- numbers -------------------------------------------------------------- */
 
 static int parse_u64(const char *s, uint64_t *out, char **end)
 {
@@ -252,8 +261,10 @@ int stow_cli_parse_uint(stow_cli *cli, const char *opt, const char *s,
 
 	if (parse_u64(s, &v, &end) < 0 || *end || v < min || v > max)
 		return stow_cli_usage_error(
-			cli, "%s wants a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'",
-			opt, min, max, s);
+		    cli,
+		    "%s wants a whole number from %" PRIu64 " to %" PRIu64
+		    ", not '%s'",
+		    opt, min, max, s);
 	*out = v;
 	return 0;
 }
@@ -267,9 +278,21 @@ int stow_cli_parse_size(stow_cli *cli, const char *opt, const char *s,
 	if (parse_u64(s, &v, &end) < 0)
 		goto bad;
 	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
 	default: break;
 	}
 	/* Also accept "KiB" and "KB" spellings of the same powers of 1024. */
@@ -282,11 +305,12 @@ int stow_cli_parse_size(stow_cli *cli, const char *opt, const char *s,
 	return 0;
 bad:
 	return stow_cli_usage_error(
-		cli, "%s wants a size like 512K, 1M or 8M (powers of 1024), not '%s'",
-		opt, s);
+	    cli,
+	    "%s wants a size like 512K, 1M or 8M (powers of 1024), not '%s'",
+	    opt, s);
 }
 
-/* --- option parsing ------------------------------------------------------ */
+/* --- option parsing ------------------------------------------------------- */
 
 void stow_cli_opts_begin(stow_cli *cli, const char *shortopts,
 			 const struct option *longopts)
@@ -328,8 +352,8 @@ int stow_cli_opts_next(stow_cli *cli, int argc, char **argv, int *exit_code)
 	for (;;) {
 		int c = getopt_long(argc, argv, cli->shortopts, cli->longopts,
 				    NULL);
-		const char *arg = optind > 0 && optind <= argc ? argv[optind - 1]
-							       : "";
+		const char *arg =
+		    optind > 0 && optind <= argc ? argv[optind - 1] : "";
 
 		switch (c) {
 		case OPT_REPO: cli->repo = optarg; continue;
@@ -351,23 +375,22 @@ int stow_cli_opts_next(stow_cli *cli, int argc, char **argv, int *exit_code)
 		case '?':
 			if (optopt > 0 && optopt < 0x100)
 				*exit_code = stow_cli_usage_error(
-					cli, "unknown option '-%c'", optopt);
+				    cli, "unknown option '-%c'", optopt);
 			else if (optopt >= 0x100)
 				*exit_code = stow_cli_usage_error(
-					cli, "option '%.*s' takes no value",
-					(int)strcspn(arg, "="), arg);
+				    cli, "option '%.*s' takes no value",
+				    (int)strcspn(arg, "="), arg);
 			else
 				*exit_code = stow_cli_usage_error(
-					cli, "unknown option '%s'", arg);
+				    cli, "unknown option '%s'", arg);
 			return STOW_CLI_OPTS_STOP;
 		case ':':
 			if (optopt > 0 && optopt < 0x100)
 				*exit_code = stow_cli_usage_error(
-					cli, "option '-%c' needs a value",
-					optopt);
+				    cli, "option '-%c' needs a value", optopt);
 			else
 				*exit_code = stow_cli_usage_error(
-					cli, "option '%s' needs a value", arg);
+				    cli, "option '%s' needs a value", arg);
 			return STOW_CLI_OPTS_STOP;
 		default: return c;
 		}
@@ -405,13 +428,13 @@ static int take_global(stow_cli *cli, int argc, char **argv, int *i,
 				val = argv[++*i];
 			else {
 				*exit_code = stow_cli_usage_error(
-					cli, "option '--%s' needs a value",
-					o->name);
+				    cli, "option '--%s' needs a value",
+				    o->name);
 				return STOW_CLI_OPTS_STOP;
 			}
 		} else if (eq) {
 			*exit_code = stow_cli_usage_error(
-				cli, "option '--%s' takes no value", o->name);
+			    cli, "option '--%s' takes no value", o->name);
 			return STOW_CLI_OPTS_STOP;
 		}
 		switch (o->val) {
@@ -432,7 +455,7 @@ static int take_global(stow_cli *cli, int argc, char **argv, int *i,
 	return 0;
 }
 
-/* --- the repository ------------------------------------------------------ */
+/* --- the repository ------------------------------------------------------- */
 
 const char *stow_cli_repo_location(stow_cli *cli)
 {
@@ -441,8 +464,8 @@ const char *stow_cli_repo_location(stow_cli *cli)
 	if (loc == NULL || loc[0] == 0)
 		loc = getenv("STOWAGE_REPO");
 	if (loc == NULL || loc[0] == 0) {
-		stow_cli_usage_error(cli,
-				     "no repository given: use --repo or STOWAGE_REPO");
+		stow_cli_usage_error(
+		    cli, "no repository given: use --repo or STOWAGE_REPO");
 		return NULL;
 	}
 	return loc;
@@ -485,7 +508,8 @@ int stow_cli_open_repo(stow_cli *cli, stow_repo **out)
 		return no_repository(cli, loc);
 	if (rc == STOW_EAUTH) {
 		fprintf(stderr,
-			"%s: wrong password: no key slot of the repository at %s opens with it\n",
+			"%s: wrong password: no key slot of the repository at "
+			"%s opens with it\n",
 			cli->prog, loc);
 		return STOW_EXIT_AUTH;
 	}
@@ -507,11 +531,11 @@ int stow_cli_output_format(stow_cli *cli, const char *o, bool *json)
 		*json = false;
 	else
 		return stow_cli_usage_error(
-			cli, "-o wants 'table' or 'json', not '%s'", o);
+		    cli, "-o wants 'table' or 'json', not '%s'", o);
 	return 0;
 }
 
-/* --- root commands ------------------------------------------------------- */
+/* --- root commands -------------------------------------------------------- */
 
 static const stow_cli_cmd root_cmd;
 
@@ -569,6 +593,7 @@ static int cmd_help(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* clang-format off */
 static const stow_cli_cmd version_cmd = {
 	.name = "version",
 	.summary = "print the version of stowage and of the vault format",
@@ -609,8 +634,9 @@ static const stow_cli_cmd root_cmd = {
 	.help_flags = STOW_CLI_HELP_OUTPUT,
 	.subs = root_subs,
 };
+/* clang-format on */
 
-/* --- dispatch ------------------------------------------------------------ */
+/* --- dispatch ------------------------------------------------------------- */
 
 /* The binary is multi-call: the basename of argv[0] picks the program
  * name used in messages, and later, for helpers such as
@@ -674,8 +700,10 @@ int stow_cli_main(int argc, char **argv)
 				return ex;
 			if (r == 0)
 				return stow_cli_usage_error(
-					&cli, "unknown option '%s' (a command's own options go after the command)",
-					argv[i]);
+				    &cli,
+				    "unknown option '%s' (a command's own "
+				    "options go after the command)",
+				    argv[i]);
 		}
 		if (i >= argc) {
 			fprintf(stderr, "%s: missing command\n\n", cli.path);
@@ -684,8 +712,8 @@ int stow_cli_main(int argc, char **argv)
 		}
 		sub = find_sub(cmd, argv[i]);
 		if (sub == NULL)
-			return stow_cli_usage_error(&cli, "unknown command '%s'",
-						    argv[i]);
+			return stow_cli_usage_error(
+			    &cli, "unknown command '%s'", argv[i]);
 		cmd = sub;
 		cli.cmd = cmd;
 		append_path(&cli, cmd->name);

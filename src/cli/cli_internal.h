@@ -34,8 +34,8 @@ typedef int (*stow_cli_run_fn)(stow_cli *cli, int argc, char **argv);
 
 /* Shared sections a command's --help adds after its own options. */
 enum {
-	STOW_CLI_HELP_REPO = 1u << 0,  /* --repo, --password-file, env */
-	STOW_CLI_HELP_NEWPW = 1u << 1, /* --new-password-file, env */
+	STOW_CLI_HELP_REPO = 1u << 0,	/* --repo, --password-file, env */
+	STOW_CLI_HELP_NEWPW = 1u << 1,	/* --new-password-file, env */
 	STOW_CLI_HELP_OUTPUT = 1u << 2, /* --json, -q, --parallel */
 };
 
@@ -43,7 +43,7 @@ enum {
  * run and no subs. Help text is built from the fields (cli.c). */
 typedef struct stow_cli_cmd {
 	const char *name;
-	const char *args;    /* usage after the command path: "<dir> [options]" */
+	const char *args; /* usage after the command path: "<dir> [options]" */
 	const char *summary; /* one line, for the parent's command list */
 	const char *about;   /* what it does and why; paragraphs */
 	const char *options; /* the command's own options, pre-formatted */
@@ -58,7 +58,7 @@ typedef struct stow_cli_cmd {
 
 struct stow_cli {
 	const char *prog; /* "stowage" (or "velero" when invoked so) */
-	char path[192];   /* "stowage vault snapshot create", for messages */
+	char path[192];	  /* "stowage vault snapshot create", for messages */
 	const stow_cli_cmd *cmd;
 
 	/* global options (before or after the verb) */
@@ -74,7 +74,7 @@ struct stow_cli {
 
 extern const stow_cli_cmd stow_cli_vault_cmd;
 
-/* --- option parsing (cli.c) ------------------------------------------ */
+/* --- option parsing (cli.c) ----------------------------------------------- */
 
 /* Returned by stow_cli_opts_next() when the command must stop: *exit_code
  * is then 0 (--help was printed) or STOW_EXIT_USAGE (message printed). */
@@ -93,7 +93,7 @@ int stow_cli_opts_next(stow_cli *cli, int argc, char **argv, int *exit_code);
 /* "<path>: <message>" and a hint to --help on stderr; returns
  * STOW_EXIT_USAGE. */
 int stow_cli_usage_error(stow_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Check the operand count; prints a usage error when outside [min, max]. */
 int stow_cli_need_operands(stow_cli *cli, int argc, char **argv, int min,
 			   int max);
@@ -106,7 +106,7 @@ int stow_cli_parse_uint(stow_cli *cli, const char *opt, const char *s,
 int stow_cli_parse_size(stow_cli *cli, const char *opt, const char *s,
 			uint64_t *out);
 
-/* --- errors and the repository (cli.c) ---------------------------------- */
+/* --- errors and the repository (cli.c) ------------------------------------ */
 
 /* Print "<prog>: <detail of rc>" and return the exit code for rc. */
 int stow_cli_fail(stow_cli *cli, int rc);
@@ -121,7 +121,7 @@ int stow_cli_open_repo(stow_cli *cli, stow_repo **out);
  * STOW_EXIT_USAGE (printed) on anything but table or json. */
 int stow_cli_output_format(stow_cli *cli, const char *o, bool *json);
 
-/* --- passwords (password.c) ---------------------------------------------- */
+/* --- passwords (password.c) ----------------------------------------------- */
 
 /* The current password: --password-file, $STOWAGE_PASSWORD, or a no-echo
  * prompt when stdin is a terminal. Returns an exit code; on 0 *out is
@@ -153,10 +153,10 @@ enum {
 typedef struct stow_cli_progress {
 	pthread_mutex_t mu;
 	int mode;
-	const char *op;   /* "backup", "restore", "check" */
-	double start;     /* monotonic seconds */
+	const char *op;	  /* "backup", "restore", "check" */
+	double start;	  /* monotonic seconds */
 	double last_draw; /* monotonic seconds of the last line */
-	bool drawn;       /* a TTY line is on screen now */
+	bool drawn;	  /* a TTY line is on screen now */
 	stow_progress last;
 } stow_cli_progress;
 
@@ -169,8 +169,8 @@ void stow_cli_progress_update(void *ctx, const stow_progress *pr);
 void stow_cli_progress_warn(void *ctx, const char *msg);
 /* Print one line (escaped) on `f`, clearing the progress line first.
  * Thread-safe. */
-void stow_cli_progress_line(stow_cli_progress *p, FILE *f,
-			    const char *prefix, const char *msg);
+void stow_cli_progress_line(stow_cli_progress *p, FILE *f, const char *prefix,
+			    const char *msg);
 /* Erase the line; keeps the reporter usable. */
 void stow_cli_progress_clear(stow_cli_progress *p);
 void stow_cli_progress_destroy(stow_cli_progress *p);

@@ -51,8 +51,8 @@ static int print_json(json_t *j, FILE *f)
 		fprintf(stderr, "stowage: out of memory building JSON\n");
 		return STOW_EXIT_ERROR;
 	}
-	rc = json_dumpf(j, f,
-			JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+	rc = json_dumpf(
+	    j, f, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
 	fputc('\n', f);
 	json_decref(j);
 	return rc == 0 ? 0 : STOW_EXIT_ERROR;
@@ -94,7 +94,7 @@ static int resolve_snapshot(stow_cli *cli, stow_repo *r, const char *ref,
 	return 0;
 }
 
-/* --- init ------------------------------------------------------------------ */
+/* --- init ----------------------------------------------------------------- */
 
 enum {
 	O_COMPRESSION = 0x100,
@@ -131,16 +131,15 @@ static int parse_chunk_size(stow_cli *cli, const char *opt, const char *s,
 static int cmd_init(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"compression", required_argument, NULL, O_COMPRESSION},
-		{"hash", required_argument, NULL, O_HASH},
-		{"cipher", required_argument, NULL, O_CIPHER},
-		{"chunk-min", required_argument, NULL, O_CHUNK_MIN},
-		{"chunk-avg", required_argument, NULL, O_CHUNK_AVG},
-		{"chunk-max", required_argument, NULL, O_CHUNK_MAX},
-		{"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
-		{"new-password-file", required_argument, NULL,
-		 O_NEW_PASSWORD_FILE},
-		{NULL, 0, NULL, 0},
+	    {"compression", required_argument, NULL, O_COMPRESSION},
+	    {"hash", required_argument, NULL, O_HASH},
+	    {"cipher", required_argument, NULL, O_CIPHER},
+	    {"chunk-min", required_argument, NULL, O_CHUNK_MIN},
+	    {"chunk-avg", required_argument, NULL, O_CHUNK_AVG},
+	    {"chunk-max", required_argument, NULL, O_CHUNK_MAX},
+	    {"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
+	    {"new-password-file", required_argument, NULL, O_NEW_PASSWORD_FILE},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(stow_cli_password_freep) char *pw = NULL;
 	const char *newpw_file = NULL, *loc;
@@ -157,20 +156,24 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 		switch (c) {
 		case O_COMPRESSION:
 			if (stow_comp_spec_parse(optarg, &o.comp) < 0)
-				return stow_cli_usage_error(cli, "--compression: %s",
-							    stow_err_msg());
+				return stow_cli_usage_error(
+				    cli, "--compression: %s", stow_err_msg());
 			break;
 		case O_HASH:
 			if (stow_hash_alg_parse(optarg, &o.hash) < 0)
 				return stow_cli_usage_error(
-					cli, "--hash wants hmac-sha256 or blake2b-256, not '%s'",
-					optarg);
+				    cli,
+				    "--hash wants hmac-sha256 or blake2b-256, "
+				    "not '%s'",
+				    optarg);
 			break;
 		case O_CIPHER:
 			if (stow_aead_alg_parse(optarg, &o.aead) < 0)
 				return stow_cli_usage_error(
-					cli, "--cipher wants aes-256-gcm or chacha20-poly1305, not '%s'",
-					optarg);
+				    cli,
+				    "--cipher wants aes-256-gcm or "
+				    "chacha20-poly1305, not '%s'",
+				    optarg);
 			break;
 		case O_CHUNK_MIN:
 			if (parse_chunk_size(cli, "--chunk-min", optarg,
@@ -229,7 +232,7 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- snapshot create -------------------------------------------------------- */
+/* --- snapshot create ------------------------------------------------------ */
 
 static void free_tags(stow_buf *tags)
 {
@@ -270,18 +273,19 @@ static void print_backup_summary(stow_cli *cli, const stow_snapshot *s)
 		return;
 	if (cli->json) {
 		json_t *o = json_pack(
-			"{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-			"type", "summary", "op", "backup", "id", s->id,
-			"partial", s->partial, "files", (json_int_t)x->files,
-			"dirs", (json_int_t)x->dirs, "symlinks",
-			(json_int_t)x->symlinks, "others", (json_int_t)x->others,
-			"bytes", (json_int_t)x->bytes, "files_reused",
-			(json_int_t)x->files_reused, "bytes_read",
-			(json_int_t)x->bytes_read, "blobs_new",
-			(json_int_t)x->blobs_new, "bytes_new_raw",
-			(json_int_t)x->bytes_new_raw, "bytes_new_stored",
-			(json_int_t)x->bytes_new_stored, "errors",
-			(json_int_t)x->errors, "seconds", x->seconds);
+		    "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:I, s:I, s:f}",
+		    "type", "summary", "op", "backup", "id", s->id, "partial",
+		    s->partial, "files", (json_int_t)x->files, "dirs",
+		    (json_int_t)x->dirs, "symlinks", (json_int_t)x->symlinks,
+		    "others", (json_int_t)x->others, "bytes",
+		    (json_int_t)x->bytes, "files_reused",
+		    (json_int_t)x->files_reused, "bytes_read",
+		    (json_int_t)x->bytes_read, "blobs_new",
+		    (json_int_t)x->blobs_new, "bytes_new_raw",
+		    (json_int_t)x->bytes_new_raw, "bytes_new_stored",
+		    (json_int_t)x->bytes_new_stored, "errors",
+		    (json_int_t)x->errors, "seconds", x->seconds);
 
 		print_json_line(o);
 		return;
@@ -292,8 +296,7 @@ static void print_backup_summary(stow_cli *cli, const stow_snapshot *s)
 	stow_cli_human_duration(dur, sizeof(dur), x->seconds);
 	fprintf(stderr,
 		"snapshot %.12s saved: %" PRIu64 " %s, %" PRIu64
-		" %s, %s in %s; %s new (%s stored); %" PRIu64
-		" %s unchanged\n",
+		" %s, %s in %s; %s new (%s stored); %" PRIu64 " %s unchanged\n",
 		s->id, x->files, plural(x->files, "file", "files"), x->dirs,
 		plural(x->dirs, "dir", "dirs"), bytes, dur, raw, stored,
 		x->files_reused, plural(x->files_reused, "file", "files"));
@@ -301,17 +304,18 @@ static void print_backup_summary(stow_cli *cli, const stow_snapshot *s)
 		fprintf(stderr,
 			"snapshot %.12s is partial: %" PRIu64
 			" %s could not be read (see the warnings above)\n",
-			s->id, x->errors, plural(x->errors, "entry", "entries"));
+			s->id, x->errors,
+			plural(x->errors, "entry", "entries"));
 }
 
 static int cmd_snapshot_create(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"tag", required_argument, NULL, O_TAG},
-		{"compression", required_argument, NULL, O_COMPRESSION},
-		{"host", required_argument, NULL, O_HOST},
-		{"no-parent", no_argument, NULL, O_NO_PARENT},
-		{NULL, 0, NULL, 0},
+	    {"tag", required_argument, NULL, O_TAG},
+	    {"compression", required_argument, NULL, O_COMPRESSION},
+	    {"host", required_argument, NULL, O_HOST},
+	    {"no-parent", no_argument, NULL, O_NO_PARENT},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(free_tags) stow_buf tags;
 	_cleanup_repo_ stow_repo *r = NULL;
@@ -333,13 +337,14 @@ static int cmd_snapshot_create(stow_cli *cli, int argc, char **argv)
 			break;
 		case O_COMPRESSION:
 			if (stow_comp_spec_parse(optarg, &comp) < 0)
-				return stow_cli_usage_error(cli, "--compression: %s",
-							    stow_err_msg());
+				return stow_cli_usage_error(
+				    cli, "--compression: %s", stow_err_msg());
 			o.comp = &comp;
 			break;
 		case O_HOST:
 			if (optarg[0] == 0)
-				return stow_cli_usage_error(cli, "--host is empty");
+				return stow_cli_usage_error(cli,
+							    "--host is empty");
 			o.host = optarg;
 			break;
 		case O_NO_PARENT: o.no_parent = true; break;
@@ -371,7 +376,7 @@ static int cmd_snapshot_create(stow_cli *cli, int argc, char **argv)
 	return rc == STOW_EPARTIAL ? STOW_EXIT_PARTIAL : 0;
 }
 
-/* --- snapshot list ---------------------------------------------------------- */
+/* --- snapshot list -------------------------------------------------------- */
 
 static bool snapshot_has_tags(const stow_snapshot *s, const stow_tag *want,
 			      size_t nwant)
@@ -397,8 +402,8 @@ static int tags_text(stow_buf *b, const stow_snapshot *s)
 	for (i = 0; i < s->ntags; i++) {
 		if (i > 0)
 			STOW_TRY(stow_buf_append(b, ",", 1));
-		STOW_TRY(stow_cli_escape(b, s->tags[i].key,
-					 strlen(s->tags[i].key)));
+		STOW_TRY(
+		    stow_cli_escape(b, s->tags[i].key, strlen(s->tags[i].key)));
 		STOW_TRY(stow_buf_append(b, "=", 1));
 		STOW_TRY(stow_cli_escape(b, s->tags[i].value,
 					 strlen(s->tags[i].value)));
@@ -411,7 +416,7 @@ static int tags_text(stow_buf *b, const stow_snapshot *s)
 static int list_table(const stow_snapshot *v, size_t n, const stow_tag *want,
 		      size_t nwant)
 {
-	static const char *const headers[] = {"ID",    "TIME",  "HOST", "PATH",
+	static const char *const headers[] = {"ID",    "TIME", "HOST", "PATH",
 					      "FILES", "SIZE", "TAGS"};
 	stow_cli_table t;
 	size_t i;
@@ -464,7 +469,8 @@ static int list_json(stow_cli *cli, const stow_snapshot *v, size_t n,
 	size_t i;
 
 	if (arr == NULL)
-		return stow_cli_fail(cli, stow_err_set(STOW_ENOMEM, "out of memory"));
+		return stow_cli_fail(
+		    cli, stow_err_set(STOW_ENOMEM, "out of memory"));
 	for (i = 0; i < n; i++) {
 		_cleanup_(stow_buf_freep) stow_buf b;
 		json_error_t jerr;
@@ -497,9 +503,9 @@ static int list_json(stow_cli *cli, const stow_snapshot *v, size_t n,
 static int cmd_snapshot_list(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"tag", required_argument, NULL, O_TAG},
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	    {"tag", required_argument, NULL, O_TAG},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(free_tags) stow_buf tags;
 	_cleanup_repo_ stow_repo *r = NULL;
@@ -532,7 +538,8 @@ static int cmd_snapshot_list(stow_cli *cli, int argc, char **argv)
 		return stow_cli_fail(cli, rc);
 	if (damaged && !cli->quiet)
 		fprintf(stderr,
-			"warning: %zu snapshot manifests could not be read (run `%s vault check`)\n",
+			"warning: %zu snapshot manifests could not be read "
+			"(run `%s vault check`)\n",
 			damaged, cli->prog);
 	if (json) {
 		ex = list_json(cli, v, n, (stow_tag *)tags.data,
@@ -546,7 +553,7 @@ static int cmd_snapshot_list(stow_cli *cli, int argc, char **argv)
 	return ex;
 }
 
-/* --- snapshot delete -------------------------------------------------------- */
+/* --- snapshot delete ------------------------------------------------------ */
 
 static int cmd_snapshot_delete(stow_cli *cli, int argc, char **argv)
 {
@@ -554,7 +561,9 @@ static int cmd_snapshot_delete(stow_cli *cli, int argc, char **argv)
 	int c, ex = 0, first = 0, i, rc;
 
 	stow_cli_opts_begin(cli, "", NULL);
-	PARSE_OPTIONS(cli, argc, argv, c, ex) {}
+	PARSE_OPTIONS(cli, argc, argv, c, ex)
+	{
+	}
 	if ((ex = stow_cli_need_operands(cli, argc, argv, 1, -1)))
 		return ex;
 	if ((ex = stow_cli_open_repo(cli, &r)))
@@ -578,14 +587,14 @@ static int cmd_snapshot_delete(stow_cli *cli, int argc, char **argv)
 	return first;
 }
 
-/* --- restore ------------------------------------------------------------------ */
+/* --- restore -------------------------------------------------------------- */
 
 static int cmd_restore(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"path", required_argument, NULL, O_PATH},
-		{"no-owner", no_argument, NULL, O_NO_OWNER},
-		{NULL, 0, NULL, 0},
+	    {"path", required_argument, NULL, O_PATH},
+	    {"no-owner", no_argument, NULL, O_NO_OWNER},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	stow_restore_opts o;
@@ -627,14 +636,13 @@ static int cmd_restore(stow_cli *cli, int argc, char **argv)
 		return rc == STOW_EPARTIAL ? STOW_EXIT_PARTIAL : 0;
 	if (cli->json) {
 		print_json_line(json_pack(
-			"{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-			"type", "summary", "op", "restore", "id", id, "partial",
-			rc == STOW_EPARTIAL, "files", (json_int_t)st.files,
-			"dirs", (json_int_t)st.dirs, "symlinks",
-			(json_int_t)st.symlinks, "others", (json_int_t)st.others,
-			"bytes", (json_int_t)st.bytes, "errors",
-			(json_int_t)st.errors, "seconds",
-			stow_cli_monotonic() - t0));
+		    "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+		    "type", "summary", "op", "restore", "id", id, "partial",
+		    rc == STOW_EPARTIAL, "files", (json_int_t)st.files, "dirs",
+		    (json_int_t)st.dirs, "symlinks", (json_int_t)st.symlinks,
+		    "others", (json_int_t)st.others, "bytes",
+		    (json_int_t)st.bytes, "errors", (json_int_t)st.errors,
+		    "seconds", stow_cli_monotonic() - t0));
 	} else {
 		stow_cli_human_size(bytes, sizeof(bytes), st.bytes);
 		stow_cli_human_duration(dur, sizeof(dur),
@@ -647,15 +655,16 @@ static int cmd_restore(stow_cli *cli, int argc, char **argv)
 		       plural(st.dirs, "dir", "dirs"), st.symlinks,
 		       plural(st.symlinks, "symlink", "symlinks"), bytes, dur);
 		if (rc == STOW_EPARTIAL)
-			printf("; %" PRIu64
-			       " %s skipped because of damaged data (see the warnings)",
-			       st.errors, plural(st.errors, "entry", "entries"));
+			printf("; %" PRIu64 " %s skipped: damaged data (see "
+			       "the warnings)",
+			       st.errors,
+			       plural(st.errors, "entry", "entries"));
 		putchar('\n');
 	}
 	return rc == STOW_EPARTIAL ? STOW_EXIT_PARTIAL : 0;
 }
 
-/* --- ls ------------------------------------------------------------------------ */
+/* --- ls ------------------------------------------------------------------- */
 
 typedef struct ls_ctx {
 	bool long_format;
@@ -680,9 +689,9 @@ static int ls_entry(void *ctx, const char *path, const stow_node *n)
 			snprintf(size, sizeof(size), "%zu", n->target_len);
 		else
 			snprintf(size, sizeof(size), "%" PRIu64, n->size);
-		STOW_TRY(stow_buf_printf(b, "%s %6" PRIu32 " %6" PRIu32
-					 " %12s %s ",
-					 mode, n->uid, n->gid, size, tm));
+		STOW_TRY(
+		    stow_buf_printf(b, "%s %6" PRIu32 " %6" PRIu32 " %12s %s ",
+				    mode, n->uid, n->gid, size, tm));
 	}
 	STOW_TRY(stow_cli_escape(b, path, strlen(path)));
 	if (l->long_format && n->type == STOW_NODE_SYMLINK) {
@@ -698,9 +707,9 @@ static int ls_entry(void *ctx, const char *path, const stow_node *n)
 static int cmd_ls(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"long", no_argument, NULL, 'l'},
-		{"recursive", no_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0},
+	    {"long", no_argument, NULL, 'l'},
+	    {"recursive", no_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	ls_ctx l;
@@ -732,7 +741,7 @@ static int cmd_ls(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- diff ---------------------------------------------------------------------- */
+/* --- diff ----------------------------------------------------------------- */
 
 static int diff_entry(void *ctx, char what, const char *path)
 {
@@ -756,7 +765,9 @@ static int cmd_diff(stow_cli *cli, int argc, char **argv)
 
 	stow_buf_init(&line, 0);
 	stow_cli_opts_begin(cli, "", NULL);
-	PARSE_OPTIONS(cli, argc, argv, c, ex) {}
+	PARSE_OPTIONS(cli, argc, argv, c, ex)
+	{
+	}
 	if ((ex = stow_cli_need_operands(cli, argc, argv, 2, 2)))
 		return ex;
 	if ((ex = stow_cli_open_repo(cli, &r)))
@@ -770,7 +781,7 @@ static int cmd_diff(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- check --------------------------------------------------------------------- */
+/* --- check ---------------------------------------------------------------- */
 
 typedef struct check_ctx {
 	stow_cli_progress prog;
@@ -793,8 +804,8 @@ static void check_progress(void *ctx, const stow_progress *p)
 static int cmd_check(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"read-data", no_argument, NULL, O_READ_DATA},
-		{NULL, 0, NULL, 0},
+	    {"read-data", no_argument, NULL, O_READ_DATA},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	stow_check_opts o;
@@ -830,7 +841,7 @@ static int cmd_check(stow_cli *cli, int argc, char **argv)
 	return problems ? STOW_EXIT_DAMAGED : 0;
 }
 
-/* --- key ----------------------------------------------------------------------- */
+/* --- key ------------------------------------------------------------------ */
 
 typedef struct key_list_ctx {
 	const char *current;
@@ -844,11 +855,11 @@ static int key_list_entry(void *ctx, const stow_key_slot_info *k)
 	bool cur = strcmp(k->id, l->current) == 0;
 
 	if (l->arr) {
-		json_t *o = json_pack("{s:s, s:I, s:s, s:i, s:i, s:i, s:b}",
-				      "id", k->id, "created",
-				      (json_int_t)k->created, "kdf", "scrypt",
-				      "log_n", (int)k->log_n, "r", (int)k->r,
-				      "p", (int)k->p, "current", cur);
+		json_t *o =
+		    json_pack("{s:s, s:I, s:s, s:i, s:i, s:i, s:b}", "id",
+			      k->id, "created", (json_int_t)k->created, "kdf",
+			      "scrypt", "log_n", (int)k->log_n, "r", (int)k->r,
+			      "p", (int)k->p, "current", cur);
 
 		if (o == NULL || json_array_append_new(l->arr, o) < 0)
 			return stow_err_set(STOW_ENOMEM, "out of memory");
@@ -876,8 +887,8 @@ static int cmd_key_list(stow_cli *cli, int argc, char **argv)
 	static const char *const headers[] = {"ID", "CREATED", "HOST", "KDF",
 					      "CURRENT"};
 	static const struct option lo[] = {
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	const char *fmt = NULL;
@@ -922,14 +933,13 @@ static int cmd_key_list(stow_cli *cli, int argc, char **argv)
 /* Shared by key add and key change: parse, open, add a slot. On 0,
  * *r is open and slot_id holds the new slot; else an exit code or
  * HELP_SHOWN. */
-static int key_add_common(stow_cli *cli, int argc, char **argv,
-			  stow_repo **r, char slot_id[17])
+static int key_add_common(stow_cli *cli, int argc, char **argv, stow_repo **r,
+			  char slot_id[17])
 {
 	static const struct option lo[] = {
-		{"new-password-file", required_argument, NULL,
-		 O_NEW_PASSWORD_FILE},
-		{"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
-		{NULL, 0, NULL, 0},
+	    {"new-password-file", required_argument, NULL, O_NEW_PASSWORD_FILE},
+	    {"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(stow_cli_password_freep) char *pw = NULL;
 	const char *file = NULL;
@@ -990,7 +1000,9 @@ static int cmd_key_change(stow_cli *cli, int argc, char **argv)
 	if (rc < 0) {
 		ex = stow_cli_fail(cli, rc);
 		fprintf(stderr,
-			"%s: the new password works (key slot %s), but the old one (key slot %s) still does too; remove it with `%s vault key remove %s`\n",
+			"%s: the new password works (key slot %s), but the old "
+			"one (key slot %s) still does too; remove it with `%s "
+			"vault key remove %s`\n",
 			cli->prog, slot, old, cli->prog, old);
 		return ex;
 	}
@@ -1001,8 +1013,8 @@ static int cmd_key_change(stow_cli *cli, int argc, char **argv)
 static int cmd_key_remove(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"force", no_argument, NULL, O_FORCE},
-		{NULL, 0, NULL, 0},
+	    {"force", no_argument, NULL, O_FORCE},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	bool force = false;
@@ -1021,9 +1033,12 @@ static int cmd_key_remove(stow_cli *cli, int argc, char **argv)
 	if ((ex = stow_cli_open_repo(cli, &r)))
 		return ex;
 	if (strcmp(slot, stow_repo_slot_id(r)) == 0 && !force) {
-		fprintf(stderr,
-			"%s: key slot %s is the one your password opened; removing it would lock you out unless you know another password (use --force if you do, or `%s vault key change`)\n",
-			cli->prog, slot, cli->prog);
+		fprintf(
+		    stderr,
+		    "%s: key slot %s is the one your password opened; removing "
+		    "it would lock you out unless you know another password "
+		    "(use --force if you do, or `%s vault key change`)\n",
+		    cli->prog, slot, cli->prog);
 		return STOW_EXIT_ERROR;
 	}
 	rc = stow_repo_key_remove(r, slot);
@@ -1033,7 +1048,7 @@ static int cmd_key_remove(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- stats --------------------------------------------------------------------- */
+/* --- stats ---------------------------------------------------------------- */
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -1043,8 +1058,8 @@ static double ratio(uint64_t a, uint64_t b)
 static int cmd_stats(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	const char *fmt = NULL;
@@ -1071,20 +1086,21 @@ static int cmd_stats(stow_cli *cli, int argc, char **argv)
 		return stow_cli_fail(cli, rc);
 	if (json) {
 		json_t *o = json_pack(
-			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
-			"repository", stow_repo_id_hex(r), "snapshots",
-			(json_int_t)s.snapshots, "packs", (json_int_t)s.packs,
-			"data_packs", (json_int_t)s.data_packs, "meta_packs",
-			(json_int_t)s.meta_packs, "blobs", (json_int_t)s.blobs,
-			"data_blobs", (json_int_t)s.data_blobs, "tree_blobs",
-			(json_int_t)s.tree_blobs, "index_objects",
-			(json_int_t)s.index_objects, "logical_bytes",
-			(json_int_t)s.logical_bytes, "raw_bytes",
-			(json_int_t)s.raw_bytes, "stored_bytes",
-			(json_int_t)s.stored_bytes, "pack_bytes",
-			(json_int_t)s.pack_bytes, "dedup_ratio",
-			ratio(s.logical_bytes, s.raw_bytes),
-			"compression_ratio", ratio(s.raw_bytes, s.stored_bytes));
+		    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:f, s:f}",
+		    "repository", stow_repo_id_hex(r), "snapshots",
+		    (json_int_t)s.snapshots, "packs", (json_int_t)s.packs,
+		    "data_packs", (json_int_t)s.data_packs, "meta_packs",
+		    (json_int_t)s.meta_packs, "blobs", (json_int_t)s.blobs,
+		    "data_blobs", (json_int_t)s.data_blobs, "tree_blobs",
+		    (json_int_t)s.tree_blobs, "index_objects",
+		    (json_int_t)s.index_objects, "logical_bytes",
+		    (json_int_t)s.logical_bytes, "raw_bytes",
+		    (json_int_t)s.raw_bytes, "stored_bytes",
+		    (json_int_t)s.stored_bytes, "pack_bytes",
+		    (json_int_t)s.pack_bytes, "dedup_ratio",
+		    ratio(s.logical_bytes, s.raw_bytes), "compression_ratio",
+		    ratio(s.raw_bytes, s.stored_bytes));
 
 		return print_json(o, stdout);
 	}
@@ -1103,8 +1119,9 @@ static int cmd_stats(stow_cli *cli, int argc, char **argv)
 	printf("index objects      %" PRIu64 "\n", s.index_objects);
 	printf("logical size       %s (files as seen, summed over snapshots)\n",
 	       logical);
-	printf("unique raw size    %s (each distinct chunk once, uncompressed)\n",
-	       raw);
+	printf(
+	    "unique raw size    %s (each distinct chunk once, uncompressed)\n",
+	    raw);
 	printf("stored size        %s (compressed and encrypted)\n", stored);
 	printf("pack files size    %s (on storage, with pack overhead)\n",
 	       packb);
@@ -1115,13 +1132,13 @@ static int cmd_stats(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- benchmark ----------------------------------------------------------------- */
+/* --- benchmark ------------------------------------------------------------ */
 
 static int cmd_benchmark(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *fmt = NULL;
 	bool json;
@@ -1146,19 +1163,20 @@ static int cmd_benchmark(stow_cli *cli, int argc, char **argv)
 		return 0;
 	}
 #else
-	fprintf(stderr, "%s: this build has no benchmark (vault/benchmark.h missing)\n",
+	fprintf(stderr,
+		"%s: this build has no benchmark (vault/benchmark.h missing)\n",
 		cli->prog);
 	return STOW_EXIT_ERROR;
 #endif
 }
 
-/* --- gc ------------------------------------------------------------------------ */
+/* --- gc ------------------------------------------------------------------- */
 
 static int cmd_gc(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"dry-run", no_argument, NULL, O_DRY_RUN},
-		{NULL, 0, NULL, 0},
+	    {"dry-run", no_argument, NULL, O_DRY_RUN},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_repo_ stow_repo *r = NULL;
 	stow_gc_stats s;
@@ -1181,14 +1199,12 @@ static int cmd_gc(stow_cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return stow_cli_fail(cli, rc);
 	if (cli->json) {
-		return print_json(json_pack("{s:b, s:I, s:I, s:I}", "dry_run",
-					    dry, "packs_deleted",
-					    (json_int_t)s.packs_deleted,
-					    "bytes_freed",
-					    (json_int_t)s.bytes_freed,
-					    "packs_kept",
-					    (json_int_t)s.packs_kept),
-				  stdout);
+		return print_json(
+		    json_pack("{s:b, s:I, s:I, s:I}", "dry_run", dry,
+			      "packs_deleted", (json_int_t)s.packs_deleted,
+			      "bytes_freed", (json_int_t)s.bytes_freed,
+			      "packs_kept", (json_int_t)s.packs_kept),
+		    stdout);
 	}
 	stow_cli_human_size(freed, sizeof(freed), s.bytes_freed);
 	printf("%s %" PRIu64 " unreferenced packs (%s), kept %" PRIu64
@@ -1198,7 +1214,10 @@ static int cmd_gc(stow_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* --- the command tree ---------------------------------------------------------- */
+/* --- the command tree ----------------------------------------------------- */
+/* The help texts are laid out as they print; keep them out of
+ * clang-format's line filling. */
+/* clang-format off */
 
 #define H STOW_CLI_HELP_REPO | STOW_CLI_HELP_OUTPUT
 
@@ -1502,3 +1521,4 @@ const stow_cli_cmd stow_cli_vault_cmd = {
 	.help_flags = STOW_CLI_HELP_OUTPUT | STOW_CLI_HELP_REPO,
 	.subs = vault_subs,
 };
+/* clang-format on */

@@ -168,7 +168,7 @@ void stow_cli_mode_string(char out[11], unsigned type, uint32_t mode)
 	out[10] = 0;
 }
 
-/* --- tables ----------------------------------------------------------- */
+/* --- tables --------------------------------------------------------------- */
 
 /* Display columns of a UTF-8 string: one per code point (wide East Asian
  * characters are counted as one; good enough for alignment). */

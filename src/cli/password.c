@@ -85,7 +85,8 @@ static int read_password_file(stow_cli *cli, const char *path, char **out)
 	if (nl == NULL && n > PASSWORD_MAX) {
 		stow_secure_zero(buf, sizeof(buf));
 		fprintf(stderr,
-			"%s: the first line of password file %s is longer than %d bytes\n",
+			"%s: the first line of password file %s is longer than "
+			"%d bytes\n",
 			cli->prog, path, PASSWORD_MAX);
 		return STOW_EXIT_ERROR;
 	}
@@ -174,12 +175,13 @@ int stow_cli_password(stow_cli *cli, const char *location, char **out)
 	}
 	if (!isatty(STDIN_FILENO)) {
 		fprintf(stderr,
-			"%s: no password given: use --password-file or STOWAGE_PASSWORD (or run on a terminal to be asked)\n",
+			"%s: no password given: use --password-file or "
+			"STOWAGE_PASSWORD (or run on a terminal to be asked)\n",
 			cli->prog);
 		return STOW_EXIT_USAGE;
 	}
-	snprintf(prompt, sizeof(prompt), "Password for the repository at %s: ",
-		 location);
+	snprintf(prompt, sizeof(prompt),
+		 "Password for the repository at %s: ", location);
 	return prompt_no_echo(cli, prompt, out);
 }
 
@@ -210,10 +212,13 @@ int stow_cli_new_password(stow_cli *cli, const char *file,
 	}
 	if (!isatty(STDIN_FILENO)) {
 		fprintf(stderr,
-			"%s: no new password given: use --new-password-file or STOWAGE_NEW_PASSWORD%s (or run on a terminal to be asked)\n",
+			"%s: no new password given: use --new-password-file or "
+			"STOWAGE_NEW_PASSWORD%s (or run on a terminal to be "
+			"asked)\n",
 			cli->prog,
-			current_fallback ? ", --password-file or STOWAGE_PASSWORD"
-					 : "");
+			current_fallback
+			    ? ", --password-file or STOWAGE_PASSWORD"
+			    : "");
 		return STOW_EXIT_USAGE;
 	}
 	rc = prompt_no_echo(cli, "New password: ", &a);
@@ -223,7 +228,8 @@ int stow_cli_new_password(stow_cli *cli, const char *file,
 	if (rc)
 		return rc;
 	if (strcmp(a, b) != 0) {
-		fprintf(stderr, "%s: the two passwords differ; nothing changed\n",
+		fprintf(stderr,
+			"%s: the two passwords differ; nothing changed\n",
 			cli->prog);
 		return STOW_EXIT_ERROR;
 	}

@@ -89,8 +89,8 @@ static void draw_tty(stow_cli_progress *p, const stow_progress *pr)
 	stow_cli_human_size(rate, sizeof(rate), (uint64_t)r);
 	stow_cli_human_duration(el, sizeof(el), pr->elapsed);
 	if (pr->bytes_total > 0) {
-		double pct = 100.0 * (double)pr->bytes_done /
-			     (double)pr->bytes_total;
+		double pct =
+		    100.0 * (double)pr->bytes_done / (double)pr->bytes_total;
 
 		if (pct > 100)
 			pct = 100;
@@ -99,8 +99,8 @@ static void draw_tty(stow_cli_progress *p, const stow_progress *pr)
 			char d[32];
 
 			stow_cli_human_duration(
-				d, sizeof(d),
-				(double)(pr->bytes_total - pr->bytes_done) / r);
+			    d, sizeof(d),
+			    (double)(pr->bytes_total - pr->bytes_done) / r);
 			snprintf(eta, sizeof(eta), "  ETA %s", d);
 		}
 		n = snprintf(line, sizeof(line),
@@ -130,13 +130,13 @@ static void emit_json(stow_cli_progress *p, const stow_progress *pr)
 {
 	double r = rate_of(pr);
 	json_t *o = json_pack(
-		"{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
-		"progress", "op", p->op, "elapsed", pr->elapsed, "files_done",
-		(json_int_t)pr->files_done, "files_total",
-		(json_int_t)pr->files_total, "bytes_done",
-		(json_int_t)pr->bytes_done, "bytes_total",
-		(json_int_t)pr->bytes_total, "errors", (json_int_t)pr->errors,
-		"bytes_per_second", (json_int_t)r);
+	    "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "type", "progress",
+	    "op", p->op, "elapsed", pr->elapsed, "files_done",
+	    (json_int_t)pr->files_done, "files_total",
+	    (json_int_t)pr->files_total, "bytes_done",
+	    (json_int_t)pr->bytes_done, "bytes_total",
+	    (json_int_t)pr->bytes_total, "errors", (json_int_t)pr->errors,
+	    "bytes_per_second", (json_int_t)r);
 
 	if (o == NULL)
 		return;
@@ -145,11 +145,10 @@ static void emit_json(stow_cli_progress *p, const stow_progress *pr)
 				    json_real(100.0 * (double)pr->bytes_done /
 					      (double)pr->bytes_total));
 		if (r > 0 && pr->bytes_total > pr->bytes_done)
-			json_object_set_new(
-				o, "eta_seconds",
-				json_real((double)(pr->bytes_total -
-						   pr->bytes_done) /
-					  r));
+			json_object_set_new(o, "eta_seconds",
+					    json_real((double)(pr->bytes_total -
+							       pr->bytes_done) /
+						      r));
 	}
 	json_dumpf(o, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	fputc('\n', stderr);
@@ -185,8 +184,8 @@ void stow_cli_progress_update(void *ctx, const stow_progress *pr)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void stow_cli_progress_line(stow_cli_progress *p, FILE *f,
-			    const char *prefix, const char *msg)
+void stow_cli_progress_line(stow_cli_progress *p, FILE *f, const char *prefix,
+			    const char *msg)
 {
 	pthread_mutex_lock(&p->mu);
 	clear_locked(p);
@@ -210,8 +209,8 @@ void stow_cli_progress_warn(void *ctx, const char *msg)
 		stow_buf_init(&b, 0);
 		if (stow_cli_escape(&b, msg, strlen(msg)) < 0)
 			return;
-		o = json_pack("{s:s, s:s, s:s}", "type", "warning", "op",
-			      p->op, "message", (const char *)b.data);
+		o = json_pack("{s:s, s:s, s:s}", "type", "warning", "op", p->op,
+			      "message", (const char *)b.data);
 		pthread_mutex_lock(&p->mu);
 		if (o) {
 			json_dumpf(o, stderr, JSON_COMPACT);
