@@ -79,6 +79,8 @@ def search(root, needles):
     for dirpath, _, files in os.walk(root):
         for f in files:
             p = os.path.join(dirpath, f)
+            if os.path.islink(p) or not os.path.isfile(p):
+                continue
             with open(p, "rb") as fh:
                 data = fh.read()
             nfiles += 1

@@ -387,7 +387,7 @@ fi
 echo "== benchmark"
 SW_TIMEOUT=120 v benchmark
 expect_rc 0 "benchmark"
-for w in aes-256-gcm chacha20-poly1305 hmac-sha256 blake2b zstd lz4 gzip chunker; do
+for w in aes-256-gcm chacha20-poly1305 hmac-sha256 blake2b zstd lz4 gzip chunk; do
 	expect_grepi "$w" "$OUT" "benchmark reports $w"
 done
 

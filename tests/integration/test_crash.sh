@@ -57,7 +57,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$STOWAGE" vault snapshot create "$SRC" \
 	sleep "$delay"
 	kill -s "$sig" "$pid" 2>/dev/null || true
 	set +e
-	wait "$pid"
+	wait "$pid" 2>/dev/null
 	KRC=$?
 	set -e
 	BG_PIDS=()
@@ -137,7 +137,7 @@ new_repo "$repo"
 snap "$repo" "$SRC"
 BEFORE=1
 for i in 1 2 3; do
-	mkfixture bulk "$SRC/new$i" --mb 40 --small-files 50 --seed $((SEED + i)) --prefix "n$i"
+	mkfixture bulk "$SRC/new$i" --mb 20 --small-files 50 --seed $((SEED + i)) --prefix "n$i"
 	delay=$(rand_delay 0.05 "$($PY -c "print(max(0.06, 0.3 * $FULL))")")
 	crash_run "$repo" "$delay" KILL
 	label="incremental trial $i (kill -9 after ${delay}s, exit $KRC)"

@@ -54,8 +54,9 @@ set +e
 ctl=$(repotool search "$SRC" "${NEEDLES[@]}" 2>&1)
 set -e
 nfound=$(grep -c '^FOUND' <<<"$ctl" || true)
-# tag, host, password and the dir's own name are not inside the tree
-expect_grep "FOUND $NAME_FILE" "$ctl" "control: search finds a needle in the source"
+# Names, tags, host, password and xattrs are not in file contents.
+expect_grep "FOUND quick zebra 5519 in $NAME_FILE" "$ctl" "control: search finds the sentence in the source"
+expect_grep "FOUND @.*block.bin in $NAME_DIR/with_block.bin" "$ctl" "control: search finds the random block in the source"
 if ((nfound >= 5)); then
 	pass "control: the search finds $nfound needles in the source tree"
 else

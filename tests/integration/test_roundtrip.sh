@@ -24,7 +24,7 @@ if [[ $FX == *owners=no* ]]; then
 	note "not root: other owners are not in the fixture; owner checks skipped"
 	TREECMP_ARGS+=(--no-owner)
 fi
-NFILES=$(find "$SRC" -type f | wc -l)
+NFILES=$(find "$SRC" -type f -printf x | wc -c)
 
 echo "== init + first snapshot"
 new_repo "$R"
