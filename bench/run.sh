@@ -80,8 +80,11 @@ for t in "${TOOL_LIST[@]}"; do
 	case $t in
 	restic) command -v restic >/dev/null ||
 		die "restic not found in PATH (Debian package 'restic'), or drop it from --tools" ;;
-	borg) command -v borg >/dev/null ||
-		die "borg not found in PATH (Debian package 'borgbackup'), or drop it from --tools" ;;
+	borg)
+		command -v borg >/dev/null ||
+			die "borg not found in PATH (Debian package 'borgbackup'), or drop it from --tools"
+		borg --version 2>&1 | grep -q '^borg 1\.' ||
+			die "borg 1.x needed (the 2.x CLI differs): $(borg --version 2>&1 | head -1)" ;;
 	stowage)
 		[[ -x $STOWAGE ]] || die "stowage binary not found at $STOWAGE; build it with
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2
