@@ -1087,6 +1087,17 @@ static int enter_dir(walker *w, dirref *parent, const stow_node *n)
 	return rc;
 }
 
+/* tree.c already rejects these when decoding; checked again here because
+ * a name that escapes the target would be the worst bug restore can have,
+ * and the check costs nothing. */
+static bool name_is_safe(const stow_node *n)
+{
+	const char *p = (const char *)n->name;
+
+	return n->name_len > 0 && strlen(p) == n->name_len && !strchr(p, '/') &&
+	       strcmp(p, ".") != 0 && strcmp(p, "..") != 0;
+}
+
 static int walk(walker *w)
 {
 	restore *rs = w->rs;
@@ -1103,6 +1114,12 @@ static int walk(walker *w)
 		n = &fr->t.nodes[fr->i++];
 		path_truncate(w, fr->path_len);
 		STOW_TRY(path_push(w, n));
+		if (!name_is_safe(n)) {
+			warn(rs, (const char *)w->path.data,
+			     "unsafe name in the snapshot; entry skipped");
+			atomic_fetch_add(&rs->errors, 1);
+			continue;
+		}
 		/* enter_dir may grow the stack and move fr. */
 		if (n->type == STOW_NODE_DIR)
 			rc = enter_dir(w, fr->dir, n);
