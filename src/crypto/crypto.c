@@ -54,7 +54,7 @@
  * EVP update calls reject a NULL pointer even with length 0. */
 static const uint8_t empty_input[1];
 
-/* --- fetched algorithms --------------------------------------------------- */
+/* --- fetched algorithms -------------------------------------------------- */
 
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static EVP_MAC *mac_hmac;
@@ -77,7 +77,7 @@ static void fetch_all(void)
 	kdf_scrypt = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
 	cipher_aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	cipher_chacha20poly1305 =
-		EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	    EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	ERR_clear_error();
 }
@@ -113,7 +113,7 @@ static int unsupported(const char *alg)
 			    "%s is not available in this libcrypto", alg);
 }
 
-/* --- names ----------------------------------------------------------------- */
+/* --- names --------------------------------------------------------------- */
 
 const char *stow_hash_alg_name(stow_hash_alg a)
 {
@@ -127,7 +127,8 @@ const char *stow_hash_alg_name(stow_hash_alg a)
 int stow_hash_alg_parse(const char *name, stow_hash_alg *out)
 {
 	if (!name || !out)
-		return stow_err_set(STOW_EINVAL, "hash algorithm: NULL argument");
+		return stow_err_set(STOW_EINVAL,
+				    "hash algorithm: NULL argument");
 	if (strcmp(name, "hmac-sha256") == 0)
 		*out = STOW_HASH_HMAC_SHA256;
 	else if (strcmp(name, "blake2b-256") == 0)
@@ -158,14 +159,15 @@ int stow_aead_alg_parse(const char *name, stow_aead_alg *out)
 	else if (strcmp(name, "chacha20-poly1305") == 0)
 		*out = STOW_AEAD_CHACHA20POLY1305;
 	else
-		return stow_err_set(STOW_EINVAL,
-				    "unknown cipher \"%s\" (known: aes-256-gcm, "
-				    "chacha20-poly1305)",
-				    name);
+		return stow_err_set(
+		    STOW_EINVAL,
+		    "unknown cipher \"%s\" (known: aes-256-gcm, "
+		    "chacha20-poly1305)",
+		    name);
 	return 0;
 }
 
-/* --- free-standing functions ----------------------------------------------- */
+/* --- free-standing functions --------------------------------------------- */
 
 int stow_random(void *buf, size_t n)
 {
@@ -212,14 +214,14 @@ int stow_hkdf_sha256(uint8_t *out, size_t outlen, const uint8_t *ikm,
 	*pp++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 						 (char *)"SHA256", 0);
 	*pp++ = OSSL_PARAM_construct_octet_string(
-		OSSL_KDF_PARAM_KEY, ikmlen ? (void *)ikm : (void *)empty_input,
-		ikmlen);
+	    OSSL_KDF_PARAM_KEY, ikmlen ? (void *)ikm : (void *)empty_input,
+	    ikmlen);
 	if (saltlen)
 		*pp++ = OSSL_PARAM_construct_octet_string(
-			OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+		    OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
 	if (infolen)
 		*pp++ = OSSL_PARAM_construct_octet_string(
-			OSSL_KDF_PARAM_INFO, (void *)info, infolen);
+		    OSSL_KDF_PARAM_INFO, (void *)info, infolen);
 	*pp = OSSL_PARAM_construct_end();
 
 	kctx = EVP_KDF_CTX_new(kdf_hkdf);
@@ -274,24 +276,24 @@ int stow_scrypt(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
 	b = (uint64_t)128 * r * p;
 	if (b > SCRYPT_MAX_B)
 		return stow_err_set(STOW_ENOMEM,
-				    "scrypt: r=%u p=%u needs more than 1 GiB", r,
-				    p);
+				    "scrypt: r=%u p=%u needs more than 1 GiB",
+				    r, p);
 	maxmem = v + (uint64_t)256 * r + b;
 	fetch_init();
 	if (!kdf_scrypt)
 		return unsupported("scrypt");
 
 	*pp++ = OSSL_PARAM_construct_octet_string(
-		OSSL_KDF_PARAM_PASSWORD, pwlen ? (void *)pw : (void *)empty_input,
-		pwlen);
+	    OSSL_KDF_PARAM_PASSWORD, pwlen ? (void *)pw : (void *)empty_input,
+	    pwlen);
 	*pp++ = OSSL_PARAM_construct_octet_string(
-		OSSL_KDF_PARAM_SALT, saltlen ? (void *)salt : (void *)empty_input,
-		saltlen);
+	    OSSL_KDF_PARAM_SALT, saltlen ? (void *)salt : (void *)empty_input,
+	    saltlen);
 	*pp++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &N);
 	*pp++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
 	*pp++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
-	*pp++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM,
-					    &maxmem);
+	*pp++ =
+	    OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
 	*pp = OSSL_PARAM_construct_end();
 
 	kctx = EVP_KDF_CTX_new(kdf_scrypt);
@@ -335,7 +337,7 @@ void stow_secure_zero(void *p, size_t n)
 		OPENSSL_cleanse(p, n);
 }
 
-/* --- keyed content hash ---------------------------------------------------- */
+/* --- keyed content hash -------------------------------------------------- */
 
 struct stow_hasher {
 	/* Keyed once in stow_hasher_new. EVP_MAC_init with a NULL key
@@ -365,14 +367,14 @@ int stow_hasher_new(stow_hasher **out, stow_hash_alg alg,
 	case STOW_HASH_HMAC_SHA256:
 		mac = mac_hmac;
 		params[0] = OSSL_PARAM_construct_utf8_string(
-			OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+		    OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
 		break;
 	case STOW_HASH_BLAKE2B_256:
 		mac = mac_blake2b;
 		/* The output size is part of BLAKE2b's parameter block, so
 		 * this is BLAKE2b-256, not a truncated BLAKE2b-512. */
-		params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE,
-							&size);
+		params[0] =
+		    OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size);
 		break;
 	default:
 		return stow_err_set(STOW_EUNSUPPORTED,
@@ -429,7 +431,7 @@ void stow_hasher_free(stow_hasher *h)
 	free(h);
 }
 
-/* --- AEAD ---------------------------------------------------------------------- */
+/* --- AEAD ---------------------------------------------------------------- */
 
 struct stow_aead {
 	/* Bound to its cipher in stow_aead_new and keyed in
@@ -509,9 +511,9 @@ int stow_aead_setkey(stow_aead *a, const uint8_t key[STOW_KEY_LEN])
 
 /* Checks shared by seal and open; out may be NULL only if it is to
  * receive nothing (opening an empty message). */
-static int check_call(const stow_aead *a, const uint8_t *nonce,
-		      const void *aad, size_t aadlen, const void *in,
-		      size_t inlen, const uint8_t *out, size_t outlen)
+static int check_call(const stow_aead *a, const uint8_t *nonce, const void *aad,
+		      size_t aadlen, const void *in, size_t inlen,
+		      const uint8_t *out, size_t outlen)
 {
 	if (!a || !nonce || (!aad && aadlen) || (!in && inlen) ||
 	    (!out && outlen))
@@ -543,7 +545,8 @@ static int begin(stow_aead *a, const uint8_t nonce[STOW_NONCE_LEN], int enc,
 
 /* Run n bytes through the cipher. Both ciphers are stream modes: every
  * update emits exactly as many bytes as it takes, so out + n is where the
- * next piece goes and in-place (out == in) is safe. */
+ * next piece goes and in-place (out == in) is safe. A partial overlap is
+ * not (OpenSSL does not check for it here). */
 static int crypt_body(stow_aead *a, const uint8_t *in, size_t n, uint8_t *out)
 {
 	int outl;
@@ -554,9 +557,9 @@ static int crypt_body(stow_aead *a, const uint8_t *in, size_t n, uint8_t *out)
 		if (EVP_CipherUpdate(a->ctx, out, &outl, in, (int)k) != 1)
 			return ossl_fail(stow_aead_alg_name(a->alg));
 		if ((size_t)outl != k)
-			return stow_err_set(STOW_EIO,
-					    "%s: update emitted %d of %zu bytes",
-					    stow_aead_alg_name(a->alg), outl, k);
+			return stow_err_set(
+			    STOW_EIO, "%s: update emitted %d of %zu bytes",
+			    stow_aead_alg_name(a->alg), outl, k);
 		in += k;
 		out += k;
 		n -= k;
@@ -593,14 +596,13 @@ int stow_aead_open(stow_aead *a, const uint8_t nonce[STOW_NONCE_LEN],
 	size_t n;
 	int outl = 0, rc;
 
-	/* ct comes from storage: too short is damage, not a caller bug. */
 	STOW_TRY(check_call(a, nonce, aad, aadlen, ct, ctlen, out,
 			    ctlen > STOW_TAG_LEN ? ctlen - STOW_TAG_LEN : 0));
+	/* ct comes from storage: too short is damage, not a caller bug. */
 	if (ctlen < STOW_TAG_LEN)
-		return stow_err_set(STOW_ECORRUPT,
-				    "%s: %zu bytes cannot hold a %d-byte tag",
-				    stow_aead_alg_name(a->alg), ctlen,
-				    STOW_TAG_LEN);
+		return stow_err_set(
+		    STOW_ECORRUPT, "%s: %zu bytes cannot hold a %d-byte tag",
+		    stow_aead_alg_name(a->alg), ctlen, STOW_TAG_LEN);
 	n = ctlen - STOW_TAG_LEN;
 	if ((uint64_t)n > a->max_pt)
 		return stow_err_set(STOW_ECORRUPT,
