@@ -150,14 +150,33 @@ if [[ -n $DATA ]]; then
 	expect_rc 6 "check --read-data after flipping a byte of a data pack"
 	all="$OUT"$'\n'"$ERR"
 	expect_named "$all" "$(obj_id "$DATA")" "check names the damaged data pack"
-	expect_grep 'big\.bin' "$all" "check names the affected file big.bin"
 	expect_named "$all" "$S1" "check names the affected snapshot S1"
 	expect_named "$all" "$S2" "check names the affected snapshot S2"
 	expect_grep '[1-9][0-9]* errors? w(as|ere) found' "$OUT" "check ends with 'N errors were found'"
-	expect_no_grep 'readme\.txt|doc[0-9]+\.dat|later\.txt' "$all" "check does not blame unaffected files"
 	RESTORE_DIFFS=
 	restore_verdict "$T/case" "$S2" "$T/rest_dataflip" "3" "data flip:"
-	expect_eq "big.bin" "$RESTORE_DIFFS" "data flip: only big.bin is affected by the restore"
+	# The flipped byte lies in one blob, so one file is affected: almost
+	# always big.bin (99.7% of the pack), rarely one of the small files.
+	# check must name exactly that file and no other.
+	affected=$RESTORE_DIFFS
+	if [[ -z $affected ]]; then
+		fail "data flip: expected the restore to miss the damaged file, got no difference"
+	else
+		expect_eq 1 "$(wc -l <<<"$affected")" "data flip: one file is affected by the restore ($affected)"
+		[[ $affected == big.bin ]] || note "the flipped byte hit $affected, not big.bin"
+		if grep -qF -- "$affected" <<<"$all"; then
+			pass "check names the affected file $affected"
+		else
+			fail "check after a data flip: expected the affected file '$affected' named, got:"
+			printf '%s\n' "$all" | head -n 20 | sed 's/^/  | /'
+		fi
+		blamed=
+		while IFS= read -r f; do
+			[[ $f == "$affected" ]] && continue
+			grep -qF -- "$f" <<<"$all" && blamed+="$f "
+		done < <(cd "$SRC" && find . -type f -printf '%P\n')
+		expect_eq "" "$blamed" "check blames no unaffected file"
+	fi
 	# Plain check (structure only) does not read packs: it may pass.
 	v check --repo "$T/case"
 	no_crash "structure check after data flip"
