@@ -422,6 +422,14 @@ static void dirref_put(dirref *d)
 
 /* --- hard-link groups ----------------------------------------------------- */
 
+/* Only entries that really had another name: an inode number of 0 (a
+ * filesystem without them, or a hostile tree) must not join every such
+ * file into one group. */
+static bool hard_linked(const stow_node *n)
+{
+	return n->type != STOW_NODE_DIR && n->nlink > 1 && n->ino != 0;
+}
+
 static size_t hl_bucket(const restore *rs, uint64_t dev, uint64_t ino)
 {
 	uint64_t h =
@@ -767,7 +775,7 @@ static int restore_file(restore *rs, dirref *dir, const stow_node *n,
 	uint64_t off = 0;
 	int fd;
 
-	if (n->nlink > 1) {
+	if (hard_linked(n)) {
 		hl_group *g;
 
 		pthread_mutex_lock(&rs->hl_mu);
@@ -822,7 +830,7 @@ static int restore_file(restore *rs, dirref *dir, const stow_node *n,
 	f->size = n->size;
 	atomic_init(&f->pending, 1);
 	atomic_init(&f->failed, false);
-	if (n->nlink > 1) {
+	if (hard_linked(n)) {
 		pthread_mutex_lock(&rs->hl_mu);
 		f->hl = hl_add(rs, n, relpath);
 		if (f->hl)
@@ -923,7 +931,7 @@ static int restore_leaf(restore *rs, dirref *dir, const stow_node *n,
 		return restore_file(rs, dir, n, relpath, path);
 	/* Symlinks and special files can be hard-linked too; they are
 	 * complete as soon as they exist, so no file is ever in flight. */
-	if (n->nlink > 1) {
+	if (hard_linked(n)) {
 		pthread_mutex_lock(&rs->hl_mu);
 		g = hl_find(rs, n->dev, n->ino);
 		if (g)
@@ -938,7 +946,7 @@ static int restore_leaf(restore *rs, dirref *dir, const stow_node *n,
 	else
 		restore_special(rs, dir, n, &m, path);
 	meta_clear(&m);
-	if (n->nlink > 1) {
+	if (hard_linked(n)) {
 		pthread_mutex_lock(&rs->hl_mu);
 		g = hl_add(rs, n, relpath);
 		if (g && faccessat(dir->fd, (const char *)n->name, F_OK,
