@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (stow_repo_open(&r, st, FIXED_PASSWORD) == 0) {
 		if (memcmp(r->id, lister->id, 32) != 0 ||
 		    memcmp(r->master, lister->master, STOW_MASTER_LEN) != 0 ||
-		    strcmp(stow_repo_slot_id(r), FIXED_SLOT_KEY + 5) != 0)
+		    strcmp(stow_repo_slot_id(r), FIXED_SLOT_ID) != 0)
 			__builtin_trap();
 		stow_repo_close(r);
 	}

@@ -20,7 +20,8 @@
 #include "vault/repo_internal.h"
 
 #define FIXED_PASSWORD "fuzz password"
-#define FIXED_SLOT_KEY "keys/0123456789abcdef"
+#define FIXED_SLOT_ID "0123456789abcdef"
+#define FIXED_SLOT_KEY "keys/" FIXED_SLOT_ID
 #define FIXED_INDEX_KEY                                                        \
 	"index/"                                                               \
 	"1111111111111111111111111111111111111111111111111111111111111111"
@@ -57,7 +58,7 @@ static inline stow_repo *fixed_repo_new(stow_store *st)
 	r->meta_pack_size = 1u << 16;
 	r->parallel = 1;
 	pthread_mutex_init(&r->packs_mu, NULL);
-	snprintf(r->slot_id, sizeof(r->slot_id), "%s", FIXED_SLOT_KEY + 5);
+	snprintf(r->slot_id, sizeof(r->slot_id), "%s", FIXED_SLOT_ID);
 	if (stow_hkdf_sha256(r->hash_key, 32, r->master, STOW_MASTER_LEN,
 			     r->id, 32, "stowage content-id v1") < 0 ||
 	    stow_hkdf_sha256(r->enc_root, 32, r->master, STOW_MASTER_LEN,
