@@ -96,9 +96,9 @@ after_crash()
 
 KILLED=0
 ATTEMPTS=0
-MAXLO=$($PY -c "print(max(0.06, 0.9 * $FULL))")
+MAXLO=$($PY -c "print(max(0.06, 0.75 * $FULL))")
 echo "== kill -9 trials (fresh repository each)"
-while ((KILLED < TRIALS && ATTEMPTS < TRIALS + 6)); do
+while ((KILLED < TRIALS && ATTEMPTS < 2 * TRIALS)); do
 	ATTEMPTS=$((ATTEMPTS + 1))
 	repo=$T/repo$ATTEMPTS
 	new_repo "$repo"
