@@ -39,6 +39,7 @@
 
 #include "util/err.h"
 #include "util/queue.h"
+#include "vault/lease.h"
 #include "vault/ops.h"
 #include "vault/repo_internal.h"
 
@@ -998,6 +999,7 @@ int stow_vault_backup(stow_repo *r, const stow_backup_opts *o,
 {
 	backup b;
 	stow_snapshot parent = {0};
+	stow_lease *lease = NULL;
 	bool have_parent = false;
 	stow_vault_ctx *c = NULL;
 	char host[256] = "";
@@ -1029,6 +1031,13 @@ int stow_vault_backup(stow_repo *r, const stow_backup_opts *o,
 		rc = stow_err_set(errno == ENOTDIR ? STOW_EINVAL : STOW_EIO,
 				  "cannot snapshot %s: %s", path,
 				  strerror(errno));
+		goto out;
+	}
+	/* Announce the backup so gc keeps its hands off what it dedups
+	 * against (lease.h). */
+	rc = stow_lease_writer(&lease, r);
+	if (rc < 0) {
+		close(fd);
 		goto out;
 	}
 	if (o->host)
@@ -1127,6 +1136,7 @@ out_threads:
 					  (unsigned long long)snap->stats.errors);
 	}
 out:
+	stow_lease_release(lease);
 	stow_writer_free(b.w);
 	stow_vault_ctx_free(c);
 	stow_queue_free(b.fileq);

@@ -7,18 +7,20 @@
  * per pack plus a set of visited tree IDs (one per distinct directory,
  * so a subtree shared by many snapshots is walked once).
  *
- * Sweep: a pack with no marked blob is garbage. Deleting it is only safe
- * together with removing its entries from the index objects: a pack gone
- * while an index object still lists it makes `check` report it missing,
- * and, worse, lets a later backup deduplicate against a blob that no
- * longer exists. The repository core offers no way yet to rewrite index
- * objects, so for now gc only reports (dry run); a real run refuses with
- * STOW_EUNSUPPORTED when there is something to delete.
+ * Sweep: a pack with no marked blob is garbage, and so is a pack no index
+ * object lists (left by a backup that was killed before writing its
+ * index). Order matters: first the index is rewritten without the garbage
+ * packs (stow_repo_rewrite_index: new objects durable before old ones go),
+ * then the packs are deleted - so a crash at any point leaves every
+ * indexed pack present.
  *
- * gc must not run concurrently with backups: a backup may deduplicate
- * against a blob in a pack gc is about to delete. The "locks/gc" lease
- * only keeps two gc runs apart. */
+ * Backups and gc exclude each other through repository leases (lease.h):
+ * a backup may deduplicate against a blob in a pack gc is about to
+ * delete, so gc runs only when no live writer lease exists, and a backup
+ * refuses to start while gc holds its lease. */
+#include "vault/lease.h"
 #include "vault/ops.h"
+#include "vault/repo_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,6 @@
 #include <unistd.h>
 
 #include "util/err.h"
-
-#define GC_LOCK_KEY "locks/gc"
 
 /* --- visited tree IDs ----------------------------------------------------- */
 
@@ -184,29 +184,45 @@ static int mark_snapshot(marker *m, const stow_snapshot *s)
 	return rc;
 }
 
-/* --- lease ---------------------------------------------------------------- */
+/* Packs on storage that no index object lists. */
+typedef struct orphans {
+	stow_repo *r;
+	uint32_t known;
+	char **keys;
+	uint64_t *sizes;
+	size_t n, cap;
+} orphans;
 
-static int take_lease(stow_store *st)
+static int find_orphan(void *ctx, const char *key, uint64_t size)
 {
-	char host[256] = "?", body[512];
-	int n, rc;
+	orphans *o = ctx;
+	const char *name = strrchr(key, '/');
+	uint8_t id[32];
+	uint32_t ord;
 
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "?");
-	host[sizeof(host) - 1] = '\0';
-	n = snprintf(body, sizeof(body), "gc host=%s pid=%ld time=%lld\n", host,
-		     (long)getpid(), (long long)time(NULL));
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = (int)strlen(body);
-	rc = stow_store_put(st, GC_LOCK_KEY, body, (size_t)n, STOW_PUT_EXCL);
-	if (rc == STOW_EEXIST)
-		return stow_err_set(STOW_ELOCKED,
-				    "another gc holds the repository lease "
-				    "(%s exists); if no gc is running, a "
-				    "crashed one left it: delete that object",
-				    GC_LOCK_KEY);
-	if (rc < 0)
-		return stow_err_wrap(rc, "taking the gc lease %s", GC_LOCK_KEY);
+	if (!name || stow_unhex(id, 32, name + 1) < 0)
+		return 0;
+	STOW_TRY(stow_repo_pack_add(o->r, id, strncmp(key, "meta/", 5) == 0,
+				    &ord));
+	if (ord < o->known)
+		return 0;
+	if (o->n == o->cap) {
+		size_t ncap = o->cap ? o->cap * 2 : 16;
+		char **nk = realloc(o->keys, ncap * sizeof(*nk));
+		uint64_t *ns;
+
+		if (!nk)
+			return stow_err_set(STOW_ENOMEM, "out of memory");
+		o->keys = nk;
+		ns = realloc(o->sizes, ncap * sizeof(*ns));
+		if (!ns)
+			return stow_err_set(STOW_ENOMEM, "out of memory");
+		o->sizes = ns;
+		o->cap = ncap;
+	}
+	if (!(o->keys[o->n] = strdup(key)))
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	o->sizes[o->n++] = size;
 	return 0;
 }
 
@@ -219,13 +235,20 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 	size_t nsnaps = 0, damaged = 0, nbad;
 	const char *const *bad;
 	marker m = {0};
+	orphans orph = {0};
+	stow_lease *lease = NULL;
 	int rc;
 
 	if (!r || !st)
 		return stow_err_set(STOW_EINVAL, "gc: missing argument");
 	memset(st, 0, sizeof(*st));
 	store = stow_repo_store(r);
-	STOW_TRY(take_lease(store));
+	STOW_TRY(stow_lease_gc(&lease, r));
+	/* Backups that finished since the repository was opened: learn
+	 * their index objects before deciding anything. */
+	rc = stow_repo_refresh_index(r);
+	if (rc < 0)
+		goto out;
 
 	/* A damaged index object hides which packs its blobs are in, and a
 	 * damaged snapshot hides what it references: with either, "not
@@ -265,6 +288,15 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 	if (rc < 0)
 		goto out;
 
+	/* Packs nothing indexes: known only from a listing of storage. */
+	orph.r = r;
+	orph.known = m.npacks;
+	rc = stow_store_list(store, "data/", find_orphan, &orph);
+	if (rc == 0)
+		rc = stow_store_list(store, "meta/", find_orphan, &orph);
+	if (rc < 0)
+		goto out;
+
 	for (uint32_t o = 0; o < m.npacks; o++) {
 		int kind = 0;
 		const uint8_t *id = stow_repo_pack_id(r, o, &kind);
@@ -283,22 +315,41 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 		st->packs_deleted++;
 		st->bytes_freed += size;
 	}
-	/* A real run would now (1) write one index object with the entries
-	 * of the kept packs, (2) delete the index objects loaded at open,
-	 * (3) delete the garbage packs - in that order, so that a crash at
-	 * any point leaves every indexed pack present. Step (1) needs the
-	 * repository core (see the design note). */
-	if (!dry_run && st->packs_deleted) {
-		rc = stow_err_set(STOW_EUNSUPPORTED,
-				  "gc: %llu packs (%llu bytes) are "
-				  "unreferenced, but deleting them needs index "
-				  "rewriting, which is not implemented yet; "
-				  "nothing was deleted (use --dry-run to see "
-				  "the numbers)",
-				  (unsigned long long)st->packs_deleted,
-				  (unsigned long long)st->bytes_freed);
-		st->packs_deleted = 0;
-		st->bytes_freed = 0;
+	for (size_t i = 0; i < orph.n; i++) {
+		st->packs_deleted++;
+		st->bytes_freed += orph.sizes[i];
+	}
+	if (dry_run || st->packs_deleted == 0)
+		goto out;
+
+	/* Index first (a crash after it leaves only unindexed packs, which
+	 * the next gc removes), then the packs. */
+	rc = stow_repo_rewrite_index(r, m.marked);
+	if (rc < 0)
+		goto out;
+	for (uint32_t o = 0; o < m.npacks; o++) {
+		int kind = 0;
+		const uint8_t *id = stow_repo_pack_id(r, o, &kind);
+		char key[160];
+		int drc;
+
+		if (!id || m.marked[o])
+			continue;
+		stow_pack_key(key, sizeof(key), kind, id);
+		drc = stow_store_del(store, key);
+		if (drc < 0 && drc != STOW_ENOTFOUND) {
+			rc = stow_err_wrap(drc, "gc: deleting %s", key);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < orph.n; i++) {
+		int drc = stow_store_del(store, orph.keys[i]);
+
+		if (drc < 0 && drc != STOW_ENOTFOUND) {
+			rc = stow_err_wrap(drc, "gc: deleting %s",
+					   orph.keys[i]);
+			goto out;
+		}
 	}
 
 out:
@@ -311,10 +362,10 @@ out:
 	stow_buf_free(&m.tbuf);
 	stow_vault_ctx_free(m.ctx);
 	stow_snapshot_free_all(snaps, nsnaps);
-	/* Release the lease whatever happened; if that fails, the next gc
-	 * reports the stale lease, so say so now. */
-	if (stow_store_del(store, GC_LOCK_KEY) < 0 && rc == 0)
-		rc = stow_err_wrap(STOW_EIO, "releasing the gc lease %s",
-				   GC_LOCK_KEY);
+	for (size_t i = 0; i < orph.n; i++)
+		free(orph.keys[i]);
+	free(orph.keys);
+	free(orph.sizes);
+	stow_lease_release(lease);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #define BLOCK_SHIFT 14
 #define BLOCK_SIZE (1u << BLOCK_SHIFT)
 #define PENDING UINT32_MAX
+#define DEAD (UINT32_MAX - 1) /* dropped by gc: treated as absent */
 
 typedef struct entry {
 	uint8_t id[STOW_ID_LEN];
@@ -114,6 +115,29 @@ static int grow_slots(stow_index *x)
 	return 0;
 }
 
+static void set_loc(entry *e, const stow_blob_loc *loc)
+{
+	e->pack = loc->pack;
+	e->offset = loc->offset;
+	e->stored_len = loc->stored_len;
+	e->raw_len = loc->raw_len;
+	e->type = loc->type;
+	e->comp = loc->comp;
+}
+
+void stow_index_drop_packs(stow_index *x, const uint8_t *keep,
+			   uint32_t npacks)
+{
+	pthread_mutex_lock(&x->mu);
+	for (uint32_t i = 0; i < x->count; i++) {
+		entry *e = entry_at(x, i);
+
+		if (e->pack < npacks && !keep[e->pack])
+			e->pack = DEAD;
+	}
+	pthread_mutex_unlock(&x->mu);
+}
+
 /* Append a new entry (mutex held). */
 static int add_entry(stow_index *x, size_t slot, const uint8_t *id,
 		     const stow_blob_loc *loc)
@@ -170,6 +194,8 @@ int stow_index_insert(stow_index *x, const uint8_t id[STOW_ID_LEN],
 	slot = find_slot(x, id);
 	if (x->slots[slot] == 0)
 		rc = add_entry(x, slot, id, loc);
+	else if (entry_at(x, x->slots[slot] - 1)->pack == DEAD)
+		set_loc(entry_at(x, x->slots[slot] - 1), loc);
 	pthread_mutex_unlock(&x->mu);
 	return rc;
 }
@@ -185,7 +211,7 @@ int stow_index_lookup(stow_index *x, const uint8_t id[STOW_ID_LEN],
 	if (x->slots[slot]) {
 		entry *e = entry_at(x, x->slots[slot] - 1);
 
-		if (e->pack != PENDING) {
+		if (e->pack != PENDING && e->pack != DEAD) {
 			if (loc) {
 				loc->pack = e->pack;
 				loc->offset = e->offset;
@@ -212,6 +238,9 @@ int stow_index_claim(stow_index *x, const uint8_t id[STOW_ID_LEN])
 		rc = add_entry(x, slot, id, NULL);
 		if (rc == 0)
 			rc = 1;
+	} else if (entry_at(x, x->slots[slot] - 1)->pack == DEAD) {
+		entry_at(x, x->slots[slot] - 1)->pack = PENDING;
+		rc = 1;
 	}
 	pthread_mutex_unlock(&x->mu);
 	return rc;
@@ -251,7 +280,7 @@ int stow_index_foreach(stow_index *x, stow_index_cb cb, void *ctx)
 		stow_blob_loc loc;
 		int rc;
 
-		if (e->pack == PENDING)
+		if (e->pack == PENDING || e->pack == DEAD)
 			continue;
 		loc.pack = e->pack;
 		loc.offset = e->offset;

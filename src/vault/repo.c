@@ -212,6 +212,7 @@ static int list_sorted(stow_store *st, const char *prefix, key_list *l)
 		return rc;
 	}
 	if (l->n > 1) /* keys is NULL when n == 0: UB for qsort */
+		if (l->n)
 		qsort(l->keys, l->n, sizeof(char *), cmp_str);
 	return 0;
 }
@@ -653,7 +654,18 @@ static int push_key(char ***v, size_t *n, const char *k)
 	return 0;
 }
 
-/* Load every index object. A damaged one is recorded, not fatal: its
+static bool already_loaded(stow_repo *r, const char *key)
+{
+	for (size_t i = 0; i < r->nindex_keys; i++)
+		if (r->index_keys[i] && strcmp(r->index_keys[i], key) == 0)
+			return true;
+	for (size_t i = 0; i < r->ndamaged_index_keys; i++)
+		if (strcmp(r->damaged_index_keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* Load every index object not loaded yet. A damaged one is recorded, not fatal: its
  * blobs are merely unknown (check reports it; packs still hold trailers
  * from which the index can be rebuilt). */
 static int load_indexes(stow_repo *r)
@@ -668,6 +680,8 @@ static int load_indexes(stow_repo *r)
 		load_ctx lc = {.r = r};
 		int lrc;
 
+		if (already_loaded(r, l.keys[i]))
+			continue;
 		lrc = stow_sealed_get(r, STOW_SEALED_INDEX, l.keys[i], &b);
 		if (lrc == 0)
 			lrc = stow_index_decode(b.data, b.len, load_add, &lc);
@@ -775,6 +789,14 @@ int stow_repo_open(stow_repo **out, stow_store *st, const char *password)
 		goto fail;
 	if ((rc = load_indexes(r)) < 0)
 		goto fail;
+	/* Damaged index objects: recover their blobs from pack trailers so
+	 * reads still find everything (check still reports the damage). */
+	if (r->ndamaged_index_keys) {
+		uint64_t added;
+
+		if ((rc = stow_repo_index_unindexed_packs(r, &added)) < 0)
+			goto fail;
+	}
 	*out = r;
 	return 0;
 fail:
@@ -807,6 +829,11 @@ void stow_repo_close(stow_repo *r)
 	stow_secure_zero(r->hash_key, sizeof(r->hash_key));
 	stow_secure_zero(r->enc_root, sizeof(r->enc_root));
 	free(r);
+}
+
+int stow_repo_refresh_index(stow_repo *r)
+{
+	return load_indexes(r);
 }
 
 stow_store *stow_repo_store(stow_repo *r)

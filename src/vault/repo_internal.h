@@ -35,6 +35,9 @@ int stow_index_claim(stow_index *x, const uint8_t id[STOW_ID_LEN]);
 void stow_index_resolve(stow_index *x, const uint8_t id[STOW_ID_LEN],
 			const stow_blob_loc *loc);
 int stow_index_foreach(stow_index *x, stow_index_cb cb, void *ctx);
+/* Forget (mark dead) every entry in a pack with keep[ordinal] == 0. */
+void stow_index_drop_packs(stow_index *x, const uint8_t *keep,
+			   uint32_t npacks);
 uint64_t stow_index_count(stow_index *x);
 
 /* Index object payload (before sealing): decode into the repo, encode

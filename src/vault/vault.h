@@ -145,6 +145,7 @@ enum stow_sealed_kind {
 	STOW_SEALED_CONFIG = 1,
 	STOW_SEALED_INDEX = 2,
 	STOW_SEALED_SNAPSHOT = 3,
+	STOW_SEALED_LEASE = 4,
 };
 /* Encrypt `pt` under a fresh random salt and put it at `key`. */
 int stow_sealed_put(stow_repo *r, int kind, const char *key, const void *pt,
@@ -172,6 +173,22 @@ int stow_repo_key_add(stow_repo *r, const char *new_password,
 int stow_repo_key_remove(stow_repo *r, const char *slot_id);
 
 /* --- index and packs, for check, stats and gc ------------------------ */
+
+/* Replace every index object loaded at open by new ones that list only the
+ * blobs of packs with keep[ordinal] != 0 (keep has stow_repo_pack_count
+ * entries). Index objects written by others after open are untouched.
+ * Order: new objects first, then the old ones are deleted, so a crash in
+ * between leaves duplicates, never a gap. Refuses (STOW_ECORRUPT) when
+ * some index objects failed to load: their blobs would be forgotten. */
+int stow_repo_rewrite_index(stow_repo *r, const uint8_t *keep);
+/* Load index objects written since open (by other processes). */
+int stow_repo_refresh_index(stow_repo *r);
+/* Read the trailer of every pack that no loaded index object lists and
+ * add its blobs to the in-memory index (nothing is written). Used when
+ * index objects are damaged, so restores still find every blob; also the
+ * first half of `vault index rebuild`. *added: packs recovered. */
+int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added);
+
 
 typedef int (*stow_index_cb)(void *ctx, const uint8_t id[STOW_ID_LEN],
 			     const stow_blob_loc *loc);
