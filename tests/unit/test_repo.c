@@ -1516,30 +1516,49 @@ static void test_failing_store(void **state)
 
 /* After a failed session the same process writes again (the writer
  * "starts a new pack" after a failure, FORMAT.md §5): the blobs whose
- * packs never reached storage must be stored again, not deduplicated
- * against the failed session's entries in the in-memory index. */
+ * packs never reached storage, or reached it but were never listed by an
+ * index object, must be stored again, not deduplicated against the
+ * failed session's entries in the in-memory index. Failures at the first
+ * pack, a later pack, and the index object. */
 static void test_retry_after_failure(void **state)
 {
 	fail_blobs fb;
-	stow_store *st;
-	stow_repo *r;
-	stow_vault_ctx *c;
+	uint64_t packs = 0;
+	long fails[3];
 
 	(void)state;
 	if (known_bug("a failed session's blobs stay in the in-memory index"))
 		skip();
 	fail_blobs_make(&fb);
-	st = new_repo_store(NULL);
-	r = must_open(st, PW1);
-	assert_int_equal(stow_vault_ctx_new(&c, r), 0);
-	stow_store_mem_fail_puts_after(st, 1);
-	assert_int_equal(write_session(r, c, &fb, NULL), STOW_EIO);
-	stow_store_mem_fail_puts_after(st, -1);
-	assert_int_equal(write_session(r, c, &fb, NULL), 0);
-	stow_vault_ctx_free(c);
-	stow_repo_close(r);
-	assert_int_equal(check_consistent(st), FAIL_BLOBS);
-	stow_store_close(st);
+	{
+		stow_store *st = new_repo_store(NULL);
+		stow_repo *r = must_open(st, PW1);
+		stow_vault_ctx *c;
+
+		assert_int_equal(stow_vault_ctx_new(&c, r), 0);
+		assert_int_equal(write_session(r, c, &fb, &packs), 0);
+		stow_vault_ctx_free(c);
+		stow_repo_close(r);
+		stow_store_close(st);
+	}
+	fails[0] = 0;
+	fails[1] = 2;
+	fails[2] = (long)packs; /* every pack stored, the index put fails */
+	for (int i = 0; i < 3; i++) {
+		stow_store *st = new_repo_store(NULL);
+		stow_repo *r = must_open(st, PW1);
+		stow_vault_ctx *c;
+
+		assert_int_equal(stow_vault_ctx_new(&c, r), 0);
+		stow_store_mem_fail_puts_after(st, fails[i]);
+		assert_int_equal(write_session(r, c, &fb, NULL), STOW_EIO);
+		stow_store_mem_fail_puts_after(st, -1);
+		assert_int_equal(write_session(r, c, &fb, NULL), 0);
+		stow_vault_ctx_free(c);
+		stow_repo_close(r);
+		assert_int_equal(check_consistent(st), FAIL_BLOBS);
+		stow_store_close(st);
+	}
 	fail_blobs_free(&fb);
 }
 
