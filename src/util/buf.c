@@ -39,9 +39,14 @@ int stow_buf_reserve(stow_buf *b, size_t extra)
 				    b->max);
 	if (need <= b->cap)
 		return 0;
-	ncap = b->cap ? b->cap : 64;
-	while (ncap < need)
-		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	/* Double on growth (amortised appends), but the first reservation
+	 * is exact: callers that reserve a known size up front (pack and
+	 * read buffers) get that size, not the next power of two. */
+	ncap = b->cap > SIZE_MAX / 2 ? need : b->cap * 2;
+	if (ncap < need)
+		ncap = need;
+	if (ncap < 64)
+		ncap = 64;
 	if (ncap > b->max + 1)
 		ncap = b->max + 1;
 	n = realloc(b->data, ncap);

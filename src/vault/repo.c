@@ -29,7 +29,7 @@ void stow_repo_init_opts_default(stow_repo_init_opts *o)
 	stow_comp_spec_parse("auto", &o->comp);
 	stow_chunker_params_default(&o->chunk);
 	o->kdf_log_n = 16;
-	o->data_pack_size = 16u << 20;
+	o->data_pack_size = 8u << 20;
 	o->meta_pack_size = 4u << 20;
 }
 

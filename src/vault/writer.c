@@ -52,6 +52,11 @@ struct stow_writer {
 	char errmsg[512];
 	stow_writer_stats stats;
 	bool flushed;
+	/* Spare pack buffers (guarded by done_mu): a finished upload hands
+	 * its buffer to the next pack instead of unmapping it, so filling a
+	 * pack does not page-fault through fresh memory every time. */
+	stow_buf spare[UPLOADERS + UPLOAD_QUEUE + 1];
+	size_t nspare;
 };
 
 static void pack_free(open_pack *p)
@@ -62,6 +67,19 @@ static void pack_free(open_pack *p)
 	stow_buf_free(&p->buf);
 	free(p->entries);
 	free(p);
+}
+
+/* Keep the pack's buffer for reuse if there is room, then free it. */
+static void pack_recycle(stow_writer *w, open_pack *p)
+{
+	pthread_mutex_lock(&w->done_mu);
+	if (p->kind == PACK_KIND_DATA &&
+	    w->nspare < sizeof(w->spare) / sizeof(w->spare[0])) {
+		w->spare[w->nspare++] = p->buf;
+		stow_buf_init(&p->buf, 0);
+	}
+	pthread_mutex_unlock(&w->done_mu);
+	pack_free(p);
 }
 
 static void set_err(stow_writer *w, int rc)
@@ -98,6 +116,14 @@ static int pack_new(stow_writer *w, int kind, open_pack **out)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	p->kind = kind;
 	stow_buf_init(&p->buf, (size_t)STOW_PACK_MAX - 1);
+	if (kind == PACK_KIND_DATA) {
+		pthread_mutex_lock(&w->done_mu);
+		if (w->nspare) {
+			p->buf = w->spare[--w->nspare];
+			stow_buf_reset(&p->buf);
+		}
+		pthread_mutex_unlock(&w->done_mu);
+	}
 	rc = stow_random(p->id, 32);
 	if (rc == 0)
 		rc = stow_repo_pack_add(w->r, p->id, kind, &p->ordinal);
@@ -237,7 +263,7 @@ static void *uploader(void *arg)
 		}
 		if (rc < 0)
 			set_err(w, rc);
-		pack_free(p);
+		pack_recycle(w, p);
 	}
 	return NULL;
 }
@@ -482,6 +508,8 @@ void stow_writer_free(stow_writer *w)
 	}
 	pack_free(w->open[0]);
 	pack_free(w->open[1]);
+	for (size_t i = 0; i < w->nspare; i++)
+		stow_buf_free(&w->spare[i]);
 	for (size_t i = 0; i < w->ndone; i++)
 		free(w->done[i].entries);
 	free(w->done);
