@@ -47,6 +47,7 @@ def build(meta, recs):
             if r is None:
                 continue
             row = {"tool": t, "status": r["status"], "rc": r["rc"], "wall_s": r["wall_s"],
+                   "cpu_s": r.get("cpu_s"), "other_cpu_pct": r.get("other_cpu_pct"),
                    "max_rss_mib": round(r["max_rss_kib"] / 1024, 1),
                    "repo_mib": round(r["repo_bytes"] / MiB, 1),
                    "cache_mib": round(r.get("cache_bytes", 0) / MiB, 1),
@@ -57,8 +58,11 @@ def build(meta, recs):
             row["mb_s"] = round(r["dataset_bytes"] / 1e6 / wall, 1) if ok else None
             row["files_s"] = round(r["dataset_files"] / wall, 0) if ok else None
             row["speed_vs_restic"] = row["rss_vs_restic"] = row["repo_vs_restic"] = None
+            row["cpu_vs_restic"] = None
             if ok and base and t != BASELINE:
                 row["speed_vs_restic"] = round(max(base["wall_s"], 0.01) / wall, 2)
+                if r.get("cpu_s") is not None and base.get("cpu_s"):
+                    row["cpu_vs_restic"] = round(r["cpu_s"] / max(0.01, base["cpu_s"]), 2)
                 row["rss_vs_restic"] = round(r["max_rss_kib"] / max(1, base["max_rss_kib"]), 2)
                 if sid != "restore":
                     row["repo_vs_restic"] = round(r["repo_bytes"] / max(1, base["repo_bytes"]), 3)
@@ -105,13 +109,14 @@ def target_text(row):
 def table_rows(sid, step):
     small = sid == "small"
     head = ["tool", "wall s", "MB/s"] + (["files/s"] if small else []) + \
-        ["peak RSS MiB", "repo MiB", "speed x restic", "RSS x restic", "repo x restic"] + \
+        ["CPU s", "peak RSS MiB", "repo MiB", "speed x restic", "CPU x restic", "RSS x restic",
+         "repo x restic", "other CPU %"] + \
         (["verified"] if sid == "restore" else []) + ["targets (stowage)"]
     out = []
     for r in step["rows"]:
         if r["status"] == "error":
             cells = [r["tool"], "FAILED rc=%d" % r["rc"], "-"] + (["-"] if small else []) + \
-                ["-", "-", "-", "-", "-"] + (["-"] if sid == "restore" else []) + \
+                ["-"] * 8 + (["-"] if sid == "restore" else []) + \
                 ["see %s" % r["log"]]
             out.append(cells)
             continue
@@ -119,9 +124,10 @@ def table_rows(sid, step):
         cells = [r["tool"] + star, fmt(r["wall_s"], ".2f"), fmt(r["mb_s"], ".1f")]
         if small:
             cells.append(fmt(r["files_s"], ".0f"))
-        cells += [fmt(r["max_rss_mib"], ".1f"), fmt(r["repo_mib"], ".1f"),
-                  fmt(r["speed_vs_restic"], ".2f"), fmt(r["rss_vs_restic"], ".2f"),
-                  fmt(r["repo_vs_restic"], ".3f")]
+        cells += [fmt(r["cpu_s"], ".2f"), fmt(r["max_rss_mib"], ".1f"), fmt(r["repo_mib"], ".1f"),
+                  fmt(r["speed_vs_restic"], ".2f"), fmt(r["cpu_vs_restic"], ".2f"),
+                  fmt(r["rss_vs_restic"], ".2f"), fmt(r["repo_vs_restic"], ".3f"),
+                  fmt(r["other_cpu_pct"], ".0f")]
         if sid == "restore":
             cells.append({True: "ok", False: "FAILED"}.get(r.get("verified"), "-"))
         cells.append(target_text(r))
@@ -159,8 +165,10 @@ def main():
     ds = meta["dataset"]
     mut = ds.get("generation", {}).get("mutation", {})
     header = [
-        "stowage benchmark, %s, %d CPUs, %.1f GiB RAM, kernel %s" % (
-            meta["date"], meta["host"]["nproc"], meta["host"]["mem_kib"] / 2**20, meta["host"]["kernel"]),
+        "stowage benchmark, %s, %d CPUs (%s), %.1f GiB RAM, kernel %s; other processes used %s %% of the CPUs "
+        "just before the run" % (
+            meta["date"], meta["host"]["nproc"], meta["host"].get("cpu", "?"), meta["host"]["mem_kib"] / 2**20,
+            meta["host"]["kernel"], meta["host"].get("busy_pct_before_run", "?")),
         "dataset: %.1f MiB in %d files (seed %s); mutation: %.2f %% of bytes changed "
         "(%d files edited, %d appended, %d new, %d deleted)" % (
             ds["bytes"] / MiB, ds["files"], meta["options"]["seed"], 100 * mut.get("changed_fraction", 0),
@@ -174,7 +182,10 @@ def main():
         "MB/s = dataset bytes (10^6) / wall seconds, also for the no-change and after-mutation backups "
         "(dataset scanned per second). 'speed x restic' = restic wall / tool wall (= throughput ratio); "
         "'RSS x restic' and 'repo x restic' = tool / restic. Repo size is `du -sb` of the repository after "
-        "the step. '*' = finished with a warning exit code.",
+        "the step. CPU s = user + system time of the tool; 'CPU x restic' = tool CPU / restic CPU (less "
+        "sensitive to a busy machine than wall time). 'other CPU %' = CPU time other processes used during "
+        "the step, in % of all CPUs over the step's wall time (includes kernel writeback of the tool's own "
+        "writes; more than ~10 % means the wall times are disturbed). '*' = finished with a warning exit code.",
         "Targets (stowage vs restic): initial >= 3x, no-change >= 5x, after-mutation >= 3x, restore >= 2x "
         "throughput; peak RSS <= 0.5x; repo size <= 1.02x; small files peak RSS < 200 MiB.",
     ]
@@ -191,6 +202,14 @@ def main():
         print("\n" + cap)
         print(text_table(head, rows))
         md += ["## " + cap, "", md_table(head, rows), ""]
+    noisy = [(sid, r["tool"], r["other_cpu_pct"]) for sid, st in steps.items() for r in st["rows"]
+             if (r.get("other_cpu_pct") or 0) > 10]
+    if noisy:
+        w = ("WARNING: the machine was busy during %d of the measured steps (other processes > 10 %% of the "
+             "CPUs, up to %.0f %%); wall-time ratios are unreliable, compare CPU s as well." %
+             (len(noisy), max(n[2] for n in noisy)))
+        print("\n" + w)
+        md += ["**" + w + "**", ""]
     verify_fail = [r for s in steps.values() for r in s["rows"] if r.get("verified") is False]
     for r in verify_fail:
         print("\nVERIFY FAILED for %s: %s" % (r["tool"], r["verify"].get("first_problems")))

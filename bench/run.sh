@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [--size 2G] [--small-files 1000000] [--tools stowage,restic,borg]
 #                [--workdir DIR] [--stowage PATH] [--seed N] [--regen]
-#                [--borg-encryption repokey|repokey-blake2]
+#                [--borg-encryption repokey|repokey-blake2] [--wait-quiet SECONDS]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,10 +19,11 @@ STOWAGE=$REPO_ROOT/build/stowage
 SEED=42
 REGEN=0
 BORG_ENC=repokey
+WAIT_QUIET=0
 PASSWORD=stowage-bench-password
 
 usage() {
-	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 	cat <<'EOF'
 
   --size SIZE          main dataset size, K/M/G suffixes (powers of 1024); default 2G
@@ -33,6 +34,8 @@ usage() {
   --seed N             dataset seed; default 42
   --regen              rebuild the datasets even if a matching one exists in the work dir
   --borg-encryption M  borg init -e mode; default repokey (AES-CTR + HMAC-SHA256)
+  --wait-quiet SECS    before each timed step, wait up to SECS for other processes to
+                       use < 15 % of the CPUs (a shared machine); default 0 (no wait)
 EOF
 }
 
@@ -46,7 +49,7 @@ while [[ $# -gt 0 ]]; do
 	case $opt in
 	-h | --help) usage; exit 0 ;;
 	--regen) REGEN=1; shift; continue ;;
-	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption)
+	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption | --wait-quiet)
 		if [[ -z $val ]]; then
 			[[ $# -ge 2 ]] || die "$opt needs a value"
 			val=$2; shift
@@ -62,11 +65,13 @@ while [[ $# -gt 0 ]]; do
 	--stowage) STOWAGE=$val ;;
 	--seed) SEED=$val ;;
 	--borg-encryption) BORG_ENC=$val ;;
+	--wait-quiet) WAIT_QUIET=$val ;;
 	esac
 done
 
 [[ $SMALL =~ ^[0-9]+$ ]] || die "--small-files wants a number, got '$SMALL'"
 [[ $SEED =~ ^[0-9]+$ ]] || die "--seed wants a number, got '$SEED'"
+[[ $WAIT_QUIET =~ ^[0-9]+$ ]] || die "--wait-quiet wants seconds, got '$WAIT_QUIET'"
 SIZE_B=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_dataset as g; print(g.parse_size(sys.argv[2]))' "$BENCH_DIR" "$SIZE" 2>/dev/null) ||
 	die "bad --size '$SIZE' (examples: 2G, 200M, 500M)"
 ((SIZE_B >= 10 * 1024 * 1024)) || die "--size must be at least 10M"
@@ -201,6 +206,36 @@ EOF
 	SMALL_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tree"]["bytes"])' "$SF_STAMP")
 fi
 
+# ------------------------------------------------- is the machine quiet?
+CLK_TCK=$(getconf CLK_TCK)
+NPROC=$(nproc)
+# Busy CPU ticks of the whole machine (user+nice+system+irq+softirq+steal).
+cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
+busy_pct() { # SECONDS: % of all CPUs busy over that interval
+	local b0 b1
+	b0=$(cpu_busy)
+	sleep "$1"
+	b1=$(cpu_busy)
+	echo $(((b1 - b0) * 100 / ($1 * CLK_TCK * NPROC)))
+}
+# wait_quiet: up to WAIT_QUIET seconds for the machine to be (nearly) idle
+wait_quiet() {
+	((WAIT_QUIET > 0)) || return 0
+	local deadline=$((SECONDS + WAIT_QUIET)) p
+	while :; do
+		p=$(busy_pct 2)
+		((p < 15)) && return 0
+		if ((SECONDS >= deadline)); then
+			say "machine still busy (${p}% of the CPUs) after ${WAIT_QUIET}s; measuring anyway"
+			return 0
+		fi
+	done
+}
+IDLE_BUSY_PCT=$(busy_pct 3)
+if ((IDLE_BUSY_PCT > 10)); then
+	say "WARNING: other processes use ${IDLE_BUSY_PCT}% of the CPUs right now; wall times will be noisy (see 'other CPU %' in the tables)"
+fi
+
 # ------------------------------------------------------------------- meta
 tool_version() {
 	case $1 in
@@ -209,18 +244,20 @@ tool_version() {
 	stowage)
 		local v
 		v=$("$STOWAGE" --version 2>&1 | head -1) || true
-		echo "${v:-unknown} (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z $(git -C "$REPO_ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] || echo '+dirty'))" ;;
+		# the binary's own commit is unknown; say where it is, when it was
+		# built, and what the work tree is at now
+		echo "${v:-unknown}, $STOWAGE built $(date -u -r "$STOWAGE" +%Y-%m-%dT%H:%M:%SZ); work tree at $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z $(git -C "$REPO_ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] || echo '+dirty')" ;;
 	esac
 }
 : >"$RAW"
 {
 	echo "{"
 	printf '"date": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	printf '"host": {"nproc": %s, "mem_kib": %s, "kernel": "%s", "cpu": "%s"},\n' \
-		"$(nproc)" "$(awk '/MemTotal/{print $2}' /proc/meminfo)" "$(uname -r)" \
+	printf '"host": {"nproc": %s, "busy_pct_before_run": %s, "mem_kib": %s, "kernel": "%s", "cpu": "%s"},\n' \
+		"$(nproc)" "$IDLE_BUSY_PCT" "$(awk '/MemTotal/{print $2}' /proc/meminfo)" "$(uname -r)" \
 		"$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo | tr -d '"\\')"
-	printf '"options": {"size": "%s", "size_bytes": %s, "small_files": %s, "tools": "%s", "seed": %s, "borg_encryption": "%s"},\n' \
-		"$SIZE" "$SIZE_B" "$SMALL" "$TOOLS" "$SEED" "$BORG_ENC"
+	printf '"options": {"size": "%s", "size_bytes": %s, "small_files": %s, "tools": "%s", "seed": %s, "borg_encryption": "%s", "wait_quiet": %s},\n' \
+		"$SIZE" "$SIZE_B" "$SMALL" "$TOOLS" "$SEED" "$BORG_ENC" "$WAIT_QUIET"
 	printf '"dataset": {"bytes": %s, "files": %s, "mutated_bytes": %s, "mutated_files": %s, "small_files": %s, "small_bytes": %s},\n' \
 		"$ORIG_BYTES" "$ORIG_FILES" "$MUT_BYTES" "$MUT_FILES" "$SMALL" "$SMALL_BYTES"
 	printf '"versions": {'
@@ -262,32 +299,46 @@ measure() {
 	shift 5
 	local log=$LOGS/$tool-$step.log tf=$LOGS/$tool-$step.time rc status
 	sync # flush earlier writes so they do not land inside this measurement
+	wait_quiet
 	say "$tool: $step ..."
+	local stat0 stat1
+	stat0=$(cpu_busy)
 	set +e
-	/usr/bin/time -f '%e %M' -o "$tf" "$@" >"$log" 2>&1 </dev/null
+	/usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	set -e
-	local last wall rss
+	stat1=$(cpu_busy)
+	local last wall rss usr sys_
 	last=$(tail -n1 "$tf")
-	wall=${last%% *}
-	rss=${last##* }
+	read -r wall rss usr sys_ <<<"$last"
 	if ((rc == 0)); then status=ok
 	elif warn_rc "$tool" "$rc"; then status=warning
 	else status=error
 	fi
-	local repo_b=0 cache_b=0
+	local repo_b=0 cache_b=0 extra
 	[[ -d $repo ]] && repo_b=$(du -sb "$repo" | cut -f1)
 	[[ -d $WORKDIR/home-$tool ]] && cache_b=$(du -sb "$WORKDIR/home-$tool" | cut -f1)
-	python3 - "$RAW" "$tool" "$step" "$wall" "$rss" "$rc" "$status" "$repo_b" "$cache_b" "$bytes" "$files" "$log" <<'EOF'
+	extra=$(python3 - "$RAW" "$tool" "$step" "$wall" "$rss" "$usr" "$sys_" "$rc" "$status" "$repo_b" "$cache_b" \
+		"$bytes" "$files" "$log" "$stat0" "$stat1" "$CLK_TCK" "$NPROC" <<'EOF'
 import json, sys
-(f, tool, step, wall, rss, rc, status, repo_b, cache_b, nbytes, files, log) = sys.argv[1:]
+(f, tool, step, wall, rss, usr, sys_, rc, status, repo_b, cache_b, nbytes, files, log,
+ s0, s1, hz, ncpu) = sys.argv[1:]
+cpu = float(usr) + float(sys_)
+# CPU time the whole machine spent during the step, minus the tool's own:
+# what other processes took (on a busy machine wall times mean little).
+machine = (int(s1) - int(s0)) / int(hz)
+other = max(0.0, machine - cpu)
 rec = {"tool": tool, "step": step, "wall_s": float(wall), "max_rss_kib": int(rss),
+       "user_s": float(usr), "sys_s": float(sys_), "cpu_s": round(cpu, 2),
+       "other_cpu_pct": round(100 * other / max(0.01, float(wall) * int(ncpu)), 1),
        "rc": int(rc), "status": status, "repo_bytes": int(repo_b), "cache_bytes": int(cache_b),
        "dataset_bytes": int(nbytes), "dataset_files": int(files), "log": log}
 with open(f, "a") as fh:
     fh.write(json.dumps(rec) + "\n")
+print("cpu %.2fs, other processes %.0f%% of the CPUs" % (cpu, rec["other_cpu_pct"]))
 EOF
-	say "$tool: $step: ${wall}s, peak RSS $((rss / 1024)) MiB, repo $((repo_b >> 20)) MiB, rc $rc ($status)"
+)
+	say "$tool: $step: ${wall}s, peak RSS $((rss / 1024)) MiB, repo $((repo_b >> 20)) MiB, $extra, rc $rc ($status)"
 	if [[ $status == error ]]; then
 		echo "---- last lines of $log:" >&2
 		tail -n 15 "$log" >&2 || true
