@@ -18,8 +18,8 @@
  *       L == max                                        (forced)
  *
  * The most significant bits are tested because in a gear hash bit k
- * depends only on the last k + 1 bytes: the top bits see the whole 64-byte
- * window, the low bits only a few bytes. */
+ * depends only on the last k + 1 bytes: the top bits see (nearly) the whole
+ * 64-byte window, the low bits only a few bytes. */
 #include "vault/chunker.h"
 
 #include <stdlib.h>
@@ -141,8 +141,8 @@ static inline size_t scan(const uint64_t *restrict gear, const uint8_t *d,
 	return 0;
 }
 
-size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data,
-			 size_t len, int eof)
+size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
+			 int eof)
 {
 	size_t min = c->p.min, avg = c->p.avg, max = c->p.max;
 	size_t n = len < max ? len : max;

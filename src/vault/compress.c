@@ -69,7 +69,7 @@ static int parse_level(const char *s, int lo, int hi, int *out)
 
 int stow_comp_spec_parse(const char *s, stow_comp_spec *out)
 {
-	stow_comp_spec r = { STOW_COMP_NONE, 0, 0 };
+	stow_comp_spec r = {STOW_COMP_NONE, 0, 0};
 	const char *colon;
 	size_t namelen;
 
@@ -89,7 +89,8 @@ int stow_comp_spec_parse(const char *s, stow_comp_spec *out)
 	} else if (namelen == 4 && !strncmp(s, "zstd", 4)) {
 		r.alg = STOW_COMP_ZSTD;
 		r.level = ZSTD_DEFAULT_LEVEL;
-		if (colon && parse_level(colon + 1, 1, ZSTD_MAX_LEVEL, &r.level))
+		if (colon &&
+		    parse_level(colon + 1, 1, ZSTD_MAX_LEVEL, &r.level))
 			return stow_err_set(STOW_EINVAL,
 					    "compression \"%s\": zstd level "
 					    "must be 1..19",
@@ -117,12 +118,9 @@ int stow_comp_spec_parse(const char *s, stow_comp_spec *out)
 static int effective_level(const stow_comp_spec *s)
 {
 	switch (s->alg) {
-	case STOW_COMP_ZSTD:
-		return s->level ? s->level : ZSTD_DEFAULT_LEVEL;
-	case STOW_COMP_GZIP:
-		return s->level ? s->level : GZIP_DEFAULT_LEVEL;
-	default:
-		return 0;
+	case STOW_COMP_ZSTD: return s->level ? s->level : ZSTD_DEFAULT_LEVEL;
+	case STOW_COMP_GZIP: return s->level ? s->level : GZIP_DEFAULT_LEVEL;
+	default: return 0;
 	}
 }
 
@@ -145,9 +143,7 @@ void stow_comp_spec_format(const stow_comp_spec *s, char *out, size_t n)
 		snprintf(out, n, "%s:%d", stow_comp_alg_name(s->alg),
 			 effective_level(s));
 		break;
-	default:
-		snprintf(out, n, "%s", stow_comp_alg_name(s->alg));
-		break;
+	default: snprintf(out, n, "%s", stow_comp_alg_name(s->alg)); break;
 	}
 }
 
@@ -223,7 +219,7 @@ static int alphabet_below(uint64_t n, uint64_t s, uint64_t limit)
 int stow_comp_probe(const void *src, size_t n)
 {
 	const uint8_t *p = src;
-	uint32_t pooled[256] = { 0 };
+	uint32_t pooled[256] = {0};
 	size_t win, nwin, step;
 	uint64_t s = 0;
 
@@ -252,7 +248,8 @@ int stow_comp_probe(const void *src, size_t n)
 	{
 		char lz[LZ4_COMPRESSBOUND(PROBE_WINDOW)];
 		const char *mid = (const char *)p + (n - win) / 2;
-		int c = LZ4_compress_default(mid, lz, (int)win, (int)sizeof(lz));
+		int c =
+		    LZ4_compress_default(mid, lz, (int)win, (int)sizeof(lz));
 
 		/* The same 1/32 rule as for keeping compressed output. */
 		return c > 0 && (size_t)c * 32 <= win * 31;
@@ -285,7 +282,8 @@ int stow_compressor_new(stow_compressor **out, const stow_comp_spec *spec)
 	int rc;
 
 	if (!out || !spec)
-		return stow_err_set(STOW_EINVAL, "compressor: missing argument");
+		return stow_err_set(STOW_EINVAL,
+				    "compressor: missing argument");
 	*out = NULL;
 	if ((spec->alg == STOW_COMP_ZSTD &&
 	     (spec->level < 0 || spec->level > ZSTD_MAX_LEVEL)) ||
@@ -299,8 +297,7 @@ int stow_compressor_new(stow_compressor **out, const stow_comp_spec *spec)
 	c->spec = *spec;
 	c->level = effective_level(spec);
 	switch (spec->alg) {
-	case STOW_COMP_NONE:
-		break;
+	case STOW_COMP_NONE: break;
 	case STOW_COMP_ZSTD:
 		c->zc = ZSTD_createCCtx();
 		if (!c->zc)
@@ -309,11 +306,11 @@ int stow_compressor_new(stow_compressor **out, const stow_comp_spec *spec)
 		 * size mismatch before decoding; the checksum is redundant
 		 * with the AEAD tag and the content ID. */
 		if (ZSTD_isError(ZSTD_CCtx_setParameter(
-			    c->zc, ZSTD_c_compressionLevel, c->level)) ||
+			c->zc, ZSTD_c_compressionLevel, c->level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(
-			    c->zc, ZSTD_c_contentSizeFlag, 1)) ||
+			c->zc, ZSTD_c_contentSizeFlag, 1)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(
-			    c->zc, ZSTD_c_checksumFlag, 0))) {
+			c->zc, ZSTD_c_checksumFlag, 0))) {
 			int level = c->level;
 
 			stow_compressor_free(c);
@@ -373,7 +370,8 @@ static long long codec_compress(stow_compressor *c, const uint8_t *src,
 	case STOW_COMP_LZ4:
 		/* Returns 0 when the output does not fit. */
 		k = LZ4_compress_fast_extState(c->lz4_state, (const char *)src,
-					       (char *)dst, (int)n, (int)cap, 1);
+					       (char *)dst, (int)n, (int)cap,
+					       1);
 		return k > 0 ? k : 0;
 	case STOW_COMP_GZIP:
 		k = deflateReset(&c->zs);
@@ -390,13 +388,12 @@ static long long codec_compress(stow_compressor *c, const uint8_t *src,
 		if (k == Z_OK || k == Z_BUF_ERROR)
 			return 0; /* ran out of room */
 		return stow_err_set(STOW_EIO, "zlib: deflate: %d", k);
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
-int stow_compress(stow_compressor *c, const void *src, size_t n,
-		  stow_buf *out, stow_comp_alg *used)
+int stow_compress(stow_compressor *c, const void *src, size_t n, stow_buf *out,
+		  stow_comp_alg *used)
 {
 	size_t cap;
 	long long r;
@@ -408,8 +405,8 @@ int stow_compress(stow_compressor *c, const void *src, size_t n,
 		return 0;
 	if (n > COMP_MAX_INPUT)
 		return stow_err_set(STOW_EINVAL,
-				    "compress: %zu bytes exceed the %zu cap",
-				    n, COMP_MAX_INPUT);
+				    "compress: %zu bytes exceed the %zu cap", n,
+				    COMP_MAX_INPUT);
 	/* Keep the result only if it saves at least 1/32 of the input:
 	 * 32 * (n - c) >= n  <=>  c <= n - ceil(n / 32). */
 	cap = n - (n + 31) / 32;
@@ -554,15 +551,13 @@ static int decompress_zlib(const uint8_t *src, size_t n, uint8_t *dst,
 	if (rc == Z_MEM_ERROR)
 		return stow_err_set(STOW_ENOMEM, "zlib: out of memory");
 	if (rc != Z_STREAM_END)
-		return stow_err_set(STOW_ECORRUPT,
-				    "gzip payload: %s (zlib %d)",
+		return stow_err_set(STOW_ECORRUPT, "gzip payload: %s (zlib %d)",
 				    rc == Z_BUF_ERROR ? "longer than expected "
 							"or truncated"
 						      : "malformed stream",
 				    rc);
 	if (!end)
-		return stow_err_set(STOW_ECORRUPT,
-				    "gzip payload: %s",
+		return stow_err_set(STOW_ECORRUPT, "gzip payload: %s",
 				    zs.avail_in ? "trailing bytes after stream"
 						: "shorter than expected");
 	return 0;
@@ -590,12 +585,9 @@ int stow_decompress(stow_comp_alg alg, const void *src, size_t n, void *dst,
 		if (n && dst != src)
 			memmove(dst, src, n);
 		return 0;
-	case STOW_COMP_ZSTD:
-		return decompress_zstd(src, n, dst, rawlen);
-	case STOW_COMP_LZ4:
-		return decompress_lz4(src, n, dst, rawlen);
-	case STOW_COMP_GZIP:
-		return decompress_zlib(src, n, dst, rawlen);
+	case STOW_COMP_ZSTD: return decompress_zstd(src, n, dst, rawlen);
+	case STOW_COMP_LZ4: return decompress_lz4(src, n, dst, rawlen);
+	case STOW_COMP_GZIP: return decompress_zlib(src, n, dst, rawlen);
 	}
 	/* The code comes from authenticated metadata: a newer writer. */
 	return stow_err_set(STOW_EUNSUPPORTED,

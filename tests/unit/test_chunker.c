@@ -60,7 +60,7 @@ static int teardown(void **state)
 static stow_chunker *make(uint32_t min, uint32_t avg, uint32_t max,
 			  const uint8_t *seed)
 {
-	stow_chunker_params p = { min, avg, max };
+	stow_chunker_params p = {min, avg, max};
 	stow_chunker *c = NULL;
 
 	assert_int_equal(stow_chunker_new(&c, &p, seed ? seed : seed0), 0);
@@ -252,8 +252,7 @@ static void check_tiling(const stow_chunker *c, const uint8_t *data, size_t n)
 			assert_true(v[i] >= p->min);
 		}
 		assert_true(v[i] <= p->max);
-		assert_int_equal(stow_buf_append(&joined, data + off, v[i]),
-				 0);
+		assert_int_equal(stow_buf_append(&joined, data + off, v[i]), 0);
 		off += v[i];
 	}
 	assert_int_equal(joined.len, n);
@@ -266,19 +265,23 @@ static void check_tiling(const stow_chunker *c, const uint8_t *data, size_t n)
 static void test_tiling(void **state)
 {
 	static const uint32_t params[][3] = {
-		{ 2048, 8192, 65536 }, { 64, 64, 64 },	   { 64, 64, 4096 },
-		{ 100, 128, 129 },     { 4096, 4096, 8192 }, { 64, 1024, 1024 },
-		{ 256u << 10, 1u << 20, 4u << 20 },
+	    {2048, 8192, 65536},
+	    {64, 64, 64},
+	    {64, 64, 4096},
+	    {100, 128, 129},
+	    {4096, 4096, 8192},
+	    {64, 1024, 1024},
+	    {256u << 10, 1u << 20, 4u << 20},
 	};
-	static const size_t sizes[] = { 0, 1, 63, 64, 65, 2047, 2048, 2049,
-					 100000, 1u << 20, 5u << 20 };
+	static const size_t sizes[] = {
+	    0, 1, 63, 64, 65, 2047, 2048, 2049, 100000, 1u << 20, 5u << 20};
 	uint8_t *zeros = calloc(1, 5u << 20);
 
 	(void)state;
 	assert_non_null(zeros);
 	for (size_t i = 0; i < sizeof(params) / sizeof(*params); i++) {
-		stow_chunker *c = make(params[i][0], params[i][1], params[i][2],
-				       NULL);
+		stow_chunker *c =
+		    make(params[i][0], params[i][1], params[i][2], NULL);
 
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
 			check_tiling(c, golden_input, sizes[k]);
@@ -410,15 +413,15 @@ static void test_stability(void **state)
 static void test_streaming(void **state)
 {
 	static const uint32_t params[][3] = {
-		{ 2048, 8192, 65536 }, { 64, 64, 64 },	 { 64, 256, 4096 },
-		{ 4096, 4096, 8192 },  { 64, 1024, 1024 },
+	    {2048, 8192, 65536}, {64, 64, 64},	   {64, 256, 4096},
+	    {4096, 4096, 8192},	 {64, 1024, 1024},
 	};
-	static const size_t pieces[] = { 1, 7, 1000, 70000, 200000 };
+	static const size_t pieces[] = {1, 7, 1000, 70000, 200000};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(params) / sizeof(*params); i++) {
-		stow_chunker *c = make(params[i][0], params[i][1], params[i][2],
-				       NULL);
+		stow_chunker *c =
+		    make(params[i][0], params[i][1], params[i][2], NULL);
 		size_t n = params[i][2] <= 4096 ? 300000 : 3u << 20;
 		uint32_t *whole;
 		size_t nw = chunk_all(c, golden_input, n, &whole);
@@ -433,8 +436,7 @@ static void test_streaming(void **state)
 			np = chunk_streamed(c, golden_input, n, pieces[k],
 					    &parts);
 			assert_int_equal(np, nw);
-			assert_memory_equal(parts, whole,
-					    nw * sizeof(*whole));
+			assert_memory_equal(parts, whole, nw * sizeof(*whole));
 			free(parts);
 		}
 		free(whole);
@@ -445,7 +447,7 @@ static void test_streaming(void **state)
 static void test_eof_rules(void **state)
 {
 	stow_chunker *c = make(2048, 8192, 65536, NULL);
-	uint8_t z[70000] = { 0 };
+	uint8_t z[70000] = {0};
 
 	(void)state;
 	assert_int_equal(stow_chunker_next(c, golden_input, 0, 0), 0);
@@ -471,14 +473,14 @@ static void test_eof_rules(void **state)
 static void test_params(void **state)
 {
 	static const stow_chunker_params bad[] = {
-		{ 63, 64, 64 },	       /* min below the floor */
-		{ 0, 64, 64 },	       /* min zero */
-		{ 64, 96, 128 },       /* avg not a power of two */
-		{ 64, 0, 128 },	       /* avg zero */
-		{ 256, 128, 512 },     /* min > avg */
-		{ 64, 256, 128 },      /* avg > max */
-		{ 64, 1024, (64u << 20) + 1 }, /* max above the ceiling */
-		{ 64, 128u << 20, 128u << 20 },
+	    {63, 64, 64},		 /* min below the floor */
+	    {0, 64, 64},		 /* min zero */
+	    {64, 96, 128},		 /* avg not a power of two */
+	    {64, 0, 128},		 /* avg zero */
+	    {256, 128, 512},		 /* min > avg */
+	    {64, 256, 128},		 /* avg > max */
+	    {64, 1024, (64u << 20) + 1}, /* max above the ceiling */
+	    {64, 128u << 20, 128u << 20},
 	};
 	stow_chunker_params p;
 	stow_chunker *c = (stow_chunker *)&p; /* must be overwritten */
@@ -500,9 +502,9 @@ static void test_params(void **state)
 		assert_null(c);
 	}
 	/* The extremes that are allowed. */
-	p = (stow_chunker_params){ 64, 64, 64 };
+	p = (stow_chunker_params){64, 64, 64};
 	assert_int_equal(stow_chunker_params_check(&p), 0);
-	p = (stow_chunker_params){ 64, 1u << 20, 64u << 20 };
+	p = (stow_chunker_params){64, 1u << 20, 64u << 20};
 	assert_int_equal(stow_chunker_params_check(&p), 0);
 	assert_int_equal(stow_chunker_params_check(NULL), STOW_EINVAL);
 	assert_int_equal(stow_chunker_new(&c, &p, NULL), STOW_EINVAL);
@@ -514,13 +516,10 @@ static void test_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden),
-		cmocka_unit_test(test_tiling),
-		cmocka_unit_test(test_zeros),
-		cmocka_unit_test(test_stability),
-		cmocka_unit_test(test_streaming),
-		cmocka_unit_test(test_eof_rules),
-		cmocka_unit_test(test_params),
+	    cmocka_unit_test(test_golden),    cmocka_unit_test(test_tiling),
+	    cmocka_unit_test(test_zeros),     cmocka_unit_test(test_stability),
+	    cmocka_unit_test(test_streaming), cmocka_unit_test(test_eof_rules),
+	    cmocka_unit_test(test_params),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

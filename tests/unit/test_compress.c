@@ -36,11 +36,10 @@ static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 /* Synthetic log lines: the kind of text a pod writes. */
 static void fill_log(uint8_t *p, size_t n, uint64_t seed)
 {
-	static const char *const lvl[] = { "info", "warn", "error", "debug" };
+	static const char *const lvl[] = {"info", "warn", "error", "debug"};
 	static const char *const msg[] = {
-		"request served", "cache miss", "connection reset by peer",
-		"reconciling object", "lease renewed", "slow query"
-	};
+	    "request served",	  "cache miss",	   "connection reset by peer",
+	    "reconciling object", "lease renewed", "slow query"};
 	char line[256];
 	size_t off = 0;
 
@@ -63,16 +62,23 @@ static void fill_log(uint8_t *p, size_t n, uint64_t seed)
 	}
 }
 
-enum { INPUT_EMPTY, INPUT_ONE, INPUT_TEXT, INPUT_RANDOM, INPUT_ZEROS,
-       INPUT_BIGLOG, INPUT_N };
+enum {
+	INPUT_EMPTY,
+	INPUT_ONE,
+	INPUT_TEXT,
+	INPUT_RANDOM,
+	INPUT_ZEROS,
+	INPUT_BIGLOG,
+	INPUT_N
+};
 
 static uint8_t *make_input(int kind, size_t *n)
 {
 	static const char text[] =
-		"It was the best of times, it was the worst of times, it was "
-		"the age of wisdom, it was the age of foolishness, it was the "
-		"epoch of belief, it was the epoch of incredulity, it was the "
-		"season of Light, it was the season of Darkness.";
+	    "It was the best of times, it was the worst of times, it was "
+	    "the age of wisdom, it was the age of foolishness, it was the "
+	    "epoch of belief, it was the epoch of incredulity, it was the "
+	    "season of Light, it was the season of Darkness.";
 	uint8_t *p;
 
 	switch (kind) {
@@ -97,8 +103,8 @@ static uint8_t *make_input(int kind, size_t *n)
 }
 
 static const char *const all_specs[] = {
-	"none", "auto", "zstd:1", "zstd:3", "zstd:19", "lz4", "gzip:1",
-	"gzip:6", "gzip:9",
+    "none", "auto",   "zstd:1", "zstd:3", "zstd:19",
+    "lz4",  "gzip:1", "gzip:6", "gzip:9",
 };
 
 /* Compress src with spec, check the 1/32 rule, decompress, compare. */
@@ -122,9 +128,8 @@ static void round_trip(const char *spec_text, const uint8_t *src, size_t n,
 	assert_memory_equal(out.data, "HDR", 3);
 	if (used == STOW_COMP_NONE) {
 		assert_int_equal(out.len, 3);
-		assert_int_equal(stow_decompress(STOW_COMP_NONE, src, n, back,
-						 n),
-				 0);
+		assert_int_equal(
+		    stow_decompress(STOW_COMP_NONE, src, n, back, n), 0);
 	} else {
 		size_t clen = out.len - 3;
 
@@ -132,9 +137,8 @@ static void round_trip(const char *spec_text, const uint8_t *src, size_t n,
 		/* Kept only if it saves at least 1/32. */
 		assert_true(32 * (n - clen) >= n);
 		assert_true(clen < n);
-		assert_int_equal(stow_decompress(used, out.data + 3, clen,
-						 back, n),
-				 0);
+		assert_int_equal(
+		    stow_decompress(used, out.data + 3, clen, back, n), 0);
 	}
 	if (n)
 		assert_memory_equal(back, src, n);
@@ -184,7 +188,7 @@ static uint8_t *compress_with(const char *spec_text, const uint8_t *src,
 	return stow_buf_steal(&out, clen);
 }
 
-static const char *const codec_specs[] = { "zstd:3", "lz4", "gzip:6" };
+static const char *const codec_specs[] = {"zstd:3", "lz4", "gzip:6"};
 
 static void test_wrong_rawlen(void **state)
 {
@@ -197,12 +201,12 @@ static void test_wrong_rawlen(void **state)
 	for (size_t s = 0; s < 3; s++) {
 		stow_comp_alg alg;
 		uint8_t *z = compress_with(codec_specs[s], in, n, &clen, &alg);
-		size_t lens[] = { 0, 1, n - 1, n + 1, n + 100, n / 2 };
+		size_t lens[] = {0, 1, n - 1, n + 1, n + 100, n / 2};
 
 		for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++)
-			assert_int_equal(stow_decompress(alg, z, clen, dst,
-							 lens[i]),
-					 STOW_ECORRUPT);
+			assert_int_equal(
+			    stow_decompress(alg, z, clen, dst, lens[i]),
+			    STOW_ECORRUPT);
 		assert_int_equal(stow_decompress(alg, z, clen, dst, n), 0);
 		assert_memory_equal(dst, in, n);
 		free(z);
@@ -264,7 +268,7 @@ static void test_corrupt_streams(void **state)
 			memcpy(t, z, clen);
 			for (int f = 0; f < 1 + i % 4; f++)
 				t[xorshift64() % clen] ^=
-					(uint8_t)(1 + xorshift64() % 255);
+				    (uint8_t)(1 + xorshift64() % 255);
 			rc = stow_decompress(alg, t, clen, dst, n);
 			assert_true(rc == 0 || rc == STOW_ECORRUPT);
 		}
@@ -293,27 +297,27 @@ static void test_garbage(void **state)
 					     raw);
 			assert_true(rc == 0 || rc == STOW_ECORRUPT);
 		}
-		assert_int_equal(stow_decompress((stow_comp_alg)alg, src, 0,
-						 dst, 10),
-				 STOW_ECORRUPT);
+		assert_int_equal(
+		    stow_decompress((stow_comp_alg)alg, src, 0, dst, 10),
+		    STOW_ECORRUPT);
 	}
 }
 
 static void test_spec_text(void **state)
 {
 	static const char *const canonical[] = {
-		"auto", "none", "lz4", "zstd:1", "zstd:2", "zstd:3", "zstd:9",
-		"zstd:19", "gzip:1", "gzip:6", "gzip:9",
+	    "auto",   "none",	 "lz4",	   "zstd:1", "zstd:2", "zstd:3",
+	    "zstd:9", "zstd:19", "gzip:1", "gzip:6", "gzip:9",
 	};
 	static const struct {
 		const char *in, *out;
-	} aliases[] = { { "zstd", "zstd:3" }, { "gzip", "gzip:6" },
-			{ "zstd:03", "zstd:3" } };
+	} aliases[] = {
+	    {"zstd", "zstd:3"}, {"gzip", "gzip:6"}, {"zstd:03", "zstd:3"}};
 	static const char *const bad[] = {
-		"",	   "zstd:",   "zstd:0", "zstd:20", "zstd:-1",
-		"zstd:3x", "zstd:+3", "gzip:0", "gzip:10", "lz4:1",
-		"auto:1",  "none:0",  "ZSTD",	"brotli",  "zstd:99999999999",
-		"zst",	   "zstdx",   " zstd",
+	    "",	       "zstd:",	  "zstd:0", "zstd:20", "zstd:-1",
+	    "zstd:3x", "zstd:+3", "gzip:0", "gzip:10", "lz4:1",
+	    "auto:1",  "none:0",  "ZSTD",   "brotli",  "zstd:99999999999",
+	    "zst",     "zstdx",	  " zstd",
 	};
 	stow_comp_spec sp;
 	char txt[32];
@@ -343,7 +347,7 @@ static void test_spec_text(void **state)
 	assert_int_equal(stow_comp_spec_parse("zstd:1", &sp), 0);
 	assert_int_equal(sp.probe, 0);
 	/* Level 0 means the default and formats as it. */
-	sp = (stow_comp_spec){ STOW_COMP_ZSTD, 0, 0 };
+	sp = (stow_comp_spec){STOW_COMP_ZSTD, 0, 0};
 	stow_comp_spec_format(&sp, txt, sizeof(txt));
 	assert_string_equal(txt, "zstd:3");
 	assert_string_equal(stow_comp_alg_name(STOW_COMP_GZIP), "gzip");
@@ -351,10 +355,10 @@ static void test_spec_text(void **state)
 	{
 		stow_compressor *c = NULL;
 
-		sp = (stow_comp_spec){ STOW_COMP_ZSTD, 23, 0 };
+		sp = (stow_comp_spec){STOW_COMP_ZSTD, 23, 0};
 		assert_int_equal(stow_compressor_new(&c, &sp), STOW_EINVAL);
 		assert_null(c);
-		sp = (stow_comp_spec){ (stow_comp_alg)7, 0, 0 };
+		sp = (stow_comp_spec){(stow_comp_alg)7, 0, 0};
 		assert_int_equal(stow_compressor_new(&c, &sp),
 				 STOW_EUNSUPPORTED);
 		stow_compressor_free(NULL);
@@ -467,9 +471,9 @@ static void test_reuse(void **state)
 			stow_buf_reset(&again);
 			assert_int_equal(stow_compress(c, b, n, &again, &alg),
 					 0);
-			assert_int_equal(stow_decompress(alg, again.data,
-							 again.len, d, n),
-					 0);
+			assert_int_equal(
+			    stow_decompress(alg, again.data, again.len, d, n),
+			    0);
 			assert_memory_equal(d, b, n);
 		}
 		stow_buf_reset(&again);
@@ -489,13 +493,13 @@ static void test_reuse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_all),
-		cmocka_unit_test(test_wrong_rawlen),
-		cmocka_unit_test(test_corrupt_streams),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_spec_text),
-		cmocka_unit_test(test_probe),
-		cmocka_unit_test(test_reuse),
+	    cmocka_unit_test(test_round_trip_all),
+	    cmocka_unit_test(test_wrong_rawlen),
+	    cmocka_unit_test(test_corrupt_streams),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_spec_text),
+	    cmocka_unit_test(test_probe),
+	    cmocka_unit_test(test_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
