@@ -1,5 +1,6 @@
 /* Compression of chunk and metadata payloads: zstd (levels), lz4, gzip
- * (zlib deflate with a gzip wrapper-free raw zlib stream), or none.
+ * (stored as a zlib stream: deflate with the zlib header and checksum),
+ * or none.
  *
  * stow_compress() first probes whether the data looks compressible (a
  * cheap sample-based estimate) and, if not, stores it raw; it also stores
