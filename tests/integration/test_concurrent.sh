@@ -118,13 +118,20 @@ for round in 1 2 3; do
 	v snapshot delete "$victim" --repo "$R"
 	expect_rc 0 "gc round $round: snapshot delete"
 	IDS=()
-	start C "$R" "$T/treeC"
-	# gc must start while the snapshot is still reading (a deduplicating
-	# run of this tree takes a few tenths of a second).
-	sleep "0.0$((round * 3))"
+	# Rounds 1-2: gc starts while the snapshot is still reading (a
+	# deduplicating run of this tree takes a few tenths of a second).
+	# Round 3: gc first, the snapshot right behind it.
+	if ((round < 3)); then
+		start C "$R" "$T/treeC"
+		sleep "0.0$((round * 3))"
+	fi
 	"$STOWAGE" vault gc --repo "$R" </dev/null >"$T/gc.out" 2>"$T/gc.err" &
 	gcpid=$!
 	BG_PIDS+=("$gcpid")
+	if ((round == 3)); then
+		sleep 0.01
+		start C "$R" "$T/treeC"
+	fi
 	set +e
 	wait "${PIDS[C]}"
 	crc=$?
