@@ -138,6 +138,18 @@ void stow_index_drop_packs(stow_index *x, const uint8_t *keep,
 	pthread_mutex_unlock(&x->mu);
 }
 
+void stow_index_drop_pending(stow_index *x)
+{
+	pthread_mutex_lock(&x->mu);
+	for (uint32_t i = 0; i < x->count; i++) {
+		entry *e = entry_at(x, i);
+
+		if (e->pack == PENDING)
+			e->pack = DEAD;
+	}
+	pthread_mutex_unlock(&x->mu);
+}
+
 /* Append a new entry (mutex held). */
 static int add_entry(stow_index *x, size_t slot, const uint8_t *id,
 		     const stow_blob_loc *loc)
@@ -396,6 +408,7 @@ int stow_index_decode(const uint8_t *p, size_t len, stow_index_add_cb add,
 					"raw length"));
 			end = (uint64_t)e.offset + e.stored_len;
 			if (e.type > STOW_BLOB_TREE || e.comp > STOW_COMP_GZIP ||
+			    (e.type == STOW_BLOB_TREE) != (kind == PACK_KIND_META) ||
 			    e.stored_len < STOW_TAG_LEN ||
 			    e.offset < STOW_PACK_HEADER_LEN ||
 			    end > STOW_PACK_MAX)

@@ -275,6 +275,7 @@ int stow_pack_read_trailer(stow_vault_ctx *c, const uint8_t pack_id[32],
 		if (rc == 0 && (off != prev_end || sl < STOW_TAG_LEN ||
 				sl > tstart || off > tstart - sl ||
 				rl > STOW_BLOB_MAX || e->type > STOW_BLOB_TREE ||
+				(e->type == STOW_BLOB_TREE) != (data[12] == PACK_KIND_META) ||
 				e->comp > STOW_COMP_GZIP))
 			rc = stow_err_set(STOW_ECORRUPT,
 					  "pack trailer: entry %llu invalid",

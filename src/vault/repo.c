@@ -221,7 +221,7 @@ static int unlock_master(stow_repo *r, const char *password)
 {
 	key_list l = {0};
 	int rc, last = STOW_EAUTH;
-	size_t damaged = 0;
+	size_t damaged = 0, nslots;
 
 	STOW_TRY(list_sorted(r->st, "keys/", &l));
 	if (l.n == 0) {
@@ -239,11 +239,12 @@ static int unlock_master(stow_repo *r, const char *password)
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		stow_buf b;
+		int grc;
 
 		stow_buf_init(&b, 4096);
-		rc = stow_store_get(r->st, l.keys[i], 0, SLOT_LEN + 1, &b);
-		if (rc == 0)
-			rc = slot_try(r, l.keys[i], b.data, b.len, password);
+		grc = stow_store_get(r->st, l.keys[i], 0, SLOT_LEN + 1, &b);
+		rc = grc == 0 ? slot_try(r, l.keys[i], b.data, b.len, password)
+			      : grc;
 		stow_buf_free(&b);
 		if (rc == 0) {
 			snprintf(r->slot_id, sizeof(r->slot_id), "%s",
@@ -251,20 +252,24 @@ static int unlock_master(stow_repo *r, const char *password)
 			key_list_free(&l);
 			return 0;
 		}
-		if (rc != STOW_EAUTH)
-			damaged++;
-		if (rc == STOW_ENOMEM || rc == STOW_EIO) {
-			last = rc;
+		/* Only failing storage stops the search; a slot that is
+		 * damaged, or asks for absurd KDF memory, is skipped so that
+		 * the other slots still open the repository. */
+		if (grc == STOW_ENOMEM || grc == STOW_EIO) {
+			last = grc;
 			break;
 		}
+		if (rc != STOW_EAUTH)
+			damaged++;
 	}
+	nslots = l.n;
 	key_list_free(&l);
 	if (last != STOW_EAUTH)
 		return last;
 	return stow_err_set(STOW_EAUTH,
 			    "wrong password: none of the %zu key slots of the "
 			    "repository at %s opens with it%s",
-			    l.n, r->st->location,
+			    nslots, r->st->location,
 			    damaged ? " (some slots are damaged)" : "");
 }
 
@@ -641,6 +646,16 @@ static int load_add(void *ctx, const uint8_t pack_id[32], int kind,
 	return stow_index_insert(lc->r->index, e->id, &loc);
 }
 
+static int count_entry(void *ctx, const uint8_t pack_id[32], int kind,
+		       const stow_pack_entry *e)
+{
+	(void)ctx;
+	(void)pack_id;
+	(void)kind;
+	(void)e;
+	return 0;
+}
+
 static int push_key(char ***v, size_t *n, const char *k)
 {
 	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
@@ -683,6 +698,11 @@ static int load_indexes(stow_repo *r)
 		if (already_loaded(r, l.keys[i]))
 			continue;
 		lrc = stow_sealed_get(r, STOW_SEALED_INDEX, l.keys[i], &b);
+		/* Validate the whole object before adding any of it, so a
+		 * damaged object is skipped whole, not half loaded. */
+		if (lrc == 0)
+			lrc = stow_index_decode(b.data, b.len, count_entry,
+						NULL);
 		if (lrc == 0)
 			lrc = stow_index_decode(b.data, b.len, load_add, &lc);
 		if (lrc == STOW_ENOMEM || lrc == STOW_EIO)
@@ -724,10 +744,25 @@ int stow_repo_init(stow_store *st, const char *password,
 	key_list l = {0};
 	int rc;
 
+	if (!st || !o || !repo_id_hex)
+		return stow_err_set(STOW_EINVAL, "init: missing argument");
 	if (!password || !*password)
 		return stow_err_set(STOW_EINVAL, "an empty password is not "
 				    "allowed");
 	STOW_TRY(stow_chunker_params_check(&o->chunk));
+	/* Validate everything before writing anything: a refused init must
+	 * leave the store as it found it. */
+	if (o->kdf_log_n < 10 || o->kdf_log_n > 24)
+		return stow_err_set(STOW_EINVAL,
+				    "KDF work factor log2(N)=%u out of 10..24",
+				    o->kdf_log_n);
+	if (o->data_pack_size < (1u << 16) || o->data_pack_size > (1u << 30) ||
+	    o->meta_pack_size < (1u << 16) || o->meta_pack_size > (1u << 30))
+		return stow_err_set(STOW_EINVAL, "pack sizes must be between "
+				    "64 KiB and 1 GiB");
+	if (!strcmp(stow_hash_alg_name(o->hash), "unknown") ||
+	    !strcmp(stow_aead_alg_name(o->aead), "unknown"))
+		return stow_err_set(STOW_EINVAL, "unknown hash or cipher");
 	rc = stow_store_stat(st, "config", &sz);
 	if (rc == 0)
 		return stow_err_set(STOW_EEXIST, "%s already holds a "
@@ -776,6 +811,10 @@ int stow_repo_open(stow_repo **out, stow_store *st, const char *password)
 	stow_repo *r = NULL;
 	int rc;
 
+	if (!out || !st || !password) {
+		stow_store_close(st);
+		return stow_err_set(STOW_EINVAL, "open: missing argument");
+	}
 	rc = repo_alloc(&r, st);
 	if (rc < 0)
 		goto fail;
@@ -892,6 +931,24 @@ void stow_repo_index_objects(stow_repo *r, const char *const **keys,
 
 /* --- key management ---------------------------------------------------- */
 
+/* Read and parse one slot's header. Storage failures are returned as
+ * they are; a damaged object gives STOW_ECORRUPT. */
+static int slot_read_info(stow_repo *r, const char *key,
+			  stow_key_slot_info *info)
+{
+	stow_buf b;
+	int rc;
+
+	stow_buf_init(&b, 4096);
+	rc = stow_store_get(r->st, key, 0, SLOT_LEN + 1, &b);
+	if (rc == 0)
+		rc = slot_parse_header(b.data, b.len, info);
+	stow_buf_free(&b);
+	if (rc == 0)
+		snprintf(info->id, sizeof(info->id), "%s", key + 5);
+	return rc;
+}
+
 int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx)
 {
 	key_list l = {0};
@@ -899,19 +956,17 @@ int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx)
 
 	STOW_TRY(list_sorted(r->st, "keys/", &l));
 	for (size_t i = 0; i < l.n && rc >= 0; i++) {
-		stow_buf b;
 		stow_key_slot_info info;
 
-		stow_buf_init(&b, 4096);
-		rc = stow_store_get(r->st, l.keys[i], 0, STOW_RANGE_END, &b);
-		if (rc == 0)
-			rc = slot_parse_header(b.data, b.len, &info);
-		stow_buf_free(&b);
-		if (rc < 0) {
+		rc = slot_read_info(r, l.keys[i], &info);
+		if (rc == STOW_EIO || rc == STOW_ENOMEM) {
 			rc = stow_err_wrap(rc, "%s", l.keys[i]);
 			break;
 		}
-		snprintf(info.id, sizeof(info.id), "%s", l.keys[i] + 5);
+		if (rc < 0) { /* not a slot (damaged): nothing to list */
+			rc = 0;
+			continue;
+		}
 		rc = cb(ctx, &info);
 	}
 	key_list_free(&l);
@@ -932,24 +987,30 @@ int stow_repo_key_remove(stow_repo *r, const char *slot_id)
 	key_list l = {0};
 	char key[64];
 	bool found = false;
+	size_t valid_others = 0;
 
-	if (strlen(slot_id) != 16 || strspn(slot_id, "0123456789abcdef") != 16)
+	if (!r || !slot_id || strlen(slot_id) != 16 ||
+	    strspn(slot_id, "0123456789abcdef") != 16)
 		return stow_err_set(STOW_EINVAL, "key slot IDs are 16 hex "
 				    "digits (see `vault key list`)");
 	STOW_TRY(list_sorted(r->st, "keys/", &l));
 	snprintf(key, sizeof(key), "keys/%s", slot_id);
-	for (size_t i = 0; i < l.n; i++)
-		found |= strcmp(l.keys[i], key) == 0;
-	if (!found) {
-		key_list_free(&l);
-		return stow_err_set(STOW_ENOTFOUND, "no key slot %s", slot_id);
+	for (size_t i = 0; i < l.n; i++) {
+		stow_key_slot_info info;
+
+		if (strcmp(l.keys[i], key) == 0)
+			found = true;
+		else if (slot_read_info(r, l.keys[i], &info) == 0)
+			valid_others++;
 	}
-	if (l.n <= 1) {
-		key_list_free(&l);
+	key_list_free(&l);
+	if (!found)
+		return stow_err_set(STOW_ENOTFOUND, "no key slot %s", slot_id);
+	/* Junk under keys/ does not count: only a well-formed slot can
+	 * still open the repository. */
+	if (valid_others == 0)
 		return stow_err_set(STOW_EINVAL, "refusing to remove the last "
 				    "key slot: the repository would become "
 				    "unreadable");
-	}
-	key_list_free(&l);
 	return stow_store_del(r->st, key);
 }

@@ -35,6 +35,8 @@ int stow_index_claim(stow_index *x, const uint8_t id[STOW_ID_LEN]);
 void stow_index_resolve(stow_index *x, const uint8_t id[STOW_ID_LEN],
 			const stow_blob_loc *loc);
 int stow_index_foreach(stow_index *x, stow_index_cb cb, void *ctx);
+/* Forget every pending claim (a failed write session's). */
+void stow_index_drop_pending(stow_index *x);
 /* Forget (mark dead) every entry in a pack with keep[ordinal] == 0. */
 void stow_index_drop_packs(stow_index *x, const uint8_t *keep,
 			   uint32_t npacks);
@@ -45,6 +47,7 @@ uint64_t stow_index_count(stow_index *x);
 typedef struct stow_index_pack {
 	uint8_t id[32];
 	int kind;
+	uint32_t ordinal; /* in this process's pack table (not stored) */
 	stow_pack_entry *entries;
 	size_t n;
 } stow_index_pack;

@@ -57,6 +57,12 @@ struct stow_writer {
 	 * pack does not page-fault through fresh memory every time. */
 	stow_buf spare[UPLOADERS + UPLOAD_QUEUE + 1];
 	size_t nspare;
+	/* Packs of this session that an index object lists (by ordinal -
+	 * first_pack); anything else is forgotten if the session fails. */
+	uint32_t first_pack;
+	uint8_t *durable;
+	size_t durable_cap;
+	bool flush_ok;
 };
 
 static void pack_free(open_pack *p)
@@ -207,6 +213,7 @@ static int done_add(stow_writer *w, open_pack *p)
 	ip = &w->done[w->ndone++];
 	memcpy(ip->id, p->id, 32);
 	ip->kind = p->kind;
+	ip->ordinal = p->ordinal;
 	ip->entries = p->entries;
 	ip->n = p->n;
 	p->entries = NULL;
@@ -231,8 +238,26 @@ static int write_index(stow_writer *w)
 	rc = stow_sealed_put(w->r, STOW_SEALED_INDEX, key, b.data, b.len);
 	if (rc < 0)
 		return stow_err_wrap(rc, "writing index %s", key);
-	for (size_t i = 0; i < w->ndone; i++)
+	for (size_t i = 0; i < w->ndone; i++) {
+		uint32_t rel = w->done[i].ordinal - w->first_pack;
+
+		if (w->done[i].ordinal >= w->first_pack) {
+			if (rel >= w->durable_cap) {
+				size_t ncap = (rel + 1) * 2;
+				uint8_t *nd = realloc(w->durable, ncap);
+
+				if (!nd)
+					return stow_err_set(STOW_ENOMEM,
+							    "out of memory");
+				memset(nd + w->durable_cap, 0,
+				       ncap - w->durable_cap);
+				w->durable = nd;
+				w->durable_cap = ncap;
+			}
+			w->durable[rel] = 1;
+		}
 		free(w->done[i].entries);
+	}
 	w->ndone = 0;
 	return 0;
 }
@@ -278,6 +303,7 @@ int stow_writer_new(stow_writer **out, stow_repo *r,
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	w->r = r;
 	w->comp = comp ? *comp : r->comp;
+	w->first_pack = stow_repo_pack_count(r);
 	pthread_mutex_init(&w->mu[0], NULL);
 	pthread_mutex_init(&w->mu[1], NULL);
 	pthread_mutex_init(&w->done_mu, NULL);
@@ -324,6 +350,8 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 	int rc;
 
 	*added = false;
+	if (type != STOW_BLOB_DATA && type != STOW_BLOB_TREE)
+		return stow_err_set(STOW_EINVAL, "unknown blob type %d", type);
 	if (w->flushed)
 		return stow_err_set(STOW_EINVAL, "writer already flushed");
 	STOW_TRY(get_err(w));
@@ -488,7 +516,28 @@ int stow_writer_flush(stow_writer *w)
 	pthread_mutex_lock(&w->done_mu);
 	rc = write_index(w);
 	pthread_mutex_unlock(&w->done_mu);
+	w->flush_ok = rc == 0;
 	return rc;
+}
+
+/* A failed or abandoned session: its claims and the packs no index lists
+ * must not serve as dedup targets for a later session in this process
+ * (their blobs never became durable). Assumes one write session per
+ * repository handle at a time, which is how the vault uses it. */
+static void forget_session(stow_writer *w)
+{
+	uint32_t n = stow_repo_pack_count(w->r);
+	uint8_t *keep = calloc(n ? n : 1, 1);
+
+	stow_index_drop_pending(w->r->index);
+	if (!keep)
+		return;
+	for (uint32_t o = 0; o < n; o++)
+		keep[o] = o < w->first_pack ||
+			  (o - w->first_pack < w->durable_cap &&
+			   w->durable[o - w->first_pack]);
+	stow_index_drop_packs(w->r->index, keep, n);
+	free(keep);
 }
 
 void stow_writer_get_stats(stow_writer *w, stow_writer_stats *s)
@@ -506,6 +555,9 @@ void stow_writer_free(stow_writer *w)
 		stop_uploaders(w);
 		stow_queue_free(w->upq);
 	}
+	if (!w->flush_ok)
+		forget_session(w);
+	free(w->durable);
 	pack_free(w->open[0]);
 	pack_free(w->open[1]);
 	for (size_t i = 0; i < w->nspare; i++)

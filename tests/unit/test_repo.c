@@ -348,17 +348,6 @@ static void test_slot_tamper(void **state)
 	stow_store_close(st);
 }
 
-/* Tests of known, reported core bugs: skipped unless STOW_TEST_KNOWN_BUGS
- * is set, so the suite stays green until the fix lands; then the guard
- * goes. */
-static bool known_bug(const char *what)
-{
-	if (getenv("STOW_TEST_KNOWN_BUGS"))
-		return false;
-	print_message("skipping known core bug: %s\n", what);
-	return true;
-}
-
 /* FORMAT.md §2.1: "A reader tries every slot". A stray object in keys/
  * that is not a slot (an editor backup, a partial copy) must not stop a
  * good slot from opening. */
@@ -394,8 +383,6 @@ static void test_slot_costly(void **state)
 	size_t n;
 
 	(void)state;
-	if (known_bug("an ENOMEM from one slot's scrypt stops the open"))
-		skip();
 	st = new_repo_store(id);
 	r = must_open(st, PW1);
 	snprintf(key, sizeof(key), "keys/%s", stow_repo_slot_id(r));
@@ -419,8 +406,6 @@ static void test_key_remove_junk(void **state)
 	char id[65], slot[17];
 
 	(void)state;
-	if (known_bug("key remove counts objects under keys/, not slots"))
-		skip();
 	st = new_repo_store(id);
 	r = must_open(st, PW1);
 	snprintf(slot, sizeof(slot), "%s", stow_repo_slot_id(r));
@@ -442,8 +427,6 @@ static void test_init_bad_kdf(void **state)
 	key_set ks;
 
 	(void)state;
-	if (known_bug("init writes config before checking kdf_log_n"))
-		skip();
 	assert_int_equal(stow_store_mem_open(&st), 0);
 	test_opts(&o);
 	o.kdf_log_n = 5;
@@ -465,8 +448,6 @@ static void test_init_bad_pack_size(void **state)
 	int rc;
 
 	(void)state;
-	if (known_bug("init accepts pack sizes that open refuses"))
-		skip();
 	assert_int_equal(stow_store_mem_open(&st), 0);
 	test_opts(&o);
 	o.data_pack_size = 1000;
@@ -936,8 +917,6 @@ static void test_writer_bad_type(void **state)
 	size_t nkeys;
 
 	(void)state;
-	if (known_bug("stow_writer_add accepts any blob type"))
-		skip();
 	st = new_repo_store(NULL);
 	r = must_open(st, PW1);
 	assert_int_equal(stow_vault_ctx_new(&c, r), 0);
@@ -1527,8 +1506,6 @@ static void test_retry_after_failure(void **state)
 	long fails[3];
 
 	(void)state;
-	if (known_bug("a failed session's blobs stay in the in-memory index"))
-		skip();
 	fail_blobs_make(&fb);
 	{
 		stow_store *st = new_repo_store(NULL);
