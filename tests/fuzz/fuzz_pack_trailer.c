@@ -117,7 +117,9 @@ static int build_mode2(const uint8_t *d, size_t n, stow_buf *p, built *b)
 		size_t plen = d[i + 6] | (size_t)d[i + 7] << 8;
 		const uint8_t *payload = d + i + 8;
 
-		e.type = d[i] & 1;
+		/* A data pack holds data blobs only (FORMAT.md §5); the
+		 * reader rejects anything else, which mode 0 covers. */
+		e.type = STOW_BLOB_DATA;
 		e.comp = d[i + 1] & 3;
 		e.raw_len = stow_get_le32(d + i + 2) % (MAX_RAW + 1);
 		if (plen > n - i - 8)
