@@ -97,7 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	lister->st = st;
-	if (stow_repo_key_list(lister, ignore_slot, &slots) == 0 && slots != 1)
+	/* key list skips objects that are not slots: one object, at most one
+	 * listed slot. */
+	if (stow_repo_key_list(lister, ignore_slot, &slots) == 0 && slots > 1)
 		__builtin_trap();
 	lister->st = NULL;
 	if (stow_repo_open(&r, st, FIXED_PASSWORD) == 0) {
