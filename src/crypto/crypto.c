@@ -324,6 +324,32 @@ int stow_sha256(const void *data, size_t len, uint8_t out[32])
 	return 0;
 }
 
+int stow_hmac_sha256(const void *key, size_t keylen, const void *data,
+		     size_t len, uint8_t out[32])
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+	size_t olen = 0;
+	int rc = 0;
+
+	if ((!key && keylen) || (!data && len) || !out)
+		return stow_err_set(STOW_EINVAL, "HMAC-SHA256: NULL argument");
+	fetch_init();
+	if (!mac_hmac)
+		return unsupported("HMAC");
+	ctx = EVP_MAC_CTX_new(mac_hmac);
+	if (!ctx)
+		return ossl_fail("HMAC context");
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, keylen ? key : empty_input, keylen, params) != 1 ||
+	    EVP_MAC_update(ctx, len ? data : empty_input, len) != 1 ||
+	    EVP_MAC_final(ctx, out, &olen, 32) != 1 || olen != 32)
+		rc = ossl_fail("HMAC-SHA256");
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
 int stow_ct_equal(const void *a, const void *b, size_t n)
 {
 	if (n == 0)

@@ -53,6 +53,11 @@ int stow_scrypt(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
 /* Plain SHA-256 (unkeyed), for checksums of public data. */
 int stow_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* One-shot HMAC-SHA256 with a key of any length (request signing). For
+ * content IDs use a stow_hasher, which is keyed once and much faster. */
+int stow_hmac_sha256(const void *key, size_t keylen, const void *data,
+		     size_t len, uint8_t out[32]);
+
 /* Compare in constant time; 1 if equal. */
 int stow_ct_equal(const void *a, const void *b, size_t n);
 /* Zero memory the compiler may not elide. */

@@ -1089,10 +1089,37 @@ static void test_throughput(void **state)
 	}
 }
 
+/* One-shot HMAC with a short and a long key (RFC 2104 hashes keys longer
+ * than the block): the well-known "quick brown fox" vector, and RFC 4231
+ * test case 6 (131-byte key). */
+static void test_hmac_sha256_oneshot(void **state)
+{
+	static const char fox[] = "The quick brown fox jumps over the lazy dog";
+	static const char tc6[] =
+		"Test Using Larger Than Block-Size Key - Hash Key First";
+	uint8_t out[32], key6[131];
+	char hex[65];
+
+	(void)state;
+	assert_int_equal(stow_hmac_sha256("key", 3, fox, strlen(fox), out), 0);
+	stow_hex(hex, out, 32);
+	assert_string_equal(hex, "f7bc83f430538424b13298e6aa6fb143"
+				 "ef4d59a14946175997479dbc2d1a3cd8");
+	memset(key6, 0xaa, sizeof(key6));
+	assert_int_equal(stow_hmac_sha256(key6, sizeof(key6), tc6,
+					  strlen(tc6), out),
+			 0);
+	stow_hex(hex, out, 32);
+	assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f"
+				 "8e0bc6213728c5140546040f0ee37f54");
+	assert_int_equal(stow_hmac_sha256(NULL, 1, fox, 1, out), STOW_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_hmac_sha256_oneshot),
+		cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_ct_equal_and_zero),
