@@ -144,6 +144,7 @@ int stow_repo_rewrite_index(stow_repo *r, const uint8_t *keep)
 		free(r->index_keys[i]);
 		r->index_keys[i] = NULL;
 	}
+	free(r->index_keys);
 	r->nindex_keys = 0;
 	/* What we wrote is what this process now knows. */
 	r->index_keys = written;
