@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "util/err.h"
+#include "vault/idset.h"
 
 #define PROGRESS_INTERVAL_NS 250000000ull
 #define PACK_READ_MAX ((size_t)1 << 32)
@@ -41,79 +42,12 @@
 #define BAD_MISSING 1	/* absent or unreadable: every blob lost */
 #define BAD_SHORT 2	/* truncated: blobs past the end lost */
 
-/* --- a map keyed by 32-byte IDs ------------------------------------------- */
-
-/* IDs are keyed hashes or random pack IDs, so their first 8 bytes are a
- * good hash. Open addressing, load <= 0.7. */
-typedef struct idslot {
-	uint8_t id[STOW_ID_LEN];
-	uint64_t val;
-	uint32_t aux;
-	bool used;
-} idslot;
-
-typedef struct idmap {
-	idslot *v;
-	size_t cap, n;
-} idmap;
-
-static size_t idmap_slot(const idmap *m, const uint8_t *id)
-{
-	size_t mask = m->cap - 1, i;
-	uint64_t h;
-
-	memcpy(&h, id, sizeof(h));
-	for (i = (size_t)h & mask; m->v[i].used; i = (i + 1) & mask)
-		if (memcmp(m->v[i].id, id, STOW_ID_LEN) == 0)
-			break;
-	return i;
-}
-
-static idslot *idmap_get(const idmap *m, const uint8_t *id)
-{
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	i = idmap_slot(m, id);
-	return m->v[i].used ? &m->v[i] : NULL;
-}
-
-static int idmap_put(idmap *m, const uint8_t *id, idslot **out)
-{
-	size_t i;
-
-	if ((m->n + 1) * 10 > m->cap * 7) {
-		idmap nm = {.cap = m->cap ? m->cap * 2 : 1024};
-
-		nm.v = calloc(nm.cap, sizeof(*nm.v));
-		if (!nm.v)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		for (size_t j = 0; j < m->cap; j++)
-			if (m->v[j].used)
-				nm.v[idmap_slot(&nm, m->v[j].id)] = m->v[j];
-		nm.n = m->n;
-		free(m->v);
-		*m = nm;
-	}
-	i = idmap_slot(m, id);
-	if (!m->v[i].used) {
-		memset(&m->v[i], 0, sizeof(m->v[i]));
-		memcpy(m->v[i].id, id, STOW_ID_LEN);
-		m->v[i].used = true;
-		m->n++;
-	}
-	if (out)
-		*out = &m->v[i];
-	return 0;
-}
-
-static void idmap_free(idmap *m)
-{
-	free(m->v);
-	m->v = NULL;
-	m->cap = m->n = 0;
-}
+/* A pack found in the store (the value in checker.present). */
+typedef struct stored_pack {
+	uint64_t size;
+	uint32_t kind;
+	bool indexed; /* an index object lists blobs in it */
+} stored_pack;
 
 /* --- state and messages --------------------------------------------------- */
 
@@ -124,9 +58,9 @@ typedef struct checker {
 	pthread_mutex_t mu; /* the callbacks and `damaged` in phase 3 */
 	atomic_uint_fast64_t problems;
 
-	idmap present;	/* packs in the store: val size, aux kind (+2: seen) */
-	idmap damaged;	/* blob IDs: val = pack ordinal */
-	idmap verified; /* tree IDs found clean */
+	stow_idset present;  /* packs in the store: stored_pack each */
+	stow_idset damaged;  /* blob IDs */
+	stow_idset verified; /* tree IDs found clean */
 	uint32_t npacks;
 	uint64_t *need;	  /* per ordinal: end of its last indexed blob */
 	uint64_t *size;	  /* per ordinal: size in the store */
@@ -278,7 +212,8 @@ static int list_pack(void *ctx, const char *key, uint64_t size)
 {
 	list_ctx *lc = ctx;
 	uint8_t id[32];
-	idslot *s;
+	stored_pack *p;
+	void *v;
 	int kind = strncmp(key, "meta/", 5) == 0;
 
 	if (strlen(key) != PACK_KEY_LEN || key[7] != '/' ||
@@ -287,9 +222,10 @@ static int list_pack(void *ctx, const char *key, uint64_t size)
 		     key);
 		return 0;
 	}
-	STOW_TRY(idmap_put(&lc->ck->present, id, &s));
-	s->val = size;
-	s->aux = (uint32_t)kind;
+	STOW_TRY(stow_idset_add(&lc->ck->present, id, &v));
+	p = v;
+	p->size = size;
+	p->kind = (uint32_t)kind;
 	return 0;
 }
 
@@ -312,6 +248,7 @@ static int check_packs(checker *ck)
 {
 	list_ctx lc = {.ck = ck};
 	uint64_t stray = 0, stray_bytes = 0;
+	void *v;
 
 	STOW_TRY(stow_store_list(ck->st, "data/", list_pack, &lc));
 	STOW_TRY(stow_store_list(ck->st, "meta/", list_pack, &lc));
@@ -326,13 +263,13 @@ static int check_packs(checker *ck)
 	for (uint32_t o = 0; o < ck->npacks; o++) {
 		int kind = 0;
 		const uint8_t *id = stow_repo_pack_id(ck->r, o, &kind);
-		idslot *s = id ? idmap_get(&ck->present, id) : NULL;
+		stored_pack *p = id ? stow_idset_get(&ck->present, id) : NULL;
 		char key[160];
 
 		if (!id || !ck->nblobs[o])
 			continue;
 		pack_key_of(ck, o, key);
-		if (!s || s->aux != (uint32_t)kind) {
+		if (!p || p->kind != (uint32_t)kind) {
 			problem(ck, NULL, NULL,
 				"pack %s is missing (the index lists %u blobs "
 				"in it)",
@@ -340,21 +277,23 @@ static int check_packs(checker *ck)
 			ck->bad[o] = BAD_MISSING;
 			continue;
 		}
-		s->aux |= 2;
-		ck->size[o] = s->val;
-		if (s->val < ck->need[o]) {
+		p->indexed = true;
+		ck->size[o] = p->size;
+		if (p->size < ck->need[o]) {
 			problem(ck, NULL, NULL,
 				"pack %s is truncated: %llu bytes, but the "
 				"index has blobs up to offset %llu",
-				key, (unsigned long long)s->val,
+				key, (unsigned long long)p->size,
 				(unsigned long long)ck->need[o]);
 			ck->bad[o] = BAD_SHORT;
 		}
 	}
-	for (size_t i = 0; i < ck->present.cap; i++) {
-		if (ck->present.v[i].used && !(ck->present.v[i].aux & 2)) {
+	for (size_t pos = 0; stow_idset_next(&ck->present, &pos, NULL, &v);) {
+		const stored_pack *p = v;
+
+		if (!p->indexed) {
 			stray++;
-			stray_bytes += ck->present.v[i].val;
+			stray_bytes += p->size;
 		}
 	}
 	if (stray) {
@@ -379,16 +318,15 @@ static int mark_bad_pack_blob(void *ctx, const uint8_t id[STOW_ID_LEN],
 			      const stow_blob_loc *loc)
 {
 	checker *ck = ctx;
-	idslot *s;
+	int rc;
 
 	if (loc->pack >= ck->npacks || !ck->bad[loc->pack])
 		return 0;
 	if (ck->bad[loc->pack] == BAD_SHORT &&
 	    (uint64_t)loc->offset + loc->stored_len <= ck->size[loc->pack])
 		return 0;
-	STOW_TRY(idmap_put(&ck->damaged, id, &s));
-	s->val = loc->pack;
-	return 0;
+	rc = stow_idset_add(&ck->damaged, id, NULL);
+	return rc < 0 ? rc : 0;
 }
 
 /* --- 3. read every pack --------------------------------------------------- */
@@ -444,17 +382,16 @@ static int entry_cmp(const void *a, const void *b)
 		      ((const stow_pack_entry *)b)->id, STOW_ID_LEN);
 }
 
-static int add_damaged(checker *ck, const uint8_t *id, uint32_t ord)
+/* Only blobs the index places in the pack being read are added, so a
+ * damaged blob's pack is always the one stow_repo_lookup() names. */
+static int add_damaged(checker *ck, const uint8_t *id)
 {
-	idslot *s;
 	int rc;
 
 	pthread_mutex_lock(&ck->mu);
-	rc = idmap_put(&ck->damaged, id, &s);
-	if (rc == 0)
-		s->val = ord;
+	rc = stow_idset_add(&ck->damaged, id, NULL);
 	pthread_mutex_unlock(&ck->mu);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* Open one blob at its index location in the pack held in memory. */
@@ -524,7 +461,7 @@ static int check_unconfirmed(reader *rd, uint32_t ord, const uint8_t *pid,
 		}
 		rc = open_indexed(rd, pid, key, e);
 		if (rc == 1)
-			rc = add_damaged(ck, e->id, ord);
+			rc = add_damaged(ck, e->id);
 		if (rc < 0)
 			break;
 	}
@@ -583,7 +520,7 @@ static int verify_pack(reader *rd, uint32_t ord)
 		 * from concurrent writers) is damage in storage but breaks
 		 * no snapshot. */
 		if (rc == 1 && indexed_here)
-			rc = add_damaged(ck, e->id, ord);
+			rc = add_damaged(ck, e->id);
 		if (rc < 0)
 			break;
 		rc = 0;
@@ -628,11 +565,12 @@ static int read_all_packs(checker *ck)
 	ck->bytes_total = 0;
 	for (uint32_t o = 0; o < ck->npacks; o++) {
 		const uint8_t *id = stow_repo_pack_id(ck->r, o, NULL);
-		idslot *s = id ? idmap_get(&ck->present, id) : NULL;
+		const stored_pack *p =
+		    id ? stow_idset_get(&ck->present, id) : NULL;
 
 		if (ck->bad[o] != BAD_MISSING && ck->nblobs[o]) {
 			ck->total++;
-			ck->bytes_total += s ? s->val : 0;
+			ck->bytes_total += p ? p->size : 0;
 		}
 	}
 	rds = calloc(n, sizeof(*rds));
@@ -689,12 +627,6 @@ static void tw_truncate(twalk *w, size_t len)
 	w->path.data[len] = '\0';
 }
 
-/* Where a damaged blob lives, for the message. */
-static void damaged_where(checker *ck, const idslot *s, char key[160])
-{
-	pack_key_of(ck, (uint32_t)s->val, key);
-}
-
 /* Enter the tree `id` found at the current path: push it, or report why
  * it cannot be read. Returns 1 when it was pushed, 0 when it needs no
  * walk (already verified clean) or is broken (*dirty set), or < 0. */
@@ -704,11 +636,10 @@ static int tw_enter(twalk *w, const uint8_t id[STOW_ID_LEN], bool *dirty)
 	const char *path = (const char *)w->path.data;
 	stow_tree t = {0};
 	stow_blob_loc loc;
-	idslot *s;
 	char hex[65], key[160];
 	int rc;
 
-	if (idmap_get(&ck->verified, id))
+	if (stow_idset_has(&ck->verified, id))
 		return 0;
 	stow_hex(hex, id, STOW_ID_LEN);
 	if (stow_repo_lookup(ck->r, id, &loc) < 0) {
@@ -723,8 +654,8 @@ static int tw_enter(twalk *w, const uint8_t id[STOW_ID_LEN], bool *dirty)
 		*dirty = true;
 		return 0;
 	}
-	if ((s = idmap_get(&ck->damaged, id))) {
-		damaged_where(ck, s, key);
+	if (stow_idset_has(&ck->damaged, id)) {
+		pack_key_of(ck, loc.pack, key);
 		problem(ck, w->snap, path,
 			"directory listing (tree %s) is damaged (in pack %s); "
 			"everything below it is lost",
@@ -767,11 +698,11 @@ static int tw_leave(twalk *w)
 	int rc = 0;
 
 	if (!f->dirty)
-		rc = idmap_put(&w->ck->verified, f->id, NULL);
+		rc = stow_idset_add(&w->ck->verified, f->id, NULL);
 	else if (w->n)
 		w->v[w->n - 1].dirty = true;
 	stow_tree_free(&f->t);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* A file's chunks: each in the index, as data of the right length, and
@@ -801,7 +732,7 @@ static bool check_file(twalk *w, const stow_node *n)
 			why = "is indexed as a tree, not data";
 		else if (loc.raw_len != c->len)
 			why = "has a different length in the index";
-		else if (idmap_get(&ck->damaged, c->id))
+		else if (stow_idset_has(&ck->damaged, c->id))
 			why = "is damaged";
 		if (!why || bad++)
 			continue;
@@ -981,6 +912,7 @@ int stow_vault_check(stow_repo *r, const stow_check_opts *o, uint64_t *problems)
 	ck.st = stow_repo_store(r);
 	ck.o = o;
 	ck.start_ns = now_ns();
+	stow_idset_init(&ck.present, sizeof(stored_pack));
 	pthread_mutex_init(&ck.mu, NULL);
 
 	check_indexes(&ck);
@@ -996,9 +928,9 @@ int stow_vault_check(stow_repo *r, const stow_check_opts *o, uint64_t *problems)
 	report(&ck, true);
 	if (problems)
 		*problems = atomic_load(&ck.problems);
-	idmap_free(&ck.present);
-	idmap_free(&ck.damaged);
-	idmap_free(&ck.verified);
+	stow_idset_free(&ck.present);
+	stow_idset_free(&ck.damaged);
+	stow_idset_free(&ck.verified);
 	free(ck.need);
 	free(ck.size);
 	free(ck.nblobs);

@@ -18,6 +18,7 @@
  * a backup may deduplicate against a blob in a pack gc is about to
  * delete, so gc runs only when no live writer lease exists, and a backup
  * refuses to start while gc holds its lease. */
+#include "vault/idset.h"
 #include "vault/lease.h"
 #include "vault/ops.h"
 #include "vault/repo_internal.h"
@@ -29,63 +30,14 @@
 
 #include "util/err.h"
 
-/* --- visited tree IDs ----------------------------------------------------- */
-
-/* Open addressing over 32-byte keyed-hash IDs (first 8 bytes as the hash),
- * load <= 0.7. */
-typedef struct idset {
-	uint8_t (*v)[STOW_ID_LEN + 1]; /* [32] = used */
-	size_t cap, n;
-} idset;
-
-static size_t idset_slot(const idset *s, const uint8_t *id)
-{
-	size_t mask = s->cap - 1, i;
-	uint64_t h;
-
-	memcpy(&h, id, sizeof(h));
-	for (i = (size_t)h & mask; s->v[i][STOW_ID_LEN]; i = (i + 1) & mask)
-		if (memcmp(s->v[i], id, STOW_ID_LEN) == 0)
-			break;
-	return i;
-}
-
-/* 1 if id was added, 0 if it was there already. */
-static int idset_add(idset *s, const uint8_t *id)
-{
-	size_t i;
-
-	if ((s->n + 1) * 10 > s->cap * 7) {
-		idset ns = {.cap = s->cap ? s->cap * 2 : 1024};
-
-		ns.v = calloc(ns.cap, sizeof(*ns.v));
-		if (!ns.v)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		for (size_t j = 0; j < s->cap; j++)
-			if (s->v[j][STOW_ID_LEN])
-				memcpy(ns.v[idset_slot(&ns, s->v[j])], s->v[j],
-				       sizeof(*s->v));
-		ns.n = s->n;
-		free(s->v);
-		*s = ns;
-	}
-	i = idset_slot(s, id);
-	if (s->v[i][STOW_ID_LEN])
-		return 0;
-	memcpy(s->v[i], id, STOW_ID_LEN);
-	s->v[i][STOW_ID_LEN] = 1;
-	s->n++;
-	return 1;
-}
-
 /* --- mark ----------------------------------------------------------------- */
 
 typedef struct marker {
 	stow_repo *r;
 	stow_vault_ctx *ctx;
 	stow_buf tbuf;
-	idset trees;
-	uint8_t *marked; /* per pack ordinal */
+	stow_idset trees; /* visited */
+	uint8_t *marked;  /* per pack ordinal */
 	uint32_t npacks;
 	stow_tree *stack;
 	size_t *pos;
@@ -121,7 +73,7 @@ static int enter_tree(marker *m, const uint8_t *id, const char *snap)
 	char hex[65];
 	int rc;
 
-	rc = idset_add(&m->trees, id);
+	rc = stow_idset_add(&m->trees, id, NULL);
 	if (rc <= 0)
 		return rc;
 	STOW_TRY(mark_blob(m, id, snap, "tree"));
@@ -357,7 +309,7 @@ out:
 		stow_tree_free(&m.stack[--m.n]);
 	free(m.stack);
 	free(m.pos);
-	free(m.trees.v);
+	stow_idset_free(&m.trees);
 	free(m.marked);
 	stow_buf_free(&m.tbuf);
 	stow_vault_ctx_free(m.ctx);
