@@ -42,6 +42,7 @@
 #include "vault/lease.h"
 #include "vault/ops.h"
 #include "vault/repo_internal.h"
+#include "vault/treewalk.h"
 
 #define READERS 2
 #define MAX_ERRORS_KEPT 20
@@ -683,9 +684,7 @@ static int load_prev(backup *b, stow_vault_ctx *c, const uint8_t *id,
 	_cleanup_(stow_buf_freep) stow_buf raw = {0};
 
 	stow_buf_init(&raw, STOW_TREE_BLOB_MAX);
-	if (stow_repo_read_blob(c, id, &raw) < 0)
-		return -1;
-	if (stow_tree_decode(t, raw.data, raw.len) < 0)
+	if (stow_treewalk_load(c, &raw, id, t) < 0)
 		return -1;
 	(void)b;
 	return 0;

@@ -11,21 +11,7 @@
 #include <string.h>
 
 #include "util/err.h"
-
-static int load_tree(stow_vault_ctx *c, stow_buf *b,
-		     const uint8_t id[STOW_ID_LEN], stow_tree *t)
-{
-	char hex[65];
-	int rc = stow_repo_read_blob(c, id, b);
-
-	if (rc == 0)
-		rc = stow_tree_decode(t, b->data, b->len);
-	if (rc < 0) {
-		stow_hex(hex, id, STOW_ID_LEN);
-		return stow_err_wrap(rc, "tree %s", hex);
-	}
-	return 0;
-}
+#include "vault/treewalk.h"
 
 /* A stack of decoded trees, one per level, each with a cursor and the
  * length of the path buffer that names its directory. diff uses both
@@ -43,6 +29,19 @@ typedef struct walk {
 	stow_buf tbuf;
 	stow_vault_ctx *ctx;
 } walk;
+
+/* A tree, with read errors worded "tree <id>: ...". */
+static int load_tree(walk *w, const uint8_t id[STOW_ID_LEN], stow_tree *t)
+{
+	char hex[65];
+	int rc = stow_treewalk_load(w->ctx, &w->tbuf, id, t);
+
+	if (rc < 0) {
+		stow_hex(hex, id, STOW_ID_LEN);
+		return stow_err_wrap(rc, "tree %s", hex);
+	}
+	return 0;
+}
 
 static int walk_init(walk *w, stow_repo *r)
 {
@@ -63,20 +62,6 @@ static void walk_free(walk *w)
 	stow_buf_free(&w->path);
 	stow_buf_free(&w->tbuf);
 	stow_vault_ctx_free(w->ctx);
-}
-
-static void path_truncate(walk *w, size_t len)
-{
-	w->path.len = len;
-	w->path.data[len] = '\0';
-}
-
-static int path_push(walk *w, const stow_node *n)
-{
-	if (w->path.len)
-		STOW_TRY(stow_buf_append_u8(&w->path, '/'));
-	STOW_TRY(stow_buf_append(&w->path, n->name, n->name_len));
-	return stow_buf_append_str(&w->path, "");
 }
 
 /* Push a frame taking ownership of a and b (either may be empty). */
@@ -112,53 +97,28 @@ static void pop(walk *w)
 
 	stow_tree_free(&f->a);
 	stow_tree_free(&f->b);
-	path_truncate(w, f->path_len);
+	stow_treewalk_path_cut(&w->path, f->path_len);
 }
 
-/* Resolve `path` in the snapshot rooted at root. On success *t is the tree
- * holding the entry and *n points into it, or *n is NULL and *t is the
- * root tree (for "", "/" and the like). w->path receives the normalised
- * path ('/'-joined, no empty or "." components). */
+/* Resolve `path` in the snapshot rooted at root (stow_treewalk_resolve,
+ * with w->path receiving the normalised path). A missing entry and a
+ * path through a file are both "no such path in snapshot: P" here. */
 static int resolve(walk *w, const uint8_t root[STOW_ID_LEN], const char *path,
 		   stow_tree *t, const stow_node **n)
 {
-	const char *p = path ? path : "";
+	const uint8_t *unreadable;
+	char hex[65];
+	int rc = stow_treewalk_resolve(w->ctx, &w->tbuf, root, path, t, n,
+				       &w->path, &unreadable);
 
-	*n = NULL;
-	STOW_TRY(load_tree(w->ctx, &w->tbuf, root, t));
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == 0 || (len == 1 && *p == '.')) {
-			p += len + (e ? 1 : 0);
-			continue;
-		}
-		if (*n) {
-			stow_tree sub = {0};
-
-			if ((*n)->type != STOW_NODE_DIR)
-				return stow_err_set(STOW_ENOTFOUND,
-						    "no such path in snapshot: "
-						    "%s",
-						    path);
-			STOW_TRY(
-			    load_tree(w->ctx, &w->tbuf, (*n)->subtree, &sub));
-			stow_tree_free(t);
-			*t = sub;
-		}
-		*n = stow_tree_find(t, (const uint8_t *)p, len);
-		if (!*n)
-			return stow_err_set(STOW_ENOTFOUND,
-					    "no such path in snapshot: %s",
-					    path);
-		if (w->path.len)
-			STOW_TRY(stow_buf_append_u8(&w->path, '/'));
-		STOW_TRY(stow_buf_append(&w->path, p, len));
-		STOW_TRY(stow_buf_append_str(&w->path, ""));
-		p += len + (e ? 1 : 0);
+	if (rc < 0 && unreadable) {
+		stow_hex(hex, unreadable, STOW_ID_LEN);
+		return stow_err_wrap(rc, "tree %s", hex);
 	}
-	return 0;
+	if (rc == STOW_ENOTFOUND)
+		return stow_err_set(STOW_ENOTFOUND,
+				    "no such path in snapshot: %s", path);
+	return rc;
 }
 
 /* --- ls ------------------------------------------------------------------- */
@@ -190,7 +150,7 @@ int stow_vault_ls(stow_repo *r, const char *snap_id, const char *path,
 	if (n) {
 		stow_tree sub = {0};
 
-		rc = load_tree(w.ctx, &w.tbuf, n->subtree, &sub);
+		rc = load_tree(&w, n->subtree, &sub);
 		if (rc < 0)
 			goto out;
 		stow_tree_free(&t);
@@ -206,14 +166,14 @@ int stow_vault_ls(stow_repo *r, const char *snap_id, const char *path,
 			continue;
 		}
 		e = &f->a.nodes[f->i++];
-		path_truncate(&w, f->path_len);
-		rc = path_push(&w, e);
+		stow_treewalk_path_cut(&w.path, f->path_len);
+		rc = stow_treewalk_path_push(&w.path, e->name, e->name_len);
 		if (rc == 0)
 			rc = cb(ctx, (const char *)w.path.data, e);
 		if (rc == 0 && recursive && e->type == STOW_NODE_DIR) {
 			stow_tree sub = {0};
 
-			rc = load_tree(w.ctx, &w.tbuf, e->subtree, &sub);
+			rc = load_tree(&w, e->subtree, &sub);
 			if (rc < 0)
 				stow_err_wrap(rc, "listing %s",
 					      (const char *)w.path.data);
@@ -295,7 +255,7 @@ static int side_tree(differ *d, const stow_node *n, stow_tree *t)
 	memset(t, 0, sizeof(*t));
 	if (!n || n->type != STOW_NODE_DIR)
 		return 0;
-	return load_tree(d->w.ctx, &d->w.tbuf, n->subtree, t);
+	return load_tree(&d->w, n->subtree, t);
 }
 
 /* Descend into a (old) and/or b (new) when at least one is a directory
@@ -329,6 +289,7 @@ static int diff_step(differ *d, frame *f)
 {
 	const stow_node *a = f->i < f->a.count ? &f->a.nodes[f->i] : NULL;
 	const stow_node *b = f->j < f->b.count ? &f->b.nodes[f->j] : NULL;
+	const stow_node *e;
 	int c;
 
 	if (a && b)
@@ -345,8 +306,9 @@ static int diff_step(differ *d, frame *f)
 		f->i++;
 		f->j++;
 	}
-	path_truncate(&d->w, f->path_len);
-	STOW_TRY(path_push(&d->w, a ? a : b));
+	e = a ? a : b;
+	stow_treewalk_path_cut(&d->w.path, f->path_len);
+	STOW_TRY(stow_treewalk_path_push(&d->w.path, e->name, e->name_len));
 	if (!b) {
 		STOW_TRY(d->cb(d->ctx, '-', (const char *)d->w.path.data));
 	} else if (!a) {
@@ -379,9 +341,9 @@ int stow_vault_diff(stow_repo *r, const char *id_a, const char *id_b,
 	rc = walk_init(&d.w, r);
 	if (rc < 0 || memcmp(sa.root, sb.root, STOW_ID_LEN) == 0)
 		goto out;
-	rc = load_tree(d.w.ctx, &d.w.tbuf, sa.root, &ta);
+	rc = load_tree(&d.w, sa.root, &ta);
 	if (rc == 0)
-		rc = load_tree(d.w.ctx, &d.w.tbuf, sb.root, &tb);
+		rc = load_tree(&d.w, sb.root, &tb);
 	if (rc == 0)
 		rc = push(&d.w, &ta, &tb);
 	while (rc == 0 && d.w.n) {

@@ -35,6 +35,7 @@
 
 #include "util/err.h"
 #include "vault/idset.h"
+#include "vault/treewalk.h"
 
 #define PROGRESS_INTERVAL_NS 250000000ull
 #define PACK_READ_MAX ((size_t)1 << 32)
@@ -621,12 +622,6 @@ typedef struct twalk {
 	size_t n, cap;
 } twalk;
 
-static void tw_truncate(twalk *w, size_t len)
-{
-	w->path.len = len;
-	w->path.data[len] = '\0';
-}
-
 /* Enter the tree `id` found at the current path: push it, or report why
  * it cannot be read. Returns 1 when it was pushed, 0 when it needs no
  * walk (already verified clean) or is broken (*dirty set), or < 0. */
@@ -663,9 +658,7 @@ static int tw_enter(twalk *w, const uint8_t id[STOW_ID_LEN], bool *dirty)
 		*dirty = true;
 		return 0;
 	}
-	rc = stow_repo_read_blob(w->ctx, id, &w->tbuf);
-	if (rc == 0)
-		rc = stow_tree_decode(&t, w->tbuf.data, w->tbuf.len);
+	rc = stow_treewalk_load(w->ctx, &w->tbuf, id, &t);
 	if (rc == STOW_ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -757,20 +750,12 @@ static bool check_file(twalk *w, const stow_node *n)
 	return false;
 }
 
-static int path_push(stow_buf *p, const stow_node *n)
-{
-	if (p->len)
-		STOW_TRY(stow_buf_append_u8(p, '/'));
-	STOW_TRY(stow_buf_append(p, n->name, n->name_len));
-	return stow_buf_append_str(p, "");
-}
-
 static int check_snapshot_trees(twalk *w, const uint8_t root[STOW_ID_LEN])
 {
 	bool dirty = false;
 	int rc;
 
-	tw_truncate(w, 0);
+	stow_treewalk_path_cut(&w->path, 0);
 	rc = tw_enter(w, root, &dirty);
 	while (rc >= 0 && w->n) {
 		tframe *f = &w->v[w->n - 1];
@@ -781,8 +766,8 @@ static int check_snapshot_trees(twalk *w, const uint8_t root[STOW_ID_LEN])
 			continue;
 		}
 		n = &f->t.nodes[f->i++];
-		tw_truncate(w, f->path_len);
-		rc = path_push(&w->path, n);
+		stow_treewalk_path_cut(&w->path, f->path_len);
+		rc = stow_treewalk_path_push(&w->path, n->name, n->name_len);
 		if (rc < 0)
 			break;
 		if (n->type == STOW_NODE_FILE && !check_file(w, n))

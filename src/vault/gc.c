@@ -22,6 +22,7 @@
 #include "vault/lease.h"
 #include "vault/ops.h"
 #include "vault/repo_internal.h"
+#include "vault/treewalk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +78,7 @@ static int enter_tree(marker *m, const uint8_t *id, const char *snap)
 	if (rc <= 0)
 		return rc;
 	STOW_TRY(mark_blob(m, id, snap, "tree"));
-	rc = stow_repo_read_blob(m->ctx, id, &m->tbuf);
-	if (rc == 0)
-		rc = stow_tree_decode(&t, m->tbuf.data, m->tbuf.len);
+	rc = stow_treewalk_load(m->ctx, &m->tbuf, id, &t);
 	if (rc < 0) {
 		stow_hex(hex, id, STOW_ID_LEN);
 		return stow_err_wrap(rc,

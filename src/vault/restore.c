@@ -43,6 +43,7 @@
 
 #include "util/err.h"
 #include "util/queue.h"
+#include "vault/treewalk.h"
 
 #define PROGRESS_INTERVAL_NS 250000000ull /* at most ~4 reports a second */
 #define QUEUE_PER_WORKER 4
@@ -966,13 +967,6 @@ typedef struct frame {
 	size_t path_len; /* length of rs path buffer for this directory */
 } frame;
 
-static int load_tree(stow_vault_ctx *c, stow_buf *b,
-		     const uint8_t id[STOW_ID_LEN], stow_tree *t)
-{
-	STOW_TRY(stow_repo_read_blob(c, id, b));
-	return stow_tree_decode(t, b->data, b->len);
-}
-
 /* path holds the raw snapshot path (subpath prefix included); the part
  * from rel_off on is relative to the target. Both stay NUL-terminated. */
 typedef struct walker {
@@ -983,21 +977,6 @@ typedef struct walker {
 	frame *stack;
 	size_t depth, cap;
 } walker;
-
-static void path_truncate(walker *w, size_t len)
-{
-	w->path.len = len;
-	if (w->path.data)
-		w->path.data[len] = '\0';
-}
-
-static int path_push(walker *w, const stow_node *n)
-{
-	if (w->path.len > 0)
-		STOW_TRY(stow_buf_append_u8(&w->path, '/'));
-	STOW_TRY(stow_buf_append(&w->path, n->name, n->name_len));
-	return stow_buf_append_str(&w->path, "");
-}
 
 static const char *relpath_of(walker *w)
 {
@@ -1072,7 +1051,7 @@ static int enter_dir(walker *w, dirref *parent, const stow_node *n)
 	}
 	d->has_meta = true;
 	atomic_fetch_add(&rs->dirs, 1);
-	rc = load_tree(w->ctx, &w->tbuf, n->subtree, &t);
+	rc = stow_treewalk_load(w->ctx, &w->tbuf, n->subtree, &t);
 	if (rc == STOW_ENOMEM) {
 		dirref_put(d);
 		return rc;
@@ -1120,8 +1099,9 @@ static int walk(walker *w)
 			continue;
 		}
 		n = &fr->t.nodes[fr->i++];
-		path_truncate(w, fr->path_len);
-		STOW_TRY(path_push(w, n));
+		stow_treewalk_path_cut(&w->path, fr->path_len);
+		STOW_TRY(
+		    stow_treewalk_path_push(&w->path, n->name, n->name_len));
 		if (!name_is_safe(n)) {
 			warn(rs, (const char *)w->path.data,
 			     "unsafe name in the snapshot; entry skipped");
@@ -1228,72 +1208,37 @@ static int open_target(const char *target, int *fd, bool *created)
 	return rc;
 }
 
-/* Resolve subpath below the root tree. On success, either *is_root (the
- * snapshot root: *t is the root tree), or *t is the tree that holds the
- * entry and *idx its index. The normalised subpath ('/'-joined, no empty
- * or "." components) is appended to norm. */
-static int resolve(walker *w, const uint8_t root[STOW_ID_LEN],
-		   const char *subpath, stow_tree *t, size_t *idx,
-		   bool *is_root, stow_buf *norm)
-{
-	const char *p = subpath ? subpath : "";
-	const stow_node *cur = NULL;
-	int rc;
-
-	*is_root = true;
-	rc = load_tree(w->ctx, &w->tbuf, root, t);
-	if (rc < 0)
-		return stow_err_wrap(rc, "reading the snapshot's root tree");
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == 0 || (len == 1 && *p == '.')) {
-			p += len + (e ? 1 : 0);
-			continue;
-		}
-		if (cur) {
-			stow_tree sub = {0};
-			char hex[65];
-
-			if (cur->type != STOW_NODE_DIR)
-				return stow_err_set(
-				    STOW_ENOTFOUND,
-				    "no such path in snapshot: "
-				    "%s (%s is not a directory)",
-				    subpath, (const char *)norm->data);
-			rc = load_tree(w->ctx, &w->tbuf, cur->subtree, &sub);
-			if (rc < 0) {
-				stow_hex(hex, cur->subtree, STOW_ID_LEN);
-				return stow_err_wrap(
-				    rc, "reading tree %s of %s", hex,
-				    (const char *)norm->data);
-			}
-			stow_tree_free(t);
-			*t = sub;
-		}
-		cur = stow_tree_find(t, (const uint8_t *)p, len);
-		if (!cur)
-			return stow_err_set(STOW_ENOTFOUND,
-					    "no such path in snapshot: %s",
-					    subpath);
-		if (norm->len)
-			STOW_TRY(stow_buf_append_u8(norm, '/'));
-		STOW_TRY(stow_buf_append(norm, p, len));
-		STOW_TRY(stow_buf_append_str(norm, ""));
-		*idx = (size_t)(cur - t->nodes);
-		*is_root = false;
-		p += len + (e ? 1 : 0);
-	}
-	return 0;
-}
-
 /* Where the walk starts, resolved before the target is touched. */
 typedef struct start {
 	stow_tree t;
 	size_t idx;
 	bool is_root;
 } start;
+
+/* Resolve subpath below the root tree: either s->is_root (the snapshot
+ * root: s->t is the root tree), or s->t is the tree that holds the entry
+ * and s->idx its index. The normalised subpath is appended to norm. */
+static int resolve(walker *w, const uint8_t root[STOW_ID_LEN],
+		   const char *subpath, start *s, stow_buf *norm)
+{
+	const stow_node *n;
+	const uint8_t *unreadable;
+	char hex[65];
+	int rc;
+
+	rc = stow_treewalk_resolve(w->ctx, &w->tbuf, root, subpath, &s->t, &n,
+				   norm, &unreadable);
+	if (rc < 0 && unreadable && !n)
+		return stow_err_wrap(rc, "reading the snapshot's root tree");
+	if (rc < 0 && unreadable) {
+		stow_hex(hex, unreadable, STOW_ID_LEN);
+		return stow_err_wrap(rc, "reading tree %s of %s", hex,
+				     (const char *)norm->data);
+	}
+	s->is_root = !n;
+	s->idx = n ? (size_t)(n - s->t.nodes) : 0;
+	return rc;
+}
 
 /* Set up the first frame: the whole root, the subpath directory's
  * contents, or the single non-directory entry the subpath names. */
@@ -1324,7 +1269,7 @@ static int start_walk(walker *w, start *s, int rootfd, bool created)
 		 * the restore (then it is the caller's to keep as it was). */
 		if (created && meta_copy(&top->m, n) == 0)
 			top->has_meta = true;
-		rc = load_tree(w->ctx, &w->tbuf, n->subtree, &sub);
+		rc = stow_treewalk_load(w->ctx, &w->tbuf, n->subtree, &sub);
 		if (rc < 0) {
 			stow_hex(hex, n->subtree, STOW_ID_LEN);
 			stow_err_wrap(rc, "reading tree %s of %s", hex,
@@ -1335,9 +1280,9 @@ static int start_walk(walker *w, start *s, int rootfd, bool created)
 	} else {
 		/* A single entry, restored into the target under its own
 		 * name; messages name it by its path in the snapshot. */
-		path_truncate(w, w->path.len - n->name_len);
+		stow_treewalk_path_cut(&w->path, w->path.len - n->name_len);
 		if (w->path.len && w->path.data[w->path.len - 1] == '/')
-			path_truncate(w, w->path.len - 1);
+			stow_treewalk_path_cut(&w->path, w->path.len - 1);
 		w->rel_off = w->path.len;
 		rc = push_frame(w, &s->t, s->idx, s->idx + 1, top);
 	}
@@ -1418,8 +1363,7 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 
 	/* Resolve the subpath first: a typo must not leave a new empty
 	 * target directory behind. */
-	rc = resolve(&w, snap.root, o->subpath, &s.t, &s.idx, &s.is_root,
-		     &w.path);
+	rc = resolve(&w, snap.root, o->subpath, &s, &w.path);
 	if (rc == 0)
 		rc = stow_buf_append_str(&w.path, "");
 	if (rc == 0)
