@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include "cli/cli_internal.h"
 #include "util/err.h"
+#include "vault/lease.h"
 #include "vault/snapshot.h"
 
 #ifndef STOW_VERSION
@@ -70,28 +73,47 @@ static const char newpw_env_help[] =
 
 /* --- signals -------------------------------------------------------------- */
 
-/* SIGINT/SIGTERM end the process at once with exit code 130. The vault has
- * no cancellation hook yet, and it does not need one for safety: every
- * object reaches storage by an atomic put (temp file + rename on the
- * filesystem backend, a single PUT on object stores), and a snapshot only
- * becomes visible when its manifest is written last, so a process killed
- * at any instant leaves at most unreferenced packs for `vault gc`. What we
- * must undo is local: the terminal echo turned off by a password prompt
- * and a half-drawn progress line. Both helpers are async-signal-safe. */
+/* SIGINT/SIGTERM end the process promptly with exit code 130. The vault
+ * needs no cancellation for safety: every object reaches storage by an
+ * atomic put (temp file + rename on the filesystem backend, a single PUT
+ * on object stores), and a snapshot only becomes visible when its manifest
+ * is written last, so a process ending at any instant leaves at most
+ * unreferenced packs for `vault gc`. What must be undone: the terminal
+ * echo turned off by a password prompt and a half-drawn progress line
+ * (done in the handler, async-signal-safe), and the repository leases the
+ * process holds (a backup's writer lease would otherwise block gc until it
+ * expires). Deleting an object is not async-signal-safe, so the handler
+ * only wakes a watcher thread through a pipe; the watcher gives the
+ * leases back and exits. */
+static int signal_pipe[2] = {-1, -1};
+
 static void on_signal(int sig)
 {
 	static const char msg[] = "\ninterrupted\n";
+	unsigned char c = (unsigned char)sig;
 	int at_prompt;
 	ssize_t w;
 
-	(void)sig;
 	at_prompt = stow_cli_tty_restore_on_signal();
 	stow_cli_progress_on_signal();
 	/* Skip the leading newline unless the cursor sits after a prompt. */
 	w = write(STDERR_FILENO, msg + !at_prompt,
 		  sizeof(msg) - 1 - !at_prompt);
 	(void)w;
+	if (signal_pipe[1] < 0 || write(signal_pipe[1], &c, 1) != 1)
+		_exit(STOW_EXIT_INTERRUPTED);
+}
+
+static void *signal_watcher(void *arg)
+{
+	unsigned char c;
+
+	(void)arg;
+	while (read(signal_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	stow_lease_abandon_all();
 	_exit(STOW_EXIT_INTERRUPTED);
+	return NULL;
 }
 
 static void install_signal_handlers(void)
@@ -100,8 +122,18 @@ static void install_signal_handlers(void)
 
 	static const int sigs[] = {SIGINT, SIGTERM};
 	struct sigaction old;
+	pthread_t watcher;
 	size_t i;
 
+	if (pipe2(signal_pipe, O_CLOEXEC) == 0) {
+		if (pthread_create(&watcher, NULL, signal_watcher, NULL) == 0) {
+			pthread_detach(watcher);
+		} else {
+			close(signal_pipe[0]);
+			close(signal_pipe[1]);
+			signal_pipe[0] = signal_pipe[1] = -1;
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

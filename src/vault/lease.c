@@ -16,11 +16,46 @@
 struct stow_lease {
 	stow_repo *r;
 	char key[64];
+	struct stow_lease *next_live; /* registry of held leases */
 	pthread_t hb;
 	bool hb_running, stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
+
+/* Every lease this process holds, so that an interrupted process can
+ * give them back before it exits (stow_lease_abandon_all). */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static stow_lease *live_head;
+
+static void live_add(stow_lease *l)
+{
+	pthread_mutex_lock(&live_mu);
+	l->next_live = live_head;
+	live_head = l;
+	pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(stow_lease *l)
+{
+	pthread_mutex_lock(&live_mu);
+	for (stow_lease **p = &live_head; *p; p = &(*p)->next_live)
+		if (*p == l) {
+			*p = l->next_live;
+			break;
+		}
+	pthread_mutex_unlock(&live_mu);
+}
+
+void stow_lease_abandon_all(void)
+{
+	/* The mutex stays held: the process is about to exit, and no lease
+	 * may be released (and its store closed) under our feet. */
+	pthread_mutex_lock(&live_mu);
+	for (stow_lease *l = live_head; l; l = l->next_live)
+		stow_store_del(stow_repo_store(l->r), l->key);
+	live_head = NULL;
+}
 
 static int lease_put(stow_repo *r, const char *key, unsigned flags)
 {
@@ -132,6 +167,7 @@ static int start_heartbeat(stow_lease *l)
 	if (pthread_create(&l->hb, NULL, heartbeat, l) != 0)
 		return stow_err_set(STOW_ENOMEM, "cannot start thread");
 	l->hb_running = true;
+	live_add(l);
 	return 0;
 }
 
@@ -139,6 +175,7 @@ void stow_lease_release(stow_lease *l)
 {
 	if (!l)
 		return;
+	live_remove(l);
 	if (l->hb_running) {
 		pthread_mutex_lock(&l->mu);
 		l->stop = true;

@@ -31,5 +31,9 @@ int stow_lease_writer(stow_lease **out, stow_repo *r);
 int stow_lease_gc(stow_lease **out, stow_repo *r);
 /* Stop the heartbeat and delete the lease object. NULL is fine. */
 void stow_lease_release(stow_lease *l);
+/* For an interrupted process about to exit: delete every lease object it
+ * holds, from whatever thread handles the interruption (not from a signal
+ * handler). Leases stay unusable afterwards. */
+void stow_lease_abandon_all(void);
 
 #endif
