@@ -165,7 +165,7 @@ for round in 1 2 3; do
 	# The first snapshot (treeA) must be untouched by gc.
 	v snapshot list -o json --repo "$R"
 	printf '%s\n' "$OUT" >"$T/list.json"
-	first=$(repotool snaplist "$T/list.json" 2>/dev/null | head -n 1 | sed 's/^id=\([^ ]*\).*/\1/')
+	first=$(repotool snaplist "$T/list.json" 2>/dev/null | sed -n '1s/^id=\([^ ]*\).*/\1/p' || true)
 	if [[ -n $first ]]; then
 		restore_cmp "$R" "$first" "$T/gcrestoreA$round" "$T/treeA"
 	else
