@@ -2,7 +2,8 @@
 # Install the Debian packages stowage builds and tests with (idempotent).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libssl-dev libzstd-dev liblz4-dev
-      zlib1g-dev libjansson-dev libcmocka-dev attr python3 file)
+      zlib1g-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev attr python3
+      file)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,6 +64,7 @@ static EVP_KDF *kdf_scrypt;
 static EVP_CIPHER *cipher_aes256gcm;
 static EVP_CIPHER *cipher_chacha20poly1305;
 static EVP_MD *md_sha256;
+static EVP_MD *md_md5;
 
 /* Fetch everything once. An algorithm this libcrypto lacks (a FIPS-only
  * build has no ChaCha20 or BLAKE2) stays NULL and is reported as
@@ -79,6 +80,7 @@ static void fetch_all(void)
 	cipher_chacha20poly1305 =
 	    EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
 	ERR_clear_error();
 }
 
@@ -321,6 +323,22 @@ int stow_sha256(const void *data, size_t len, uint8_t out[32])
 		       NULL) != 1 ||
 	    olen != 32)
 		return ossl_fail("SHA-256");
+	return 0;
+}
+
+int stow_md5(const void *data, size_t len, uint8_t out[16])
+{
+	unsigned int olen = 0;
+
+	if ((!data && len) || !out)
+		return stow_err_set(STOW_EINVAL, "MD5: NULL argument");
+	fetch_init();
+	if (!md_md5)
+		return unsupported("MD5");
+	if (EVP_Digest(len ? data : empty_input, len, out, &olen, md_md5,
+		       NULL) != 1 ||
+	    olen != 16)
+		return ossl_fail("MD5");
 	return 0;
 }
 

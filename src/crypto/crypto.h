@@ -53,6 +53,11 @@ int stow_scrypt(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
 /* Plain SHA-256 (unkeyed), for checksums of public data. */
 int stow_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* MD5, only where a protocol demands it (the Content-MD5 header S3
+ * requires on a multi-object delete); never for anything that must resist
+ * an attacker. STOW_EUNSUPPORTED on a libcrypto without MD5 (FIPS). */
+int stow_md5(const void *data, size_t len, uint8_t out[16]);
+
 /* One-shot HMAC-SHA256 with a key of any length (request signing). For
  * content IDs use a stow_hasher, which is keyed once and much faster. */
 int stow_hmac_sha256(const void *key, size_t keylen, const void *data,
