@@ -302,3 +302,224 @@ is_root()
 {
 	[[ $(id -u) == 0 ]]
 }
+
+# ------------------------------------------------------------------- S3
+# For the test_s3_*.sh tests: s3rver (Node.js, installed by scripts/deps.sh
+# into tests/s3/node_modules) behind the proxies in tests/s3/. Missing
+# tools are a failure with the reason, never a skip.
+
+S3_DIR=$TESTS_DIR/s3
+S3_BUCKET=stowage-test
+S3_REGION=us-east-1
+S3PY=
+
+# s3_require: node, s3rver and a python3 with botocore, or die saying
+# which is missing and how to get it. Sets S3PY.
+s3_require()
+{
+	local why=() p
+	if ! command -v "${NODE:-node}" >/dev/null 2>&1; then
+		why+=("node (Node.js) is not on PATH")
+	fi
+	if [[ ! -f $S3_DIR/node_modules/s3rver/bin/s3rver.js ]]; then
+		why+=("s3rver is not installed in $S3_DIR/node_modules (scripts/deps.sh runs 'npm ci --prefix tests/s3')")
+	fi
+	for p in "$PY" /usr/bin/python3 python3; do
+		if command -v "$p" >/dev/null 2>&1 &&
+			"$p" -c 'import botocore.auth' >/dev/null 2>&1; then
+			S3PY=$p
+			break
+		fi
+	done
+	if [[ -z $S3PY ]]; then
+		why+=("no python3 with botocore (Debian: apt-get install python3-botocore; scripts/deps.sh does)")
+	fi
+	if ((${#why[@]})); then
+		local w
+		for w in "${why[@]}"; do
+			fail "S3 test prerequisite: $w"
+		done
+		die "the S3 tests need node + s3rver + python3-botocore; run scripts/deps.sh"
+	fi
+}
+
+# s3_isolate_env: no AWS_* variable, ~/.aws or profile from the machine
+# leaks into the test: unset them all, HOME is a fresh empty directory.
+s3_isolate_env()
+{
+	local v
+	for v in $(compgen -e | grep -E '^AWS_' || true); do
+		unset "$v"
+	done
+	mkdir -p "$T/home"
+	export HOME=$T/home
+}
+
+# s3_use_s3rver_keys: export s3rver's (only) credentials.
+s3_use_s3rver_keys()
+{
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+}
+
+# _s3_bg NAME CMD...: start CMD in the background (killed by cleanup),
+# logging to $T/NAME.log; wait for it to write $T/NAME.port. Sets BG_PORT.
+_s3_bg()
+{
+	local name=$1 pid i
+	shift
+	rm -f "$T/$name.port"
+	"$@" --port-file "$T/$name.port" </dev/null >"$T/$name.log" 2>&1 &
+	pid=$!
+	disown "$pid" 2>/dev/null || true # no "Killed" notice at cleanup
+	BG_PIDS+=("$pid")
+	for i in $(seq 1 200); do
+		[[ -s $T/$name.port ]] && break
+		if ! kill -0 "$pid" 2>/dev/null; then
+			sed 's/^/  | /' "$T/$name.log"
+			die "$name: expected it to start, got exit at start-up (log above)"
+		fi
+		sleep 0.05
+	done
+	[[ -s $T/$name.port ]] || die "$name: expected a port within 10 s, got none"
+	BG_PORT=$(cat "$T/$name.port")
+	eval "${name^^}_PID=$pid"
+}
+
+# s3_start_s3rver [BUCKET...]: s3rver on a free loopback port with the
+# buckets (default: $S3_BUCKET) made; sets S3RVER_PORT, S3RVER_PID,
+# S3RVER_DATA (its data directory: objects are files under
+# $S3RVER_DATA/BUCKET/KEY._S3rver_object).
+s3_start_s3rver()
+{
+	local r
+	(($#)) || set -- "$S3_BUCKET"
+	S3RVER_DATA=$T/s3rver-data
+	if ! r=$(PYTHON=$S3PY bash "$S3_DIR/start-s3rver.sh" "$S3RVER_DATA" "$T/s3rver.log" "$@" 2>"$T/.s3rver-start"); then
+		cat "$T/.s3rver-start"
+		die "s3rver: expected it to start, got failure (above)"
+	fi
+	S3RVER_PORT=${r% *}
+	S3RVER_PID=${r#* }
+	BG_PIDS+=("$S3RVER_PID")
+	pass "s3rver listening on 127.0.0.1:$S3RVER_PORT (buckets: $*)"
+}
+
+# s3_start_sigv4_proxy UPSTREAM_PORT [ARGS...]: the SigV4-verifying proxy;
+# sets SIGV4_PORT.
+s3_start_sigv4_proxy()
+{
+	local up=$1
+	shift
+	_s3_bg sigv4 "$S3PY" "$S3_DIR/sigv4_proxy.py" --upstream "127.0.0.1:$up" \
+		--region "$S3_REGION" "$@"
+	SIGV4_PORT=$BG_PORT
+}
+
+# s3_start_fault_proxy UPSTREAM_PORT [ARGS...]: the fault-injecting proxy
+# (mode off unless ARGS say otherwise); sets FAULT_PORT.
+s3_start_fault_proxy()
+{
+	local up=$1
+	shift
+	_s3_bg fault "$S3PY" "$S3_DIR/fault_proxy.py" --upstream "127.0.0.1:$up" "$@"
+	FAULT_PORT=$BG_PORT
+}
+
+# s3_loc PORT BUCKET PREFIX [EXTRA-QUERY]: a location for --repo, path
+# style, endpoint http://127.0.0.1:PORT (URL-encoded), region $S3_REGION.
+s3_loc()
+{
+	local port=$1 bucket=$2 prefix=$3 extra=${4:-}
+	local loc="s3://$bucket"
+	[[ -n $prefix ]] && loc+="/$prefix"
+	loc+="?s3Url=http%3A%2F%2F127.0.0.1%3A$port&s3ForcePathStyle=true&region=$S3_REGION"
+	[[ -n $extra ]] && loc+="&$extra"
+	printf '%s\n' "$loc"
+}
+
+# proxy_get PORT: the proxy's counters (JSON) on stdout.
+proxy_get()
+{
+	"$S3PY" - "$1" <<'PYEOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("GET", "/__proxy/stats")
+r = c.getresponse()
+sys.stdout.write(r.read().decode())
+sys.exit(0 if r.status == 200 else 1)
+PYEOF
+}
+
+# proxy_stat PORT KEY[.KEY...]: one counter (0 if absent).
+proxy_stat()
+{
+	proxy_get "$1" | "$S3PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v.get(k, 0) if isinstance(v, dict) else 0
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$2"
+}
+
+# proxy_config PORT JSON: change a proxy's config (fault_proxy: mode,
+# rate, kinds, seed, delay); dies if refused.
+proxy_config()
+{
+	local out
+	if ! out=$("$S3PY" - "$1" "$2" <<'PYEOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("POST", "/__proxy/config", body=sys.argv[2].encode(),
+          headers={"Content-Type": "application/json"})
+r = c.getresponse()
+sys.stdout.write(r.read().decode())
+sys.exit(0 if r.status == 200 else 1)
+PYEOF
+	); then
+		die "proxy config $2 on port $1: expected 200, got: $out"
+	fi
+	printf '  (proxy %s config: %s)\n' "$1" "$out"
+}
+
+# proxy_reset PORT: zero a proxy's counters.
+proxy_reset()
+{
+	"$S3PY" - "$1" <<'PYEOF' >/dev/null
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("POST", "/__proxy/reset", body=b"")
+sys.exit(0 if c.getresponse().status == 200 else 1)
+PYEOF
+}
+
+# free_port: a loopback port nothing listens on (bound, then released).
+free_port()
+{
+	"$S3PY" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# s3rver_keys BUCKET: the keys s3rver holds in BUCKET, sorted.
+s3rver_keys()
+{
+	local d=$S3RVER_DATA/$1
+	[[ -d $d ]] || return 0
+	find "$d" -type f -name '*._S3rver_object' -printf '%P\n' |
+		sed 's/\._S3rver_object$//' | LC_ALL=C sort
+}
+
+# s3_show_logs: the tails of the S3 servers' logs (call when a check
+# failed, before finish).
+s3_show_logs()
+{
+	local f
+	for f in "$T"/s3rver.log "$T"/sigv4.log "$T"/fault.log; do
+		[[ -s $f ]] || continue
+		echo "  --- $(basename "$f") (last 40 lines) ---"
+		tail -n 40 "$f" | cat -v | sed 's/^/  | /'
+	done
+}

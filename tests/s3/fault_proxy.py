@@ -30,7 +30,8 @@ thread timing: with one seed the same requests fail the same way on every
 run, and a retry of a faulted request is decided afresh.
 
 Configuration: command-line options, overridden by the environment
-(FAULT_MODE, FAULT_RATE, FAULT_KINDS=comma list, FAULT_SEED, FAULT_DELAY),
+(FAULT_MODE, FAULT_RATE, FAULT_KINDS=comma list, FAULT_SEED, FAULT_DELAY,
+FAULT_METHODS=comma list of HTTP methods to fault, default all),
 and at run time by POST /__proxy/config with a JSON object, e.g.
 {"mode": "persistent", "kinds": ["error503"]}. GET /__proxy/stats gives
 requests, forwarded, faulted and a count per kind.
@@ -76,6 +77,8 @@ class FaultServer(proxycore.ProxyServer):
         with self.lock:
             c = dict(self.config)
             if c["mode"] == "off":
+                return None
+            if c["methods"] and method not in c["methods"]:
                 return None
             key = (method, target)
             n = self.seen.get(key, 0)
@@ -174,7 +177,7 @@ def self_check(args):
     import socket
     import threading
     cfg = {"mode": "persistent", "rate": 1.0, "kinds": ["error500"], "seed": "1",
-           "delay": 1.5}
+           "delay": 1.5, "methods": []}
     srv = FaultServer(("127.0.0.1", 0), FaultHandler, args.upstream, cfg)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
@@ -229,7 +232,10 @@ def self_check(args):
     srv.update_config({"kinds": ["drop_request"]})
     expect("drop_request on a PUT with a body", req("PUT", "/x", b"x" * 100000),
            ["ConnectionResetError", "RemoteDisconnected", "BrokenPipeError"])
-    srv.update_config({"mode": "transient", "rate": 0.5, "kinds": ["error500"]})
+    srv.update_config({"kinds": ["error500"], "methods": ["PUT"]})
+    expect("methods=PUT leaves a GET alone", req("GET", "/"), [base[0]])
+    expect("methods=PUT faults a PUT", req("PUT", "/x", b"abc"), [500])
+    srv.update_config({"mode": "transient", "rate": 0.5, "kinds": ["error500"], "methods": []})
     codes = [req("GET", f"/?n={i}")[0] for i in range(40)]
     n500 = codes.count(500)
     ok = 8 <= n500 <= 32
@@ -258,6 +264,8 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", default="1")
     ap.add_argument("--delay", type=float, default=5.0)
+    ap.add_argument("--methods", default="",
+                    help="fault only these HTTP methods (comma list; default: all)")
     ap.add_argument("--self-check", action="store_true")
     args = ap.parse_args()
     if args.self_check:
@@ -269,6 +277,7 @@ def main():
         "kinds": [k for k in env.get("FAULT_KINDS", args.kinds).split(",") if k],
         "seed": env.get("FAULT_SEED", args.seed),
         "delay": float(env.get("FAULT_DELAY", args.delay)),
+        "methods": [m for m in env.get("FAULT_METHODS", args.methods).split(",") if m],
     }
     srv = FaultServer(("127.0.0.1", args.port), FaultHandler, args.upstream, cfg,
                       verbose=args.verbose)
