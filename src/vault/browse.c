@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "vault/packlist.h"
 #include "vault/treewalk.h"
 
 /* A stack of decoded trees, one per level, each with a cursor and the
@@ -381,12 +382,15 @@ static int stats_blob(void *ctx, const uint8_t id[STOW_ID_LEN],
 	return 0;
 }
 
-static int stats_pack(void *ctx, const char *key, uint64_t size)
+static int stats_pack(void *ctx, const char *key, uint64_t size, int kind,
+		      const uint8_t *id)
 {
 	stow_repo_stats *s = ctx;
 
+	(void)key;
+	(void)id;
 	s->packs++;
-	if (strncmp(key, "meta/", 5) == 0)
+	if (kind)
 		s->meta_packs++;
 	else
 		s->data_packs++;
@@ -408,8 +412,7 @@ int stow_vault_stats(stow_repo *r, stow_repo_stats *s)
 	STOW_TRY(stow_repo_index_foreach(r, stats_blob, s));
 	/* Packs come from the store, not the index: leftovers of
 	 * interrupted backups cost space too. */
-	STOW_TRY(stow_store_list(st, "data/", stats_pack, s));
-	STOW_TRY(stow_store_list(st, "meta/", stats_pack, s));
+	STOW_TRY(stow_packlist_foreach(st, stats_pack, s));
 	stow_repo_index_objects(r, &keys, &nkeys);
 	s->index_objects = nkeys;
 	STOW_TRY(stow_snapshot_load_all(r, &v, &n, NULL));

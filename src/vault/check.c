@@ -35,6 +35,7 @@
 
 #include "util/err.h"
 #include "vault/idset.h"
+#include "vault/packlist.h"
 #include "vault/treewalk.h"
 
 #define PROGRESS_INTERVAL_NS 250000000ull
@@ -204,26 +205,22 @@ static void check_indexes(checker *ck)
 
 /* --- 2. packs ------------------------------------------------------------- */
 
-typedef struct list_ctx {
-	checker *ck;
-	int rc;
-} list_ctx;
-
-static int list_pack(void *ctx, const char *key, uint64_t size)
+/* Only a pack's exact name counts (data|meta/<2 hex>/<64 hex>, the
+ * directory matching the ID); anything else is noted and ignored. */
+static int list_pack(void *ctx, const char *key, uint64_t size, int kind,
+		     const uint8_t *id)
 {
-	list_ctx *lc = ctx;
-	uint8_t id[32];
+	checker *ck = ctx;
 	stored_pack *p;
 	void *v;
-	int kind = strncmp(key, "meta/", 5) == 0;
 
-	if (strlen(key) != PACK_KEY_LEN || key[7] != '/' ||
-	    memcmp(key + 5, key + 8, 2) != 0 || stow_unhex(id, 32, key + 8)) {
-		note(lc->ck, "unexpected object %s in the pack area (ignored)",
+	if (!id || strlen(key) != PACK_KEY_LEN || key[7] != '/' ||
+	    memcmp(key + 5, key + 8, 2) != 0) {
+		note(ck, "unexpected object %s in the pack area (ignored)",
 		     key);
 		return 0;
 	}
-	STOW_TRY(stow_idset_add(&lc->ck->present, id, &v));
+	STOW_TRY(stow_idset_add(&ck->present, id, &v));
 	p = v;
 	p->size = size;
 	p->kind = (uint32_t)kind;
@@ -247,12 +244,10 @@ static int index_extent(void *ctx, const uint8_t id[STOW_ID_LEN],
 
 static int check_packs(checker *ck)
 {
-	list_ctx lc = {.ck = ck};
 	uint64_t stray = 0, stray_bytes = 0;
 	void *v;
 
-	STOW_TRY(stow_store_list(ck->st, "data/", list_pack, &lc));
-	STOW_TRY(stow_store_list(ck->st, "meta/", list_pack, &lc));
+	STOW_TRY(stow_packlist_foreach(ck->st, list_pack, ck));
 	ck->npacks = stow_repo_pack_count(ck->r);
 	ck->need = calloc(ck->npacks + 1, sizeof(*ck->need));
 	ck->size = calloc(ck->npacks + 1, sizeof(*ck->size));

@@ -20,6 +20,7 @@
  * refuses to start while gc holds its lease. */
 #include "vault/idset.h"
 #include "vault/lease.h"
+#include "vault/packlist.h"
 #include "vault/ops.h"
 #include "vault/repo_internal.h"
 #include "vault/treewalk.h"
@@ -144,17 +145,15 @@ typedef struct orphans {
 	size_t n, cap;
 } orphans;
 
-static int find_orphan(void *ctx, const char *key, uint64_t size)
+static int find_orphan(void *ctx, const char *key, uint64_t size, int kind,
+		       const uint8_t *id)
 {
 	orphans *o = ctx;
-	const char *name = strrchr(key, '/');
-	uint8_t id[32];
 	uint32_t ord;
 
-	if (!name || stow_unhex(id, 32, name + 1) < 0)
+	if (!id)
 		return 0;
-	STOW_TRY(stow_repo_pack_add(o->r, id, strncmp(key, "meta/", 5) == 0,
-				    &ord));
+	STOW_TRY(stow_repo_pack_add(o->r, id, kind, &ord));
 	if (ord < o->known)
 		return 0;
 	if (o->n == o->cap) {
@@ -242,9 +241,7 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 	/* Packs nothing indexes: known only from a listing of storage. */
 	orph.r = r;
 	orph.known = m.npacks;
-	rc = stow_store_list(store, "data/", find_orphan, &orph);
-	if (rc == 0)
-		rc = stow_store_list(store, "meta/", find_orphan, &orph);
+	rc = stow_packlist_foreach(store, find_orphan, &orph);
 	if (rc < 0)
 		goto out;
 

@@ -1,5 +1,6 @@
 /* Index maintenance: rewriting the index without some packs (gc), and
  * recovering index entries from pack trailers (damaged index objects). */
+#include "vault/packlist.h"
 #include "vault/repo_internal.h"
 
 #include <stdlib.h>
@@ -171,21 +172,19 @@ typedef struct unindexed {
 	size_t n, cap;
 } unindexed;
 
-static int collect_pack(void *ctx, const char *key, uint64_t size)
+static int collect_pack(void *ctx, const char *key, uint64_t size, int kind,
+			const uint8_t *id)
 {
 	unindexed *u = ctx;
-	const char *name = strrchr(key, '/');
-	uint8_t id[32];
 	uint32_t before, ord;
 
 	(void)size;
-	if (!name || stow_unhex(id, 32, name + 1) < 0)
+	if (!id)
 		return 0;
 	/* Known pack? Adding it is how we look it up; a new ordinal means
 	 * no index object listed it. */
 	before = stow_repo_pack_count(u->r);
-	STOW_TRY(stow_repo_pack_add(u->r, id, strncmp(key, "meta/", 5) == 0,
-				    &ord));
+	STOW_TRY(stow_repo_pack_add(u->r, id, kind, &ord));
 	if (ord < before)
 		return 0;
 	if (u->n == u->cap) {
@@ -211,9 +210,7 @@ int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
 	int rc;
 
 	*added = 0;
-	rc = stow_store_list(r->st, "data/", collect_pack, &u);
-	if (rc == 0)
-		rc = stow_store_list(r->st, "meta/", collect_pack, &u);
+	rc = stow_packlist_foreach(r->st, collect_pack, &u);
 	if (rc == 0)
 		rc = stow_vault_ctx_new(&c, r);
 	stow_buf_init(&b, STOW_PACK_MAX);
