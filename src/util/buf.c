@@ -116,22 +116,31 @@ int stow_buf_append_str(stow_buf *b, const char *s)
 	return 0;
 }
 
-int stow_buf_printf(stow_buf *b, const char *fmt, ...)
+int stow_buf_vprintf(stow_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list ap2;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
 	if (n < 0)
 		return stow_err_set(STOW_EINVAL, "bad format string");
 	STOW_TRY(stow_buf_reserve(b, (size_t)n));
-	va_start(ap, fmt);
 	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+int stow_buf_printf(stow_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = stow_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 uint8_t *stow_buf_steal(stow_buf *b, size_t *len)

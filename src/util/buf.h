@@ -8,6 +8,7 @@
 #ifndef STOW_UTIL_BUF_H
 #define STOW_UTIL_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,9 @@ int stow_buf_append_lenbytes(stow_buf *b, const void *p, size_t n);
 int stow_buf_append_str(stow_buf *b, const char *s);
 int stow_buf_printf(stow_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same with a va_list (which it consumes, as vprintf does). */
+int stow_buf_vprintf(stow_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Take the data out; the buffer becomes empty. Caller frees. */
 uint8_t *stow_buf_steal(stow_buf *b, size_t *len);
 

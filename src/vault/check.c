@@ -35,6 +35,7 @@
 
 #include "util/err.h"
 #include "vault/idset.h"
+#include "vault/opmsg.h"
 #include "vault/packlist.h"
 #include "vault/treewalk.h"
 
@@ -105,24 +106,10 @@ static void report(checker *ck, bool final)
 	pthread_mutex_unlock(&ck->mu);
 }
 
-static void append_escaped(stow_buf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\')
-			stow_buf_append(b, "\\\\", 2);
-		else if (*p < 0x20 || *p == 0x7f)
-			stow_buf_printf(b, "\\x%02x", *p);
-		else
-			stow_buf_append_u8(b, *p);
-	}
-}
-
 static void vmessage(checker *ck, bool is_problem, const char *snap,
 		     const char *path, const char *fmt, va_list ap)
 {
 	stow_buf b;
-	va_list ap2;
-	int n;
 
 	if (is_problem)
 		atomic_fetch_add(&ck->problems, 1);
@@ -133,18 +120,7 @@ static void vmessage(checker *ck, bool is_problem, const char *snap,
 		stow_buf_append_str(&b, "note: ");
 	if (snap)
 		stow_buf_printf(&b, "snapshot %s: ", snap);
-	if (path) {
-		append_escaped(&b, *path ? path : "/");
-		stow_buf_append(&b, ": ", 2);
-	}
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	if (n >= 0 && stow_buf_reserve(&b, (size_t)n) == 0) {
-		vsnprintf((char *)b.data + b.len, (size_t)n + 1, fmt, ap);
-		b.len += (size_t)n;
-	}
-	if (stow_buf_append_str(&b, "") == 0) {
+	if (stow_opmsg_vappend(&b, path, fmt, ap) == 0) {
 		pthread_mutex_lock(&ck->mu);
 		ck->o->problem(ck->o->cb_ctx, (const char *)b.data);
 		pthread_mutex_unlock(&ck->mu);

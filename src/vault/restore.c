@@ -43,6 +43,7 @@
 
 #include "util/err.h"
 #include "util/queue.h"
+#include "vault/opmsg.h"
 #include "vault/treewalk.h"
 
 #define PROGRESS_INTERVAL_NS 250000000ull /* at most ~4 reports a second */
@@ -138,45 +139,18 @@ struct restore {
 
 /* --- messages and progress ------------------------------------------------ */
 
-/* Names are arbitrary bytes; escape the ones that would garble a line. */
-static void append_escaped(stow_buf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\')
-			stow_buf_append(b, "\\\\", 2);
-		else if (*p < 0x20 || *p == 0x7f)
-			stow_buf_printf(b, "\\x%02x", *p);
-		else
-			stow_buf_append_u8(b, *p);
-	}
-}
-
 /* An escaped copy for a second path inside a message (NULL on ENOMEM). */
 static char *esc_dup(const char *s)
 {
 	stow_buf b;
 
 	stow_buf_init(&b, 0);
-	append_escaped(&b, s);
+	stow_opmsg_escape(&b, s);
 	if (stow_buf_append_str(&b, "") < 0) {
 		stow_buf_free(&b);
 		return NULL;
 	}
 	return (char *)stow_buf_steal(&b, NULL);
-}
-
-static void vappendf(stow_buf *b, const char *fmt, va_list ap)
-{
-	va_list ap2;
-	int n;
-
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	if (n < 0 || stow_buf_reserve(b, (size_t)n) < 0)
-		return;
-	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	b->len += (size_t)n;
 }
 
 /* One warning: "<path>: <text>" (path may be NULL). Serialised, so the
@@ -187,18 +161,15 @@ static void warn(restore *rs, const char *path, const char *fmt, ...)
 {
 	stow_buf b;
 	va_list ap;
+	int rc;
 
 	if (!rs->o->warn)
 		return;
 	stow_buf_init(&b, 0);
-	if (path) {
-		append_escaped(&b, *path ? path : "/");
-		stow_buf_append(&b, ": ", 2);
-	}
 	va_start(ap, fmt);
-	vappendf(&b, fmt, ap);
+	rc = stow_opmsg_vappend(&b, path, fmt, ap);
 	va_end(ap);
-	if (stow_buf_append_str(&b, "") == 0) {
+	if (rc == 0) {
 		pthread_mutex_lock(&rs->warn_mu);
 		rs->o->warn(rs->o->cb_ctx, (const char *)b.data);
 		pthread_mutex_unlock(&rs->warn_mu);
@@ -632,7 +603,7 @@ static void file_fail(rfile *f, const char *fmt, ...)
 		return;
 	stow_buf_init(&b, 0);
 	va_start(ap, fmt);
-	vappendf(&b, fmt, ap);
+	stow_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	warn(f->rs, f->path, "%s; file not restored",
 	     b.data ? (const char *)b.data : "failed");
