@@ -56,6 +56,14 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- reporting
 
+# clip N: the first N lines of stdin. Unlike head it reads all input, so
+# the producer never dies of SIGPIPE (which pipefail would turn into a
+# failed pipeline and set -e into an early exit).
+clip()
+{
+	awk -v n="$1" 'NR <= n'
+}
+
 pass()
 {
 	CHECKS=$((CHECKS + 1))
@@ -185,7 +193,7 @@ expect_grep()
 		pass "$*"
 	else
 		fail "$*: expected output matching /$re/, got:"
-		printf '%s\n' "$text" | head -n 30 | cat -v | sed 's/^/  | /'
+		printf '%s\n' "$text" | clip 30 | cat -v | sed 's/^/  | /'
 	fi
 }
 
@@ -198,7 +206,7 @@ expect_grepi()
 		pass "$*"
 	else
 		fail "$*: expected output matching /$re/i, got:"
-		printf '%s\n' "$text" | head -n 30 | cat -v | sed 's/^/  | /'
+		printf '%s\n' "$text" | clip 30 | cat -v | sed 's/^/  | /'
 	fi
 }
 
@@ -208,7 +216,7 @@ expect_no_grep()
 	shift 2
 	if grep -Eq -- "$re" <<<"$text"; then
 		fail "$*: expected no line matching /$re/, got:"
-		grep -E -- "$re" <<<"$text" | head -n 10 | cat -v | sed 's/^/  | /'
+		grep -E -- "$re" <<<"$text" | clip 10 | cat -v | sed 's/^/  | /'
 	else
 		pass "$*"
 	fi
@@ -280,7 +288,7 @@ treecmp()
 		pass "tree $(basename "$dst") equals $(basename "$src") ($(tail -n 1 <<<"$out"))"
 	else
 		fail "tree $(basename "$dst") vs $(basename "$src"): expected identical, got differences:"
-		printf '%s\n' "$out" | head -n 60 | sed 's/^/  | /'
+		printf '%s\n' "$out" | clip 60 | sed 's/^/  | /'
 	fi
 }
 

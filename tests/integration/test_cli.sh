@@ -242,7 +242,7 @@ expect_grepi 'snapshot' "$OUT" "stats table mentions snapshots"
 v stats -o json --repo "$R"
 expect_rc 0 "stats -o json"
 printf '%s\n' "$OUT" >"$T/stats.json"
-sn=$(repotool jsonfind "$T/stats.json" '^snapshots?(_count)?$' | head -n 1 | sed 's/.*=//')
+sn=$(repotool jsonfind "$T/stats.json" '^snapshots?(_count)?$' | clip 1 | sed 's/.*=//')
 expect_eq 1 "$sn" "stats -o json counts 1 snapshot"
 
 echo "== gc"

@@ -44,7 +44,7 @@ finish_one()
 		pass "$name: concurrent snapshot create succeeded"
 	else
 		fail "$name: concurrent snapshot create: expected exit 0, got $rc"
-		sed 's/^/  | /' "$T/$name.err" | head -n 10
+		sed 's/^/  | /' "$T/$name.err" | clip 10
 		return 0
 	fi
 	id=$(grep -E '^[0-9a-f]{64}$' "$T/$name.out" | tail -n 1 || true)
@@ -144,7 +144,7 @@ for round in 1 2 3; do
 		pass "gc round $round: gc exit $grc (0 or 7 locked)"
 	else
 		fail "gc round $round: gc expected exit 0 or 7, got $grc"
-		sed 's/^/  | /' "$T/gc.err" | head -n 10
+		sed 's/^/  | /' "$T/gc.err" | clip 10
 	fi
 	if ((crc == 0)); then
 		pass "gc round $round: snapshot create succeeded alongside gc"
@@ -160,7 +160,7 @@ for round in 1 2 3; do
 		check_clean "$R" --read-data
 	else
 		fail "gc round $round: snapshot create: expected exit 0 (or 7), got $crc"
-		sed 's/^/  | /' "$T/C.err" | head -n 10
+		sed 's/^/  | /' "$T/C.err" | clip 10
 	fi
 	# The first snapshot (treeA) must be untouched by gc.
 	v snapshot list -o json --repo "$R"

@@ -131,7 +131,7 @@ while ((KILLED < TRIALS && ATTEMPTS < 2 * TRIALS)); do
 		note "$label: the run finished before the kill; kills now within ${MAXLO}s"
 	else
 		fail "$label: snapshot create exited $KRC before the kill"
-		sed 's/^/  | /' "$T/crash.err" | head -n 10
+		sed 's/^/  | /' "$T/crash.err" | clip 10
 	fi
 	BEFORE=0
 	after_crash "$repo" "$label"
@@ -205,7 +205,7 @@ for sig in INT TERM; do
 		after_crash "$repo" "$label"
 	else
 		fail "$label: expected exit 130, got $KRC"
-		sed 's/^/  | /' "$T/crash.err" | head -n 10
+		sed 's/^/  | /' "$T/crash.err" | clip 10
 		after_crash "$repo" "$label"
 	fi
 	snap "$repo" "$SRC"

@@ -144,7 +144,7 @@ EOF
 		'M nested/a/b/c/d/e/file.txt' 'M random.bin')
 	if ((rc != 0)); then
 		fail "vault diff output: expected sorted '+|-|M path' lines, got: $got"
-		sed 's/^/  | /' "$T/diff.out" | cat -v | head -n 20
+		sed 's/^/  | /' "$T/diff.out" | cat -v | clip 20
 	else
 		expect_eq "$want" "$got" "vault diff lists exactly the changes (directories ignored)"
 	fi
@@ -199,7 +199,7 @@ if sum=$(repotool summary "$T/summary.jsonl"); then
 		note "the summary has no files-reused / bytes-read field; reuse of unchanged files not checked"
 	fi
 	if [[ -n $reuse ]]; then
-		n=$(grep -iE 'file' <<<"$reuse" | head -n 1 | sed 's/.*=//')
+		n=$(grep -iE 'file' <<<"$reuse" | clip 1 | sed 's/.*=//')
 		if [[ $n =~ ^[0-9]+$ ]]; then
 			if ((n * 10 >= NFILES * 9)); then
 				pass "unchanged snapshot reused $n of $NFILES files ($reuse)"

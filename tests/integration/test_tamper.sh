@@ -68,7 +68,7 @@ expect_named()
 		pass "$*"
 	else
 		fail "$*: expected '${id:0:12}...' in the output, got:"
-		printf '%s\n' "$text" | head -n 20 | cat -v | sed 's/^/  | /'
+		printf '%s\n' "$text" | clip 20 | cat -v | sed 's/^/  | /'
 	fi
 }
 
@@ -94,7 +94,7 @@ restore_verdict()
 	fi
 	if ((rrc == 0)); then
 		fail "$* restore: exit 0, but the restored tree differs in:"
-		sed 's/^/  | /' <<<"$diffs" | head -n 20
+		sed 's/^/  | /' <<<"$diffs" | clip 20
 		return 0
 	fi
 	if ((rrc != 3)); then
@@ -119,7 +119,7 @@ restore_verdict()
 		pass "$* restore: the $(wc -l <<<"$diffs") differing path(s) are all reported on stderr"
 	else
 		fail "$* restore: expected every damaged file reported on stderr, got unreported differences: $unnamed"
-		printf '%s\n' "$rerr" | head -n 10 | sed 's/^/  | /'
+		printf '%s\n' "$rerr" | clip 10 | sed 's/^/  | /'
 	fi
 	RESTORE_DIFFS=$diffs
 }
@@ -168,7 +168,7 @@ if [[ -n $DATA ]]; then
 			pass "check names the affected file $affected"
 		else
 			fail "check after a data flip: expected the affected file '$affected' named, got:"
-			printf '%s\n' "$all" | head -n 20 | sed 's/^/  | /'
+			printf '%s\n' "$all" | clip 20 | sed 's/^/  | /'
 		fi
 		blamed=
 		while IFS= read -r f; do
@@ -233,7 +233,7 @@ for how in flip truncate delete; do
 		pass "check names an affected snapshot (meta $how)"
 	else
 		fail "check after meta $how: expected S1 or S2 named as affected, got:"
-		printf '%s\n' "$all" | head -n 20 | sed 's/^/  | /'
+		printf '%s\n' "$all" | clip 20 | sed 's/^/  | /'
 	fi
 	restore_verdict "$T/case" "$S2" "$T/rest_meta_$how" "1 3 6" "meta $how:"
 done
