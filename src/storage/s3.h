@@ -30,6 +30,9 @@
  * (atomic on S3); STOW_PUT_EXCL uses a conditional PUT (If-None-Match: *)
  * where the server supports it and otherwise a HEAD-then-PUT, documented
  * as racy; list is ListObjectsV2 with continuation; ranged get uses Range.
+ * One deliberate difference: S3 answers a DELETE of a missing key with
+ * success, and so does this backend (no extra HEAD per delete) - callers
+ * of del must not rely on STOW_ENOTFOUND (the vault's do not).
  * Every request has a deadline; retries with exponential backoff and
  * jitter on 5xx, 429/SlowDown, timeouts and connection errors, never on
  * other 4xx. Thread-safe: each thread uses its own connection (kept alive
@@ -43,7 +46,7 @@
 
 typedef struct stow_s3_config {
 	char *bucket;
-	char *prefix; /* "" or "a/b" (no leading or trailing '/') */
+	char *prefix;	/* "" or "a/b" (no leading or trailing '/') */
 	char *endpoint; /* scheme://host[:port][/path], no trailing '/' */
 	char *region;
 	bool path_style;
@@ -52,6 +55,10 @@ typedef struct stow_s3_config {
 	char *profile;
 	char *credentials_file;
 	char *access_key, *secret_key, *session_token;
+	/* Where the credentials came from, for messages that tell the user
+	 * what to fix: "the environment ($AWS_ACCESS_KEY_ID)" or
+	 * "FILE, profile P". Never the credentials themselves. */
+	char *credentials_source;
 	unsigned timeout_s;
 	unsigned retries;
 } stow_s3_config;
@@ -67,7 +74,13 @@ void stow_s3_config_free(stow_s3_config *cfg);
 /* Open an S3 store (takes a copy of cfg). With create == 0 a missing
  * bucket is STOW_ENOTFOUND ("bucket B does not exist at ENDPOINT"); with
  * create != 0 the bucket must still exist (we never create buckets). */
-int stow_store_s3_open(stow_store **out, const stow_s3_config *cfg,
-		       int create);
+int stow_store_s3_open(stow_store **out, const stow_s3_config *cfg, int create);
+
+/* Delete n keys of an S3 store with multi-object DELETE requests (up to
+ * 1000 keys each, Content-MD5 as S3 requires). Missing keys are not an
+ * error. Every key must be valid (STOW_EINVAL before anything is sent).
+ * On failure some keys may be deleted and others not; the message names
+ * the first key S3 refused. STOW_EINVAL if s is not an S3 store. */
+int stow_store_s3_delete_many(stow_store *s, const char *const *keys, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "storage/s3.h"
 #include "util/err.h"
 
 /* Longest key accepted by any backend. Keys are built by the vault from
@@ -96,12 +97,17 @@ int stow_store_open(stow_store **out, const char *location, int create)
 					    location);
 		return stow_store_fs_open(out, path, create);
 	}
-	if (has_prefix(location, "s3://"))
-		return stow_err_set(STOW_EUNSUPPORTED,
-				    "storage location %s: S3 support is coming "
-				    "but not built yet; use a filesystem path "
-				    "(local disk or an NFS mount) for now",
-				    location);
+	if (has_prefix(location, "s3://")) {
+		stow_s3_config cfg;
+		int rc = stow_s3_config_parse(&cfg, location);
+
+		if (rc == 0)
+			rc = stow_s3_config_resolve_credentials(&cfg);
+		if (rc == 0)
+			rc = stow_store_s3_open(out, &cfg, create);
+		stow_s3_config_free(&cfg);
+		return rc;
+	}
 	/* Any other "scheme://" is refused rather than taken as a relative
 	 * directory: a typo such as "gs://bucket" must not silently send
 	 * backups to a local directory named "gs:". */
@@ -110,7 +116,8 @@ int stow_store_open(stow_store **out, const char *location, int create)
 		return stow_err_set(STOW_EUNSUPPORTED,
 				    "storage location %s: unknown scheme "
 				    "\"%.*s://\" (supported: a filesystem "
-				    "path, file:///path, mem:)",
+				    "path, file:///path, s3://bucket/prefix, "
+				    "mem:)",
 				    location, (int)scheme, location);
 	return stow_store_fs_open(out, location, create);
 }
