@@ -740,7 +740,8 @@ static int list_dir(int fd, name_vec *nv)
 		nv->n++;
 	}
 	closedir(dir);
-	qsort(nv->v, nv->n, sizeof(char *), cmp_cstr);
+	if (nv->n > 1) /* v is NULL for an empty directory */
+		qsort(nv->v, nv->n, sizeof(char *), cmp_cstr);
 	return 0;
 }
 
