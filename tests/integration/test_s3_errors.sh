@@ -27,6 +27,8 @@ no_keys()
 	"$@"
 	s3_use_s3rver_keys
 }
+# show_err: the message the user saw, for the log.
+show_err() { printf '  stderr: %s\n' "$(clip 3 <<<"$ERR")"; }
 urlenc() { "$S3PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
 echo "== a working repository first"
@@ -39,10 +41,12 @@ snap "$R" "$T/src"
 echo "== wrong secret key"
 AWS_SECRET_ACCESS_KEY=not-the-secret v snapshot list --repo "$R"
 expect_rc 1 "snapshot list with a wrong secret key"
+show_err
 expect_grep 'SignatureDoesNotMatch|credentials' "$ERR" "the error mentions the signature or the credentials"
 expect_no_grep 'no repository at' "$ERR" "a wrong key is not reported as a missing repository"
 AWS_SECRET_ACCESS_KEY=not-the-secret v init --repo "$(s3_loc "$SIGV4_PORT" "$S3_BUCKET" errors/other)" --kdf-log-n 10
 expect_rc 1 "init with a wrong secret key"
+show_err
 expect_grep 'SignatureDoesNotMatch|credentials' "$ERR" "init's error mentions the signature or the credentials"
 rej=$(proxy_stat "$SIGV4_PORT" rejected_by_code.SignatureDoesNotMatch)
 ((rej > 0)) && pass "the proxy refused $rej requests as SignatureDoesNotMatch" ||
@@ -51,15 +55,18 @@ rej=$(proxy_stat "$SIGV4_PORT" rejected_by_code.SignatureDoesNotMatch)
 echo "== unknown access key"
 AWS_ACCESS_KEY_ID=AKIANOSUCHKEY v snapshot list --repo "$R"
 expect_rc 1 "snapshot list with an unknown access key"
+show_err
 expect_grep 'InvalidAccessKeyId|access key|credentials' "$ERR" "the error mentions the access key or the credentials"
 
 echo "== missing bucket"
 RB=$(s3_loc "$SIGV4_PORT" no-such-bucket errors/repo)
 v init --repo "$RB" --kdf-log-n 10
 expect_rc_in "5 1" "init in a bucket that does not exist"
+show_err
 expect_grep 'no-such-bucket.*does not exist|does not exist.*no-such-bucket' "$ERR" "init: the bucket is named and said not to exist"
 v snapshot list --repo "$RB"
 expect_rc_in "5 1" "snapshot list in a bucket that does not exist"
+show_err
 expect_grep 'does not exist' "$ERR" "snapshot list: 'does not exist'"
 expect_grep 'no-such-bucket' "$ERR" "snapshot list: the bucket is named"
 
@@ -69,6 +76,7 @@ RU=$(s3_loc "$closed" "$S3_BUCKET" errors/repo "timeout=2&retries=1")
 t0=$SECONDS
 v snapshot list --repo "$RU"
 expect_rc 1 "snapshot list at a closed port"
+show_err
 expect_grep 'cannot reach' "$ERR" "the error says 'cannot reach'"
 expect_grep "127\.0\.0\.1:$closed" "$ERR" "the error names the endpoint"
 if ((SECONDS - t0 <= 30)); then
@@ -80,10 +88,12 @@ fi
 echo "== missing credentials"
 no_keys v snapshot list --repo "$R"
 expect_rc 1 "snapshot list without credentials (no environment, no file)"
+show_err
 expect_grep 'AWS_ACCESS_KEY_ID' "$ERR" "the error names AWS_ACCESS_KEY_ID"
 expect_grep "$HOME/\.aws/credentials|~/\.aws/credentials" "$ERR" "the error names the credentials file it looked in"
 AWS_SHARED_CREDENTIALS_FILE=$T/nowhere/creds no_keys v snapshot list --repo "$R"
 expect_rc 1 "snapshot list with AWS_SHARED_CREDENTIALS_FILE naming a missing file"
+show_err
 expect_grep "$T/nowhere/creds" "$ERR" "the error names \$AWS_SHARED_CREDENTIALS_FILE's path"
 
 echo "== a shared-credentials file with a non-default profile"
@@ -113,10 +123,12 @@ expect_rc 0 "snapshot list with AWS_PROFILE + AWS_SHARED_CREDENTIALS_FILE"
 # The default profile of that file holds a wrong secret.
 no_keys v snapshot list --repo "$(s3_loc "$SIGV4_PORT" "$S3_BUCKET" errors/repo "credentialsFile=$(urlenc "$CREDS")")"
 expect_rc 1 "snapshot list with the file's default profile (a wrong secret)"
+show_err
 expect_grep 'SignatureDoesNotMatch|credentials' "$ERR" "the error mentions the signature or the credentials"
 # A profile the file does not have.
 no_keys v snapshot list --repo "$(s3_loc "$SIGV4_PORT" "$S3_BUCKET" errors/repo "credentialsFile=$(urlenc "$CREDS")&profile=nosuchprofile")"
 expect_rc 1 "snapshot list with a profile the file does not have"
+show_err
 expect_grep 'nosuchprofile' "$ERR" "the error names the missing profile"
 expect_grep "$CREDS" "$ERR" "the error names the credentials file"
 # The environment wins over the file (both set, the file's default wrong).
@@ -134,17 +146,21 @@ RR=$(s3_loc "$SIGV4_PORT" "$S3_BUCKET" errors/repo)
 RR=${RR/region=$S3_REGION/region=eu-west-3}
 v snapshot list --repo "$RR"
 expect_rc 1 "snapshot list signed for another region than the server's"
+show_err
 expect_grep 'region|AuthorizationHeaderMalformed' "$ERR" "the error mentions the region"
 
 echo "== bad locations"
 v snapshot list --repo 's3://'
 expect_rc_in "1 2" "s3:// without a bucket"
+show_err
 expect_grepi 'bucket' "$ERR" "the error says the bucket is missing"
 v snapshot list --repo "$(s3_loc "$SIGV4_PORT" "$S3_BUCKET" errors/repo "timeout=soon")"
 expect_rc_in "1 2" "timeout=soon"
+show_err
 expect_grep 'timeout' "$ERR" "the error names the bad key"
 v snapshot list --repo "s3://$S3_BUCKET/errors/repo?s3Url=ftp%3A%2F%2F127.0.0.1%3A$SIGV4_PORT&s3ForcePathStyle=true"
 expect_rc_in "1 2" "s3Url with an ftp:// scheme"
+show_err
 expect_grep 'ftp' "$ERR" "the error names the bad endpoint"
 
 echo "== the endpoint given without URL-encoding"

@@ -80,6 +80,7 @@ persistent()
 	v snapshot create "$SRC" --repo "$RQ" --tag faults="$name"
 	echo "  (failed after $((SECONDS - t0)) s; proxy: $(proxy_get "$FAULT_PORT" | tr -d '\n'))"
 	proxy_config "$FAULT_PORT" '{"mode": "off"}'
+	printf '  stderr: %s\n' "$(clip 3 <<<"$ERR")"
 	expect_rc 1 "backup with persistent $name"
 	expect_grepi "$re" "$ERR" "the error names what failed ($name: /$re/)"
 	expect_no_grep '^[0-9a-f]{64}$' "$OUT" "no snapshot ID printed ($name)"
@@ -97,7 +98,7 @@ persistent timeout-all '{"mode": "persistent", "kinds": ["delay"], "methods": []
 persistent reset-puts '{"mode": "persistent", "kinds": ["drop_request", "drop_response"], "methods": ["PUT"]}' \
 	"$EP|connection|reset"
 persistent truncated-gets '{"mode": "persistent", "kinds": ["truncate"], "methods": ["GET"]}' \
-	"$EP|truncat|short|incomplete|closed|content-length"
+	"$EP|truncat|partial|short|incomplete|closed|content-length"
 
 echo "== after the persistent faults, without faults"
 check_clean "$R" --read-data

@@ -24,7 +24,7 @@ selfcheck=$("$S3PY" "$S3_DIR/sigv4_proxy.py" --upstream "127.0.0.1:$S3RVER_PORT"
 rc=$?
 set -e
 if ((rc == 0)); then
-	pass "sigv4 proxy self-check: a wrong signature, a changed body, an unsigned x-amz header, an old date are all refused ($(tail -n 2 <<<"$selfcheck" | head -n 1))"
+	pass "sigv4 proxy self-check: a wrong signature, a changed body, an unsigned x-amz header, an old date are all refused ($(tail -n 2 <<<"$selfcheck" | clip 1))"
 else
 	fail "sigv4 proxy self-check: expected exit 0, got $rc:"
 	sed 's/^/  | /' <<<"$selfcheck"
@@ -53,7 +53,7 @@ if [[ -n $keys ]] && ! grep -qv '^rt/repo/' <<<"$keys"; then
 	pass "every object init wrote is under the prefix rt/repo/ ($(wc -l <<<"$keys") objects)"
 else
 	fail "objects after init: expected some, all under rt/repo/, got:"
-	sed 's/^/  | /' <<<"$keys" | head -n 20
+	sed 's/^/  | /' <<<"$keys" | clip 20
 fi
 v init --repo "$R" --kdf-log-n 10
 expect_rc_in "1 5" "a second init at the same location is refused"
@@ -71,7 +71,7 @@ echo "== changes, incremental snapshot"
 mkfixture bulk "$SRC/added" --mb 3 --small-files 20 --seed 7 >/dev/null
 printf 'changed contents\n' >"$SRC/changed.txt"
 rm -rf "$SRC/nested/a" 2>/dev/null || true
-first_file=$(find "$SRC" -maxdepth 1 -type f -size +100k | LC_ALL=C sort | head -n 1)
+first_file=$(find "$SRC" -maxdepth 1 -type f -size +100k | LC_ALL=C sort | clip 1)
 if [[ -n $first_file ]]; then
 	printf 'appended\n' >>"$first_file"
 fi
@@ -169,7 +169,7 @@ else
 fi
 expect_eq 0 "$rejected" "requests the proxy rejected (bad signatures)"
 if ((rejected > 0)); then
-	grep -A12 REJECT "$T/sigv4.log" | head -n 60 | sed 's/^/  | /'
+	grep -A12 REJECT "$T/sigv4.log" | clip 60 | sed 's/^/  | /'
 fi
 
 ((FAILS == 0)) || s3_show_logs

@@ -39,8 +39,20 @@ fi
 for b in "$@"; do
 	args+=(--configure-bucket "$b")
 done
+# s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3
+# keeps in its legacy provider: without it every truncated listing is a
+# 500 (ERR_OSSL_EVP_UNSUPPORTED).
+node_flags=()
+des='require("crypto").createCipheriv("des", Buffer.alloc(8), Buffer.alloc(8))'
+if ! "$NODE" -e "$des" >/dev/null 2>&1; then
+	if "$NODE" --openssl-legacy-provider -e "$des" >/dev/null 2>&1; then
+		node_flags+=(--openssl-legacy-provider)
+	else
+		echo "start-s3rver: node has no DES cipher even with --openssl-legacy-provider: s3rver will fail every truncated listing (HTTP 500)" >&2
+	fi
+fi
 # stdin/stdout/stderr away from the caller's pipes, so $(...) returns.
-"$NODE" "$bin" "${args[@]}" </dev/null >"$log" 2>&1 &
+"$NODE" "${node_flags[@]}" "$bin" "${args[@]}" </dev/null >"$log" 2>&1 &
 pid=$!
 port=
 for _ in $(seq 1 300); do
