@@ -35,6 +35,7 @@
 
 #include "util/err.h"
 #include "vault/idset.h"
+#include "vault/keylist.h"
 #include "vault/opmsg.h"
 #include "vault/packlist.h"
 #include "vault/treewalk.h"
@@ -759,55 +760,15 @@ static int check_snapshot_trees(twalk *w, const uint8_t root[STOW_ID_LEN])
 	return rc < 0 ? rc : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-typedef struct keys {
-	char **v;
-	size_t n, cap;
-} keys;
-
-static int keys_add(void *ctx, const char *key, uint64_t size)
-{
-	keys *k = ctx;
-
-	(void)size;
-	if (k->n == k->cap) {
-		size_t ncap = k->cap ? k->cap * 2 : 64;
-		char **nv = realloc(k->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		k->v = nv;
-		k->cap = ncap;
-	}
-	if (!(k->v[k->n] = strdup(key)))
-		return stow_err_set(STOW_ENOMEM, "out of memory");
-	k->n++;
-	return 0;
-}
-
-static void keys_free(keys *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->v[i]);
-	free(k->v);
-}
-
 static int check_snapshots(checker *ck)
 {
-	keys k = {0};
+	stow_keylist k = {0};
 	twalk w = {.ck = ck};
 	int rc;
 
-	rc = stow_store_list(ck->st, "snapshots/", keys_add, &k);
-	if (rc == 0) {
-		if (k.n)
-			qsort(k.v, k.n, sizeof(*k.v), cmp_str);
+	rc = stow_keylist_list_sorted(ck->st, "snapshots/", &k);
+	if (rc == 0)
 		rc = stow_vault_ctx_new(&w.ctx, ck->r);
-	}
 	stow_buf_init(&w.tbuf, STOW_TREE_BLOB_MAX);
 	stow_buf_init(&w.path, 0);
 	if (rc == 0)
@@ -817,7 +778,7 @@ static int check_snapshots(checker *ck)
 	atomic_store(&ck->bytes_done, 0);
 	ck->bytes_total = 0;
 	for (size_t i = 0; rc == 0 && i < k.n; i++) {
-		const char *id = k.v[i] + strlen("snapshots/");
+		const char *id = k.keys[i] + strlen("snapshots/");
 		stow_snapshot snap = {0};
 		uint8_t raw[32];
 
@@ -825,7 +786,7 @@ static int check_snapshots(checker *ck)
 			note(ck,
 			     "unexpected object %s among snapshots "
 			     "(ignored)",
-			     k.v[i]);
+			     k.keys[i]);
 			continue;
 		}
 		rc = stow_snapshot_load(ck->r, id, &snap);
@@ -835,7 +796,7 @@ static int check_snapshots(checker *ck)
 			problem(ck, NULL, NULL,
 				"snapshot object %s cannot be loaded: %s; the "
 				"snapshot is lost",
-				k.v[i], stow_err_msg());
+				k.keys[i], stow_err_msg());
 			rc = 0;
 			continue;
 		}
@@ -849,7 +810,7 @@ static int check_snapshots(checker *ck)
 	stow_buf_free(&w.tbuf);
 	stow_buf_free(&w.path);
 	stow_vault_ctx_free(w.ctx);
-	keys_free(&k);
+	stow_keylist_free(&k);
 	return rc;
 }
 

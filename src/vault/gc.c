@@ -19,6 +19,7 @@
  * delete, so gc runs only when no live writer lease exists, and a backup
  * refuses to start while gc holds its lease. */
 #include "vault/idset.h"
+#include "vault/keylist.h"
 #include "vault/lease.h"
 #include "vault/packlist.h"
 #include "vault/ops.h"
@@ -140,9 +141,7 @@ static int mark_snapshot(marker *m, const stow_snapshot *s)
 typedef struct orphans {
 	stow_repo *r;
 	uint32_t known;
-	char **keys;
-	uint64_t *sizes;
-	size_t n, cap;
+	stow_keylist l;
 } orphans;
 
 static int find_orphan(void *ctx, const char *key, uint64_t size, int kind,
@@ -156,24 +155,7 @@ static int find_orphan(void *ctx, const char *key, uint64_t size, int kind,
 	STOW_TRY(stow_repo_pack_add(o->r, id, kind, &ord));
 	if (ord < o->known)
 		return 0;
-	if (o->n == o->cap) {
-		size_t ncap = o->cap ? o->cap * 2 : 16;
-		char **nk = realloc(o->keys, ncap * sizeof(*nk));
-		uint64_t *ns;
-
-		if (!nk)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		o->keys = nk;
-		ns = realloc(o->sizes, ncap * sizeof(*ns));
-		if (!ns)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		o->sizes = ns;
-		o->cap = ncap;
-	}
-	if (!(o->keys[o->n] = strdup(key)))
-		return stow_err_set(STOW_ENOMEM, "out of memory");
-	o->sizes[o->n++] = size;
-	return 0;
+	return stow_keylist_add(&o->l, key, size);
 }
 
 /* --- entry point ---------------------------------------------------------- */
@@ -263,9 +245,9 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 		st->packs_deleted++;
 		st->bytes_freed += size;
 	}
-	for (size_t i = 0; i < orph.n; i++) {
+	for (size_t i = 0; i < orph.l.n; i++) {
 		st->packs_deleted++;
-		st->bytes_freed += orph.sizes[i];
+		st->bytes_freed += orph.l.sizes[i];
 	}
 	if (dry_run || st->packs_deleted == 0)
 		goto out;
@@ -290,12 +272,12 @@ int stow_vault_gc(stow_repo *r, bool dry_run, stow_gc_stats *st)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < orph.n; i++) {
-		int drc = stow_store_del(store, orph.keys[i]);
+	for (size_t i = 0; i < orph.l.n; i++) {
+		int drc = stow_store_del(store, orph.l.keys[i]);
 
 		if (drc < 0 && drc != STOW_ENOTFOUND) {
 			rc = stow_err_wrap(drc, "gc: deleting %s",
-					   orph.keys[i]);
+					   orph.l.keys[i]);
 			goto out;
 		}
 	}
@@ -310,10 +292,7 @@ out:
 	stow_buf_free(&m.tbuf);
 	stow_vault_ctx_free(m.ctx);
 	stow_snapshot_free_all(snaps, nsnaps);
-	for (size_t i = 0; i < orph.n; i++)
-		free(orph.keys[i]);
-	free(orph.keys);
-	free(orph.sizes);
+	stow_keylist_free(&orph.l);
 	stow_lease_release(lease);
 	return rc;
 }

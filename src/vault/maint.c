@@ -1,5 +1,6 @@
 /* Index maintenance: rewriting the index without some packs (gc), and
  * recovering index entries from pack trailers (damaged index objects). */
+#include "vault/keylist.h"
 #include "vault/packlist.h"
 #include "vault/repo_internal.h"
 
@@ -168,8 +169,7 @@ out:
 
 typedef struct unindexed {
 	stow_repo *r;
-	char **keys;
-	size_t n, cap;
+	stow_keylist l;
 } unindexed;
 
 static int collect_pack(void *ctx, const char *key, uint64_t size, int kind,
@@ -178,7 +178,6 @@ static int collect_pack(void *ctx, const char *key, uint64_t size, int kind,
 	unindexed *u = ctx;
 	uint32_t before, ord;
 
-	(void)size;
 	if (!id)
 		return 0;
 	/* Known pack? Adding it is how we look it up; a new ordinal means
@@ -187,19 +186,7 @@ static int collect_pack(void *ctx, const char *key, uint64_t size, int kind,
 	STOW_TRY(stow_repo_pack_add(u->r, id, kind, &ord));
 	if (ord < before)
 		return 0;
-	if (u->n == u->cap) {
-		size_t ncap = u->cap ? u->cap * 2 : 16;
-		char **nk = realloc(u->keys, ncap * sizeof(*nk));
-
-		if (!nk)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		u->keys = nk;
-		u->cap = ncap;
-	}
-	if (!(u->keys[u->n] = strdup(key)))
-		return stow_err_set(STOW_ENOMEM, "out of memory");
-	u->n++;
-	return 0;
+	return stow_keylist_add(&u->l, key, size);
 }
 
 int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
@@ -214,8 +201,8 @@ int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
 	if (rc == 0)
 		rc = stow_vault_ctx_new(&c, r);
 	stow_buf_init(&b, STOW_PACK_MAX);
-	for (size_t i = 0; rc == 0 && i < u.n; i++) {
-		const char *name = strrchr(u.keys[i], '/') + 1;
+	for (size_t i = 0; rc == 0 && i < u.l.n; i++) {
+		const char *name = strrchr(u.l.keys[i], '/') + 1;
 		stow_pack_entry *v = NULL;
 		size_t n = 0;
 		uint8_t id[32];
@@ -224,7 +211,7 @@ int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
 
 		stow_unhex(id, 32, name);
 		stow_buf_reset(&b);
-		prc = stow_store_get(r->st, u.keys[i], 0, STOW_RANGE_END, &b);
+		prc = stow_store_get(r->st, u.l.keys[i], 0, STOW_RANGE_END, &b);
 		if (prc == 0)
 			prc = stow_pack_read_trailer(c, id, b.data, b.len, &v,
 						     &n);
@@ -232,7 +219,7 @@ int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
 			rc = prc;
 		if (prc < 0)
 			continue; /* a damaged pack: check reports it */
-		stow_repo_pack_add(r, id, strncmp(u.keys[i], "meta/", 5) == 0,
+		stow_repo_pack_add(r, id, strncmp(u.l.keys[i], "meta/", 5) == 0,
 				   &ord);
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			stow_blob_loc loc = {
@@ -252,8 +239,6 @@ int stow_repo_index_unindexed_packs(stow_repo *r, uint64_t *added)
 	}
 	stow_buf_free(&b);
 	stow_vault_ctx_free(c);
-	for (size_t i = 0; i < u.n; i++)
-		free(u.keys[i]);
-	free(u.keys);
+	stow_keylist_free(&u.l);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "vault/keylist.h"
 
 #define SLOT_MAGIC "STOWKEYS"
 #define SEAL_MAGIC "STOWSEAL"
@@ -164,71 +165,18 @@ static int slot_try(stow_repo *r, const char *key, const uint8_t *b,
 	return 0;
 }
 
-typedef struct key_list {
-	char **keys;
-	size_t n, cap;
-} key_list;
-
-static void key_list_free(key_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->keys[i]);
-	free(l->keys);
-	l->keys = NULL;
-	l->n = l->cap = 0;
-}
-
-static int key_list_add(void *ctx, const char *key, uint64_t size)
-{
-	key_list *l = ctx;
-
-	(void)size;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		char **nk = realloc(l->keys, ncap * sizeof(*nk));
-
-		if (!nk)
-			return stow_err_set(STOW_ENOMEM, "out of memory");
-		l->keys = nk;
-		l->cap = ncap;
-	}
-	if (!(l->keys[l->n] = strdup(key)))
-		return stow_err_set(STOW_ENOMEM, "out of memory");
-	l->n++;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int list_sorted(stow_store *st, const char *prefix, key_list *l)
-{
-	int rc = stow_store_list(st, prefix, key_list_add, l);
-
-	if (rc < 0) {
-		key_list_free(l);
-		return rc;
-	}
-	if (l->n > 1) /* keys is NULL when n == 0: UB for qsort */
-		if (l->n)
-		qsort(l->keys, l->n, sizeof(char *), cmp_str);
-	return 0;
-}
-
 static int unlock_master(stow_repo *r, const char *password)
 {
-	key_list l = {0};
+	stow_keylist l = {0};
 	int rc, last = STOW_EAUTH;
 	size_t damaged = 0, nslots;
 
-	STOW_TRY(list_sorted(r->st, "keys/", &l));
+	STOW_TRY(stow_keylist_list_sorted(r->st, "keys/", &l));
 	if (l.n == 0) {
 		uint64_t sz;
 
 		rc = stow_store_stat(r->st, "config", &sz);
-		key_list_free(&l);
+		stow_keylist_free(&l);
 		if (rc == STOW_ENOTFOUND)
 			return stow_err_set(STOW_ENOTFOUND,
 					    "no repository at %s",
@@ -249,7 +197,7 @@ static int unlock_master(stow_repo *r, const char *password)
 		if (rc == 0) {
 			snprintf(r->slot_id, sizeof(r->slot_id), "%s",
 				 l.keys[i] + 5);
-			key_list_free(&l);
+			stow_keylist_free(&l);
 			return 0;
 		}
 		/* Only failing storage stops the search; a slot that is
@@ -263,7 +211,7 @@ static int unlock_master(stow_repo *r, const char *password)
 			damaged++;
 	}
 	nslots = l.n;
-	key_list_free(&l);
+	stow_keylist_free(&l);
 	if (last != STOW_EAUTH)
 		return last;
 	return stow_err_set(STOW_EAUTH,
@@ -685,11 +633,11 @@ static bool already_loaded(stow_repo *r, const char *key)
  * from which the index can be rebuilt). */
 static int load_indexes(stow_repo *r)
 {
-	key_list l = {0};
+	stow_keylist l = {0};
 	stow_buf b;
 	int rc = 0;
 
-	STOW_TRY(list_sorted(r->st, "index/", &l));
+	STOW_TRY(stow_keylist_list_sorted(r->st, "index/", &l));
 	stow_buf_init(&b, STOW_SEALED_MAX);
 	for (size_t i = 0; i < l.n && rc >= 0; i++) {
 		load_ctx lc = {.r = r};
@@ -715,7 +663,7 @@ static int load_indexes(stow_repo *r)
 				      l.keys[i]);
 	}
 	stow_buf_free(&b);
-	key_list_free(&l);
+	stow_keylist_free(&l);
 	return rc;
 }
 
@@ -741,7 +689,7 @@ int stow_repo_init(stow_store *st, const char *password,
 	stow_repo *r = NULL;
 	char slot[17];
 	uint64_t sz;
-	key_list l = {0};
+	stow_keylist l = {0};
 	int rc;
 
 	if (!st || !o || !repo_id_hex)
@@ -769,9 +717,9 @@ int stow_repo_init(stow_store *st, const char *password,
 				    "repository", st->location);
 	if (rc != STOW_ENOTFOUND)
 		return rc;
-	STOW_TRY(list_sorted(st, "keys/", &l));
+	STOW_TRY(stow_keylist_list_sorted(st, "keys/", &l));
 	sz = l.n;
-	key_list_free(&l);
+	stow_keylist_free(&l);
 	if (sz)
 		return stow_err_set(STOW_EEXIST, "%s already holds key slots "
 				    "(an interrupted init?); remove keys/ "
@@ -951,10 +899,10 @@ static int slot_read_info(stow_repo *r, const char *key,
 
 int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx)
 {
-	key_list l = {0};
+	stow_keylist l = {0};
 	int rc = 0;
 
-	STOW_TRY(list_sorted(r->st, "keys/", &l));
+	STOW_TRY(stow_keylist_list_sorted(r->st, "keys/", &l));
 	for (size_t i = 0; i < l.n && rc >= 0; i++) {
 		stow_key_slot_info info;
 
@@ -969,7 +917,7 @@ int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx)
 		}
 		rc = cb(ctx, &info);
 	}
-	key_list_free(&l);
+	stow_keylist_free(&l);
 	return rc;
 }
 
@@ -984,7 +932,7 @@ int stow_repo_key_add(stow_repo *r, const char *new_password,
 
 int stow_repo_key_remove(stow_repo *r, const char *slot_id)
 {
-	key_list l = {0};
+	stow_keylist l = {0};
 	char key[64];
 	bool found = false;
 	size_t valid_others = 0;
@@ -993,7 +941,7 @@ int stow_repo_key_remove(stow_repo *r, const char *slot_id)
 	    strspn(slot_id, "0123456789abcdef") != 16)
 		return stow_err_set(STOW_EINVAL, "key slot IDs are 16 hex "
 				    "digits (see `vault key list`)");
-	STOW_TRY(list_sorted(r->st, "keys/", &l));
+	STOW_TRY(stow_keylist_list_sorted(r->st, "keys/", &l));
 	snprintf(key, sizeof(key), "keys/%s", slot_id);
 	for (size_t i = 0; i < l.n; i++) {
 		stow_key_slot_info info;
@@ -1003,7 +951,7 @@ int stow_repo_key_remove(stow_repo *r, const char *slot_id)
 		else if (slot_read_info(r, l.keys[i], &info) == 0)
 			valid_others++;
 	}
-	key_list_free(&l);
+	stow_keylist_free(&l);
 	if (!found)
 		return stow_err_set(STOW_ENOTFOUND, "no key slot %s", slot_id);
 	/* Junk under keys/ does not count: only a well-formed slot can
