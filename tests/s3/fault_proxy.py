@@ -31,7 +31,9 @@ run, and a retry of a faulted request is decided afresh.
 
 Configuration: command-line options, overridden by the environment
 (FAULT_MODE, FAULT_RATE, FAULT_KINDS=comma list, FAULT_SEED, FAULT_DELAY,
-FAULT_METHODS=comma list of HTTP methods to fault, default all),
+FAULT_METHODS=comma list of HTTP methods to fault, default all,
+FAULT_FIRST_N=fault only the first N sightings of a method+target: with
+mode persistent and 1, every distinct request fails exactly once),
 and at run time by POST /__proxy/config with a JSON object, e.g.
 {"mode": "persistent", "kinds": ["error503"]}. GET /__proxy/stats gives
 requests, forwarded, faulted and a count per kind.
@@ -83,6 +85,8 @@ class FaultServer(proxycore.ProxyServer):
             key = (method, target)
             n = self.seen.get(key, 0)
             self.seen[key] = n + 1
+            if c["first_n"] > 0 and n >= c["first_n"]:
+                return None
         h = hashlib.sha256(f"{c['seed']}|{method}|{target}|{n}".encode()).digest()
         r = int.from_bytes(h[:8], "big") / 2.0**64
         if c["mode"] == "transient" and r >= c["rate"]:
@@ -177,7 +181,7 @@ def self_check(args):
     import socket
     import threading
     cfg = {"mode": "persistent", "rate": 1.0, "kinds": ["error500"], "seed": "1",
-           "delay": 1.5, "methods": []}
+           "delay": 1.5, "methods": [], "first_n": 0}
     srv = FaultServer(("127.0.0.1", 0), FaultHandler, args.upstream, cfg)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
@@ -235,7 +239,10 @@ def self_check(args):
     srv.update_config({"kinds": ["error500"], "methods": ["PUT"]})
     expect("methods=PUT leaves a GET alone", req("GET", "/"), [base[0]])
     expect("methods=PUT faults a PUT", req("PUT", "/x", b"abc"), [500])
-    srv.update_config({"mode": "transient", "rate": 0.5, "kinds": ["error500"], "methods": []})
+    srv.update_config({"methods": [], "first_n": 1})
+    expect("first_n=1: the first GET /?once is faulted", req("GET", "/?once"), [500])
+    expect("first_n=1: the second GET /?once is not", req("GET", "/?once"), [base[0]])
+    srv.update_config({"mode": "transient", "rate": 0.5, "kinds": ["error500"], "methods": [], "first_n": 0})
     codes = [req("GET", f"/?n={i}")[0] for i in range(40)]
     n500 = codes.count(500)
     ok = 8 <= n500 <= 32
@@ -266,6 +273,8 @@ def main():
     ap.add_argument("--delay", type=float, default=5.0)
     ap.add_argument("--methods", default="",
                     help="fault only these HTTP methods (comma list; default: all)")
+    ap.add_argument("--first-n", type=int, default=0,
+                    help="fault only the first N requests of each method+target (0: no limit)")
     ap.add_argument("--self-check", action="store_true")
     args = ap.parse_args()
     if args.self_check:
@@ -278,6 +287,7 @@ def main():
         "seed": env.get("FAULT_SEED", args.seed),
         "delay": float(env.get("FAULT_DELAY", args.delay)),
         "methods": [m for m in env.get("FAULT_METHODS", args.methods).split(",") if m],
+        "first_n": int(env.get("FAULT_FIRST_N", args.first_n)),
     }
     srv = FaultServer(("127.0.0.1", args.port), FaultHandler, args.upstream, cfg,
                       verbose=args.verbose)
