@@ -589,6 +589,26 @@ out:
 	hl_maybe_drop(rs, g);
 }
 
+/* A later name of a hard-link group already seen: link it to the first
+ * name (or warn why not) and return true. False when n is not hard-linked
+ * or is the first name of its group, which the caller restores. */
+static bool link_to_earlier(restore *rs, dirref *dir, const stow_node *n,
+			    const char *path)
+{
+	hl_group *g;
+	bool seen;
+
+	if (!hard_linked(n))
+		return false;
+	pthread_mutex_lock(&rs->hl_mu);
+	g = hl_find(rs, n->dev, n->ino);
+	seen = g != NULL;
+	if (seen)
+		make_link(rs, g, dir, (const char *)n->name, path);
+	pthread_mutex_unlock(&rs->hl_mu);
+	return seen;
+}
+
 /* --- files ---------------------------------------------------------------- */
 
 static void file_fail(rfile *f, const char *fmt, ...)
@@ -747,17 +767,8 @@ static int restore_file(restore *rs, dirref *dir, const stow_node *n,
 	uint64_t off = 0;
 	int fd;
 
-	if (hard_linked(n)) {
-		hl_group *g;
-
-		pthread_mutex_lock(&rs->hl_mu);
-		g = hl_find(rs, n->dev, n->ino);
-		if (g)
-			make_link(rs, g, dir, (const char *)n->name, path);
-		pthread_mutex_unlock(&rs->hl_mu);
-		if (g)
-			return 0;
-	}
+	if (link_to_earlier(rs, dir, n, path))
+		return 0;
 	for (size_t i = 0; i < n->nchunks; i++)
 		if (__builtin_add_overflow(off, n->chunks[i].len, &off))
 			break;
@@ -903,15 +914,8 @@ static int restore_leaf(restore *rs, dirref *dir, const stow_node *n,
 		return restore_file(rs, dir, n, relpath, path);
 	/* Symlinks and special files can be hard-linked too; they are
 	 * complete as soon as they exist, so no file is ever in flight. */
-	if (hard_linked(n)) {
-		pthread_mutex_lock(&rs->hl_mu);
-		g = hl_find(rs, n->dev, n->ino);
-		if (g)
-			make_link(rs, g, dir, (const char *)n->name, path);
-		pthread_mutex_unlock(&rs->hl_mu);
-		if (g)
-			return 0;
-	}
+	if (link_to_earlier(rs, dir, n, path))
+		return 0;
 	STOW_TRY(meta_copy(&m, n));
 	if (n->type == STOW_NODE_SYMLINK)
 		restore_symlink(rs, dir, n, &m, path);
