@@ -4,7 +4,7 @@
  * documentation ("Signature Calculations for the Authorization Header",
  * examplebucket, 2013-05-24), and the encoding helpers.
  *
- * Each suite case checks the string to sign (whose last line is the hash
+ * Each of the 28 suite cases checks the string to sign (whose last line is the hash
  * of the canonical request, so it pins the canonical request exactly) and
  * the Authorization header; a few also compare the canonical request
  * text, so that a failure shows where it differs.
