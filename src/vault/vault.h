@@ -35,12 +35,14 @@ enum stow_blob_type {
 
 typedef struct stow_repo stow_repo;
 
+#define STOW_KDF_LOG_N_DEFAULT 15
+
 typedef struct stow_repo_init_opts {
 	stow_hash_alg hash;
 	stow_aead_alg aead;
 	stow_comp_spec comp;
 	stow_chunker_params chunk;
-	unsigned kdf_log_n;      /* scrypt N = 2^kdf_log_n; default 16 */
+	unsigned kdf_log_n;      /* scrypt N = 2^kdf_log_n; default 15 */
 	uint32_t data_pack_size; /* target bytes per data pack */
 	uint32_t meta_pack_size; /* target bytes per metadata pack */
 } stow_repo_init_opts;

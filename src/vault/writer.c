@@ -25,6 +25,10 @@
 #define UPLOADERS 2
 #define UPLOAD_QUEUE 1
 #define INDEX_FLUSH_PACKS 256
+/* Also flush after this many blobs: with small files a pack holds
+ * thousands of blobs, and holding their entries (and encoding them in one
+ * object at the end) would make memory grow with the file count. */
+#define INDEX_FLUSH_BLOBS 65536
 #define TRAILER_AAD "stowage trailer v1"
 
 typedef struct open_pack {
@@ -47,7 +51,7 @@ struct stow_writer {
 	int nup;
 	pthread_mutex_t done_mu;
 	stow_index_pack *done;
-	size_t ndone, done_cap;
+	size_t ndone, done_cap, done_blobs;
 	int err;
 	char errmsg[512];
 	stow_writer_stats stats;
@@ -214,6 +218,7 @@ static int done_add(stow_writer *w, open_pack *p)
 	memcpy(ip->id, p->id, 32);
 	ip->kind = p->kind;
 	ip->ordinal = p->ordinal;
+	w->done_blobs += p->n;
 	ip->entries = p->entries;
 	ip->n = p->n;
 	p->entries = NULL;
@@ -259,6 +264,7 @@ static int write_index(stow_writer *w)
 		free(w->done[i].entries);
 	}
 	w->ndone = 0;
+	w->done_blobs = 0;
 	return 0;
 }
 
@@ -282,7 +288,8 @@ static void *uploader(void *arg)
 		if (rc == 0) {
 			pthread_mutex_lock(&w->done_mu);
 			rc = done_add(w, p);
-			if (rc == 0 && w->ndone >= INDEX_FLUSH_PACKS)
+			if (rc == 0 && (w->ndone >= INDEX_FLUSH_PACKS ||
+					 w->done_blobs >= INDEX_FLUSH_BLOBS))
 				rc = write_index(w);
 			pthread_mutex_unlock(&w->done_mu);
 		}
