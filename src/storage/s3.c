@@ -594,8 +594,9 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 }
 
 typedef struct upload {
-	const uint8_t *p;
-	size_t left;
+	const uint8_t *base;
+	size_t len;
+	size_t pos;
 } upload;
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -603,12 +604,25 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 	upload *u = ud;
 	size_t len = size * n;
 
-	if (len > u->left)
-		len = u->left;
-	memcpy(buf, u->p, len);
-	u->p += len;
-	u->left -= len;
+	if (len > u->len - u->pos)
+		len = u->len - u->pos;
+	if (len)
+		memcpy(buf, u->base + u->pos, len);
+	u->pos += len;
 	return len;
+}
+
+/* curl rewinds the body when it resends a request by itself (a reused
+ * connection found dead mid-upload, an auth or redirect round); without
+ * this it fails with "necessary data rewind wasn't possible". */
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+	upload *u = ud;
+
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > u->len)
+		return CURL_SEEKFUNC_FAIL;
+	u->pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
 }
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
@@ -688,6 +702,7 @@ static outcome curl_failure(s3_store *s, const req *q, resp *r, CURLcode cc,
 				     s->cfg.endpoint, detail);
 		return OUT_RETRY;
 	case CURLE_SEND_ERROR:
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
@@ -739,7 +754,7 @@ static outcome perform_once(s3_store *s, CURL *h, const req *q, resp *r,
 	stow_sigv4_kv hdr[10];
 	size_t nh = 0;
 	struct curl_slist *sl = NULL;
-	upload up = {q->body, q->body_len};
+	upload up = {q->body, q->body_len, 0};
 	stow_sigv4_signer k = {s->cfg.access_key, s->cfg.secret_key,
 			       s->cfg.region, "s3"};
 	stow_sigv4_request sr = {0};
@@ -858,6 +873,8 @@ static outcome perform_once(s3_store *s, CURL *h, const req *q, resp *r,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &up);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, &up);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)q->body_len);
 	} else if (!strcmp(q->method, "POST")) {
@@ -1142,7 +1159,32 @@ static int bad_key(const char *key)
 			    key ? key : "(null)");
 }
 
-static int s3_stat(stow_store *st, const char *key, uint64_t *size)
+/* A call that succeeds after failed attempts (or after an expected
+ * ENOTFOUND, as in the HEAD before an exclusive PUT) leaves the thread's
+ * error detail as it found it, as the fs backend does: callers clean up
+ * after an error with store calls (releasing a lease) and then report the
+ * error they had, which must not have been replaced by a retried one. */
+typedef struct saved_err {
+	char msg[1024];
+	int err;
+} saved_err;
+
+static void err_save(saved_err *e)
+{
+	snprintf(e->msg, sizeof(e->msg), "%s", stow_err_msg());
+	e->err = stow_err_errno();
+}
+
+static int err_keep(int rc, const saved_err *e)
+{
+	if (rc == 0) {
+		errno = e->err;
+		stow_err_set(0, "%s", e->msg);
+	}
+	return rc;
+}
+
+static int op_stat(stow_store *st, const char *key, uint64_t *size)
 {
 	s3_store *s = to_s3(st);
 	req q;
@@ -1160,7 +1202,7 @@ static int s3_stat(stow_store *st, const char *key, uint64_t *size)
 	return 0;
 }
 
-static int s3_get(stow_store *st, const char *key, uint64_t off, uint64_t len,
+static int op_get(stow_store *st, const char *key, uint64_t off, uint64_t len,
 		  stow_buf *out)
 {
 	s3_store *s = to_s3(st);
@@ -1174,7 +1216,7 @@ static int s3_get(stow_store *st, const char *key, uint64_t off, uint64_t len,
 	if (!out)
 		return stow_err_set(STOW_EINVAL, "get %s: no buffer", key);
 	if (len == 0)
-		return s3_stat(st, key, NULL); /* existence is the answer */
+		return op_stat(st, key, NULL); /* existence is the answer */
 	req_init(&q, s, "GET", key);
 	q.sink = out;
 	q.win_off = off;
@@ -1210,7 +1252,7 @@ static int s3_get(stow_store *st, const char *key, uint64_t off, uint64_t len,
 	return 0;
 }
 
-static int s3_put(stow_store *st, const char *key, const void *data, size_t len,
+static int op_put(stow_store *st, const char *key, const void *data, size_t len,
 		  unsigned flags)
 {
 	s3_store *s = to_s3(st);
@@ -1228,7 +1270,7 @@ static int s3_put(stow_store *st, const char *key, const void *data, size_t len,
 		/* Servers without conditional writes (s3rver, older MinIO
 		 * and Ceph) ignore If-None-Match; the HEAD catches every
 		 * case but a concurrent create (docs/s3.md). */
-		rc = s3_stat(st, key, NULL);
+		rc = op_stat(st, key, NULL);
 		if (rc == 0)
 			return stow_err_set(STOW_EEXIST,
 					    "object %s already exists in %s",
@@ -1251,7 +1293,7 @@ static int s3_put(stow_store *st, const char *key, const void *data, size_t len,
 	return rc;
 }
 
-static int s3_del(stow_store *st, const char *key)
+static int op_del(stow_store *st, const char *key)
 {
 	s3_store *s = to_s3(st);
 	req q;
@@ -1367,7 +1409,7 @@ static bool prefix_valid(const char *prefix)
 	return stow_store_key_valid(dir);
 }
 
-static int s3_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
+static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 		   void *ctx)
 {
 	s3_store *s = to_s3(st);
@@ -1516,7 +1558,7 @@ static int delete_batch(s3_store *s, const char *const *keys, size_t n,
 	return 0;
 }
 
-int stow_store_s3_delete_many(stow_store *st, const char *const *keys, size_t n)
+static int delete_many(stow_store *st, const char *const *keys, size_t n)
 {
 	s3_store *s;
 
@@ -1538,13 +1580,64 @@ int stow_store_s3_delete_many(stow_store *st, const char *const *keys, size_t n)
 		if (rc < 0 && status == 501) {
 			/* No multi-delete on this server: one by one. */
 			for (size_t j = 0; j < m; j++)
-				STOW_TRY(s3_del(st, keys[i + j]));
+				STOW_TRY(op_del(st, keys[i + j]));
 			continue;
 		}
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+static int s3_get(stow_store *st, const char *key, uint64_t off, uint64_t len,
+		  stow_buf *out)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(op_get(st, key, off, len, out), &e);
+}
+
+static int s3_put(stow_store *st, const char *key, const void *data, size_t len,
+		  unsigned flags)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(op_put(st, key, data, len, flags), &e);
+}
+
+static int s3_stat(stow_store *st, const char *key, uint64_t *size)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(op_stat(st, key, size), &e);
+}
+
+static int s3_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
+		   void *ctx)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(op_list(st, prefix, cb, ctx), &e);
+}
+
+static int s3_del(stow_store *st, const char *key)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(op_del(st, key), &e);
+}
+
+int stow_store_s3_delete_many(stow_store *st, const char *const *keys, size_t n)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(delete_many(st, keys, n), &e);
 }
 
 /* --- open / close -----------------------------------------------------------

@@ -986,6 +986,35 @@ static void test_retries(void **state)
 	assert_memory_equal(b.data, "payload", 7);
 	assert_int_equal(requests() - before, 3);
 
+	/* A PUT on a kept-alive connection that the server drops: curl
+	 * resends it on a fresh connection by itself and must be able to
+	 * rewind the body (once failed with "necessary data rewind wasn't
+	 * possible"). */
+	{
+		static uint8_t body[200000];
+
+		memset(body, 'b', sizeof(body));
+		script(0, NULL, NULL, CLOSE, 0);
+		F->script[F->nscript - 1].method = "PUT";
+		assert_int_equal(
+		    stow_store_put(s, "big", body, sizeof(body), 0), 0);
+		stow_buf_reset(&b);
+		assert_int_equal(
+		    stow_store_get(s, "big", 0, STOW_RANGE_END, &b), 0);
+		assert_int_equal(b.len, sizeof(body));
+	}
+
+	/* A call that succeeds after retries leaves the caller's error
+	 * detail alone (cleanup after an error must not replace it). */
+	stow_buf_reset(&b);
+	stow_err_set(STOW_EIO, "the caller's own error");
+	script(503, NULL, "", NORMAL, 0);
+	assert_int_equal(stow_store_get(s, "k", 0, STOW_RANGE_END, &b), 0);
+	assert_string_equal(stow_err_msg(), "the caller's own error");
+	script(500, NULL, "", NORMAL, 0);
+	assert_int_equal(stow_store_put(s, "x1", "1", 1, STOW_PUT_EXCL), 0);
+	assert_string_equal(stow_err_msg(), "the caller's own error");
+
 	/* Never on other 4xx. */
 	before = requests();
 	stow_buf_reset(&b);
