@@ -134,6 +134,10 @@ static void install_signal_handlers(void)
 			signal_pipe[0] = signal_pipe[1] = -1;
 		}
 	}
+	/* A peer that closes a connection must be an error return, not a
+	 * dead process (libcurl runs with CURLOPT_NOSIGNAL; OpenSSL writes to
+	 * sockets), nor must a closed stdout pipe kill us mid-write. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -526,8 +530,17 @@ int stow_cli_open_repo(stow_cli *cli, stow_repo **out)
 	/* Open the store first: a missing repository is reported before
 	 * anyone is asked for a password. */
 	rc = stow_store_open(&st, loc, 0);
-	if (rc == STOW_ENOTFOUND)
-		return no_repository(cli, loc);
+	/* Not found at the store level is the backend's own, more precise
+	 * message ("no repository directory at ...", "bucket B does not
+	 * exist at ..."): print that one. */
+	if (rc == STOW_ENOTFOUND) {
+		bool s3 = strncmp(loc, "s3://", 5) == 0;
+
+		fprintf(stderr, "%s: %s%s%s%s\n", cli->prog, stow_err_msg(),
+			s3 ? "" : " (create one with `", s3 ? "" : cli->prog,
+			s3 ? "" : " vault init`)");
+		return STOW_EXIT_NOTFOUND;
+	}
 	if (rc < 0)
 		return stow_cli_fail(cli, rc);
 	rc = stow_cli_password(cli, loc, &pw);

@@ -672,7 +672,9 @@ static bool try_reuse(backup *b, const stow_tree *prev, stow_node *n,
 	n->chunks = malloc((p->nchunks ? p->nchunks : 1) * sizeof(*n->chunks));
 	if (!n->chunks)
 		return false;
-	memcpy(n->chunks, p->chunks, p->nchunks * sizeof(*n->chunks));
+	if (p->nchunks) /* an empty file has no chunk list at all */
+		memcpy(n->chunks, p->chunks,
+		       p->nchunks * sizeof(*n->chunks));
 	n->nchunks = p->nchunks;
 	n->size = size;
 	return true;
