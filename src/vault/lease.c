@@ -183,7 +183,15 @@ void stow_lease_release(stow_lease *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->hb, NULL);
 	}
-	stow_store_del(stow_repo_store(l->r), l->key);
+	/* Releasing runs on error paths too: keep the caller's error detail
+	 * (a failed delete here only means the lease expires on its own). */
+	{
+		char saved[1024];
+
+		snprintf(saved, sizeof(saved), "%s", stow_err_msg());
+		stow_store_del(stow_repo_store(l->r), l->key);
+		stow_err_set(0, "%s", saved);
+	}
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	free(l);
