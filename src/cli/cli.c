@@ -51,8 +51,9 @@ static const struct option global_longopts[] = {
 /* Help texts are laid out as they print. */
 /* clang-format off */
 static const char global_options_help[] =
-	"      --repo LOCATION       the repository: a directory path, file:///abs/path\n"
-	"                            or mem: (tests); default $STOWAGE_REPO\n"
+	"      --repo LOCATION       the repository: a directory path, file:///abs/path,\n"
+	"                            s3://BUCKET/PREFIX?s3Url=URL&region=R&... (see\n"
+	"                            docs/s3.md) or mem: (tests); default $STOWAGE_REPO\n"
 	"      --password-file FILE  read the password from the first line of FILE\n"
 	"      --json                progress, warnings and summaries as JSON lines on\n"
 	"                            stderr; lists as JSON on stdout\n"
