@@ -149,6 +149,15 @@ expect_rc 1 "snapshot list signed for another region than the server's"
 show_err
 expect_grep 'region|AuthorizationHeaderMalformed' "$ERR" "the error mentions the region"
 
+echo "== a server whose clock is an hour ahead"
+proxy_config "$SIGV4_PORT" '{"clock_skew_s": 3600}'
+v snapshot list --repo "$R"
+expect_rc 1 "snapshot list against a server whose clock is an hour ahead"
+show_err
+expect_grepi 'clock' "$ERR" "the error says the clocks differ"
+expect_grep 'by (359[0-9]|360[0-9]) s' "$ERR" "the error gives the skew (about 3600 s)"
+proxy_config "$SIGV4_PORT" '{"clock_skew_s": 0}'
+
 echo "== bad locations"
 v snapshot list --repo 's3://'
 expect_rc_in "1 2" "s3:// without a bucket"

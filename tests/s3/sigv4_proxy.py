@@ -17,6 +17,11 @@ StringToSign and CanonicalRequest that were expected, 403
 InvalidAccessKeyId, 400 XAmzContentSHA256Mismatch, ...) and is not
 forwarded.
 
+Config (POST /__proxy/config): access_key, secret_key, region, and
+clock_skew_s: seconds the proxy's clock is ahead of the machine's (to
+play a server whose clock is off: requests then fail with
+RequestTimeTooSkewed, and the proxy's replies carry the skewed Date).
+
 Counters (GET /__proxy/stats): requests, verified, rejected, and
 rejected_by_code. The last rejections are kept in "last_rejections" and
 each is also logged on stderr.
@@ -133,6 +138,14 @@ class SigV4Server(proxycore.ProxyServer):
 
 
 class SigV4Handler(proxycore.ProxyHandler):
+    def date_time_string(self, timestamp=None):
+        # A server whose clock is off (config clock_skew_s) says so in
+        # the Date of its own replies, as S3 would.
+        if timestamp is None:
+            import time
+            timestamp = time.time() + self.server.config["clock_skew_s"]
+        return super().date_time_string(timestamp)
+
     def verify_headers(self):
         """All checks that need no body; returns the content hash claim."""
         cfg = self.server.config
@@ -171,7 +184,7 @@ class SigV4Handler(proxycore.ProxyHandler):
         if amzdate[:8] != sdate:
             raise Reject(403, "SignatureDoesNotMatch",
                          f"the credential scope date {sdate} is not the X-Amz-Date day {amzdate[:8]}")
-        now = datetime.datetime.utcnow()
+        now = datetime.datetime.utcnow() + datetime.timedelta(seconds=cfg["clock_skew_s"])
         if abs(now - t) > MAX_SKEW:
             raise Reject(403, "RequestTimeTooSkewed",
                          "The difference between the request time and the current time is too large.",
@@ -284,7 +297,7 @@ def sign(method, host, path, query, headers, body, akid, secret, region, when=No
 def self_check(args):
     srv = SigV4Server(("127.0.0.1", 0), SigV4Handler, args.upstream,
                       {"access_key": args.access_key, "secret_key": args.secret_key,
-                       "region": args.region})
+                       "region": args.region, "clock_skew_s": 0.0})
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
     host = f"127.0.0.1:{port}"
@@ -390,7 +403,7 @@ def main():
         sys.exit(self_check(args))
     srv = SigV4Server(("127.0.0.1", args.port), SigV4Handler, args.upstream,
                       {"access_key": args.access_key, "secret_key": args.secret_key,
-                       "region": args.region}, verbose=args.verbose)
+                       "region": args.region, "clock_skew_s": 0.0}, verbose=args.verbose)
     proxycore.serve(srv, args.port_file, "sigv4_proxy")
 
 
