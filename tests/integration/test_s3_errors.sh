@@ -12,6 +12,7 @@ require_binary
 s3_require
 s3_isolate_env
 s3_use_s3rver_keys
+# shellcheck disable=SC2034 # read by sw in lib.sh
 SW_TIMEOUT=120
 
 echo "== servers"
