@@ -294,7 +294,7 @@ int stow_cli_parse_uint(stow_cli *cli, const char *opt, const char *s,
 			uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (parse_u64(s, &v, &end) < 0 || *end || v < min || v > max)
 		return stow_cli_usage_error(
@@ -376,7 +376,7 @@ void stow_cli_opts_begin(stow_cli *cli, const char *shortopts,
 
 static int set_parallel(stow_cli *cli, const char *s)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (stow_cli_parse_uint(cli, "--parallel", s, 1, 4096, &v))
 		return STOW_EXIT_USAGE;

@@ -118,7 +118,7 @@ enum {
 static int parse_chunk_size(stow_cli *cli, const char *opt, const char *s,
 			    uint32_t *out)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (stow_cli_parse_size(cli, opt, s, &v))
 		return STOW_EXIT_USAGE;
@@ -146,7 +146,7 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 	stow_repo_init_opts o;
 	stow_store *st = NULL;
 	char repo_id[65];
-	uint64_t v;
+	uint64_t v = 0;
 	int c, ex = 0, rc;
 
 	stow_repo_init_opts_default(&o);
@@ -944,7 +944,7 @@ static int key_add_common(stow_cli *cli, int argc, char **argv, stow_repo **r,
 	_cleanup_(stow_cli_password_freep) char *pw = NULL;
 	const char *file = NULL;
 	unsigned log_n = 0;
-	uint64_t v;
+	uint64_t v = 0;
 	int c, ex = 0, rc;
 
 	stow_cli_opts_begin(cli, "", lo);

@@ -229,7 +229,7 @@ int stow_rd_varint(stow_rd *r, uint64_t *v)
 
 int stow_rd_lenbytes(stow_rd *r, size_t max, const uint8_t **p, size_t *n)
 {
-	uint64_t len;
+	uint64_t len = 0;
 
 	STOW_TRY(stow_rd_varint(r, &len));
 	if (len > max)
