@@ -15,6 +15,9 @@ run() {
 CTEST_ARGS=("$@")
 echo "== normal build ==" >&2
 run build
+echo "== Release build (compile only: -O3 finds other warnings) ==" >&2
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$jobs"
 echo "== ASan + UBSan build ==" >&2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
