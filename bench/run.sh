@@ -5,6 +5,11 @@
 #   bench/run.sh [--size 2G] [--small-files 1000000] [--tools stowage,restic,borg]
 #                [--workdir DIR] [--stowage PATH] [--seed N] [--regen]
 #                [--borg-encryption repokey|repokey-blake2] [--wait-quiet SECONDS]
+#                [--s3]
+#
+# --s3: the repositories live on s3rver (tests/s3) on 127.0.0.1 instead of
+# the local filesystem; stowage and restic only, small files off by default;
+# results go to WORKDIR/results-s3.{json,md}.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +25,9 @@ SEED=42
 REGEN=0
 BORG_ENC=repokey
 WAIT_QUIET=0
+S3=0
+TOOLS_SET=0
+SMALL_SET=0
 PASSWORD=stowage-bench-password
 
 usage() {
@@ -36,6 +44,9 @@ usage() {
   --borg-encryption M  borg init -e mode; default repokey (AES-CTR + HMAC-SHA256)
   --wait-quiet SECS    before each timed step, wait up to SECS for other processes to
                        use < 15 % of the CPUs (a shared machine); default 0 (no wait)
+  --s3                 repositories on a local s3rver (127.0.0.1, free port) instead of
+                       the filesystem; tools default to stowage,restic (borg has no S3),
+                       --small-files defaults to 0; outputs WORKDIR/results-s3.*
 EOF
 }
 
@@ -49,6 +60,7 @@ while [[ $# -gt 0 ]]; do
 	case $opt in
 	-h | --help) usage; exit 0 ;;
 	--regen) REGEN=1; shift; continue ;;
+	--s3) S3=1; shift; continue ;;
 	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption | --wait-quiet)
 		if [[ -z $val ]]; then
 			[[ $# -ge 2 ]] || die "$opt needs a value"
@@ -59,8 +71,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 	case $opt in
 	--size) SIZE=$val ;;
-	--small-files) SMALL=$val ;;
-	--tools) TOOLS=$val ;;
+	--small-files) SMALL=$val; SMALL_SET=1 ;;
+	--tools) TOOLS=$val; TOOLS_SET=1 ;;
 	--workdir) WORKDIR=$val ;;
 	--stowage) STOWAGE=$val ;;
 	--seed) SEED=$val ;;
@@ -69,6 +81,11 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 
+if ((S3)); then
+	((TOOLS_SET)) || TOOLS=stowage,restic
+	((SMALL_SET)) || SMALL=0
+	[[ ",$TOOLS," != *,borg,* ]] || die "--s3: borg has no S3 backend; drop it from --tools"
+fi
 [[ $SMALL =~ ^[0-9]+$ ]] || die "--small-files wants a number, got '$SMALL'"
 [[ $SEED =~ ^[0-9]+$ ]] || die "--seed wants a number, got '$SEED'"
 [[ $WAIT_QUIET =~ ^[0-9]+$ ]] || die "--wait-quiet wants seconds, got '$WAIT_QUIET'"
@@ -98,6 +115,11 @@ or pass --stowage PATH, or drop stowage from --tools"
 	*) die "unknown tool '$t' (known: stowage, restic, borg)" ;;
 	esac
 done
+S3RVER_JS=$REPO_ROOT/tests/s3/node_modules/s3rver/bin/s3rver.js
+if ((S3)); then
+	command -v node >/dev/null || die "--s3 needs node (Node.js) for s3rver; scripts/deps.sh installs it"
+	[[ -f $S3RVER_JS ]] || die "--s3 needs s3rver at $S3RVER_JS; run scripts/deps.sh (npm ci --prefix tests/s3)"
+fi
 if [[ " ${TOOL_LIST[*]} " == *" restic "* ]]; then
 	restic version 2>/dev/null | grep -Eq 'restic 0\.(1[4-9]|[2-9][0-9])|restic [1-9]' ||
 		die "restic >= 0.14 needed (repository v2 + --compression): $(restic version 2>&1 | head -1)"
@@ -109,15 +131,25 @@ ORIG=$WORKDIR/original   # pristine dataset
 MUT=$WORKDIR/mutated     # mutated copy (hard links to ORIG for unchanged files)
 DATA=$WORKDIR/data       # the path every tool backs up
 SMALLDIR=$WORKDIR/smallfiles
-LOGS=$WORKDIR/logs
-RAW=$WORKDIR/results.jsonl
-META=$WORKDIR/meta.json
+SFX=
+((S3 == 0)) || SFX=-s3 # the S3 run keeps its own logs and results
+LOGS=$WORKDIR/logs$SFX
+RAW=$WORKDIR/results$SFX.jsonl
+META=$WORKDIR/meta$SFX.json
+S3DATA=$WORKDIR/s3data # s3rver's data dir (--s3), deleted at exit
+S3PID=
+S3PORT=
 
 cleanup() {
 	local t
 	for t in stowage restic borg; do
 		rm -rf "$WORKDIR/repo-$t" "$WORKDIR/restore-$t" "$WORKDIR/home-$t"
 	done
+	if [[ -n $S3PID ]]; then
+		kill "$S3PID" 2>/dev/null || true
+		S3PID=
+	fi
+	((S3 == 0)) || rm -rf "$S3DATA" "$WORKDIR/s3data-tls"
 }
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
@@ -206,6 +238,96 @@ EOF
 	SMALL_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tree"]["bytes"])' "$SF_STAMP")
 fi
 
+# ----------------------------------------------------------- s3rver (--s3)
+# One server for the whole run, one bucket per tool (bench-TOOL); the main
+# dataset's repository under the prefix main/, the small files' under small/.
+#
+# Over HTTPS, with a throw-away self-signed certificate for 127.0.0.1 that
+# both tools are told to trust: over plain HTTP restic (minio-go) signs
+# uploads with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, i.e. an aws-chunked body,
+# which s3rver 3.7.1 accepts but stores verbatim, chunk headers included,
+# so restic cannot read its own repository back ("Unmarshal: invalid
+# character 'b' after top-level value"). Over HTTPS minio-go sends plain
+# bodies. (Started like tests/s3/start-s3rver.sh, which only does HTTP.)
+s3_bucket() { echo "bench-$1"; }
+S3CERT=$WORKDIR/s3data-tls/cert.pem
+start_s3rver() {
+	local tls=$WORKDIR/s3data-tls log=$LOGS/s3rver.log args port='' _i
+	rm -rf "$S3DATA" "$tls"
+	mkdir -p "$S3DATA" "$tls"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$tls/key.pem" -out "$S3CERT" >"$LOGS/openssl.log" 2>&1 ||
+		die "openssl could not make the test certificate: $(tail -3 "$LOGS/openssl.log")"
+	args=(-d "$S3DATA" -a 127.0.0.1 -p 0 --no-vhost-buckets --key "$tls/key.pem" --cert "$S3CERT")
+	for t in "${TOOL_LIST[@]}"; do args+=(--configure-bucket "$(s3_bucket "$t")"); done
+	# s3rver's listing continuation tokens use DES (OpenSSL 3: legacy provider)
+	local node_flags=()
+	node -e 'require("crypto").createCipheriv("des", Buffer.alloc(8), Buffer.alloc(8))' >/dev/null 2>&1 ||
+		node_flags+=(--openssl-legacy-provider)
+	node "${node_flags[@]}" "$S3RVER_JS" "${args[@]}" </dev/null >"$log" 2>&1 &
+	S3PID=$!
+	for _i in $(seq 1 300); do
+		kill -0 "$S3PID" 2>/dev/null || die "s3rver exited at start-up; log: $log"
+		port=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+		[[ -n $port ]] && break
+		sleep 0.1
+	done
+	[[ -n $port ]] || die "s3rver did not report a port within 30 s; log: $log"
+	S3PORT=$port
+	python3 - "$S3PORT" "$S3CERT" <<'EOF' || die "s3rver on port $S3PORT does not answer HTTPS; log: $log"
+import http.client, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+for _ in range(100):
+    try:
+        c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=2, context=ctx)
+        c.request("GET", "/")
+        c.getresponse().read()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+if ((S3)); then
+	command -v openssl >/dev/null || die "--s3 needs openssl (to make the server's test certificate)"
+	start_s3rver
+	say "s3rver on https://127.0.0.1:$S3PORT (pid $S3PID), data in $S3DATA"
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+fi
+# repo_loc TOOL NAME: what the tool's --repo gets; repo_dir TOOL NAME: where
+# its bytes are on the local disk (for the size, and to delete it).
+repo_loc() {
+	if ((S3 == 0)); then echo "$WORKDIR/repo-$1"; return; fi
+	case $1 in
+	stowage) echo "s3://$(s3_bucket "$1")/$2?s3Url=https%3A%2F%2F127.0.0.1%3A$S3PORT&s3ForcePathStyle=true&region=us-east-1&caCert=$(python3 -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$S3CERT")" ;;
+	restic) echo "s3:https://127.0.0.1:$S3PORT/$(s3_bucket "$1")/$2" ;;
+	esac
+}
+repo_dir() {
+	if ((S3 == 0)); then echo "$WORKDIR/repo-$1"; else echo "$S3DATA/$(s3_bucket "$1")/$2"; fi
+}
+# Repository bytes: du -sb of the directory; on s3rver the sum of the object
+# files only (it keeps a metadata JSON and an MD5 file next to each object).
+repo_size() {
+	[[ -d $1 ]] || { echo 0; return; }
+	if ((S3 == 0)); then du -sb "$1" | cut -f1; return; fi
+	find "$1" -type f -name '*._S3rver_object' -printf '%s\n' | awk '{s += $1} END {printf "%d\n", s}'
+}
+# s3rver's CPU ticks so far (user + system), and its peak RSS so far (KiB)
+s3rver_ticks() { [[ -n $S3PID ]] && awk '{print $14 + $15}' "/proc/$S3PID/stat" 2>/dev/null || echo 0; }
+# Requests s3rver has answered so far (its log has one line per request,
+# "PATH STATUS TIMEms SIZE"), and how many of them were 206 (ranged GETs).
+s3rver_reqs() {
+	if [[ -n $S3PID ]]; then
+		awk 'NF >= 3 && $(NF-1) ~ /^[0-9.]+m?s$/ && $(NF-2) ~ /^[0-9][0-9][0-9]$/ {n++; if ($(NF-2) == "206") r++}
+			END {printf "%d %d\n", n, r}' "$LOGS/s3rver.log"
+	else
+		echo "0 0"
+	fi
+}
+s3rver_hwm() { [[ -n $S3PID ]] && awk '/^VmHWM:/{print $2}' "/proc/$S3PID/status" 2>/dev/null || echo 0; }
+
 # ------------------------------------------------- is the machine quiet?
 CLK_TCK=$(getconf CLK_TCK)
 NPROC=$(nproc)
@@ -256,8 +378,13 @@ tool_version() {
 	printf '"host": {"nproc": %s, "busy_pct_before_run": %s, "mem_kib": %s, "kernel": "%s", "cpu": "%s"},\n' \
 		"$(nproc)" "$IDLE_BUSY_PCT" "$(awk '/MemTotal/{print $2}' /proc/meminfo)" "$(uname -r)" \
 		"$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo | tr -d '"\\')"
-	printf '"options": {"size": "%s", "size_bytes": %s, "small_files": %s, "tools": "%s", "seed": %s, "borg_encryption": "%s", "wait_quiet": %s},\n' \
-		"$SIZE" "$SIZE_B" "$SMALL" "$TOOLS" "$SEED" "$BORG_ENC" "$WAIT_QUIET"
+	printf '"options": {"size": "%s", "size_bytes": %s, "small_files": %s, "tools": "%s", "seed": %s, "borg_encryption": "%s", "wait_quiet": %s, "s3": %s},\n' \
+		"$SIZE" "$SIZE_B" "$SMALL" "$TOOLS" "$SEED" "$BORG_ENC" "$WAIT_QUIET" "$( ((S3)) && echo true || echo false)"
+	if ((S3)); then
+		printf '"s3": {"server": "s3rver %s on node %s, https://127.0.0.1 (self-signed P-256 certificate), path-style, data on %s", "buckets": "bench-TOOL, prefix main/ or small/"},\n' \
+			"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "${S3RVER_JS%/bin/s3rver.js}/package.json")" \
+			"$(node --version)" "$(df --output=source "$WORKDIR" | tail -1)"
+	fi
 	printf '"dataset": {"bytes": %s, "files": %s, "mutated_bytes": %s, "mutated_files": %s, "small_files": %s, "small_bytes": %s},\n' \
 		"$ORIG_BYTES" "$ORIG_FILES" "$MUT_BYTES" "$MUT_FILES" "$SMALL" "$SMALL_BYTES"
 	printf '"versions": {'
@@ -267,8 +394,13 @@ tool_version() {
 		sep=", "
 	done
 	printf '},\n'
-	printf '"settings": {"stowage": "vault init --compression auto; snapshot create --compression auto", '
-	printf '"restic": "init --repository-version 2; --compression auto", '
+	if ((S3)); then
+		printf '"settings": {"stowage": "vault init --compression auto; snapshot create --compression auto; --repo s3://bench-stowage/main?s3Url=https://127.0.0.1:PORT&s3ForcePathStyle=true&region=us-east-1&caCert=CERT", '
+		printf '"restic": "init --repository-version 2; --compression auto; -r s3:https://127.0.0.1:PORT/bench-restic/main --cacert CERT -o s3.bucket-lookup=path -o s3.region=us-east-1 (default s3.connections=5)", '
+	else
+		printf '"settings": {"stowage": "vault init --compression auto; snapshot create --compression auto", '
+		printf '"restic": "init --repository-version 2; --compression auto", '
+	fi
 	printf '"borg": "init -e %s; create --compression auto,zstd,3"}\n' "$BORG_ENC"
 	echo "}"
 } >"$META.tmp"
@@ -301,13 +433,18 @@ measure() {
 	sync # flush earlier writes so they do not land inside this measurement
 	wait_quiet
 	say "$tool: $step ..."
-	local stat0 stat1
+	local stat0 stat1 s3t0 s3t1 s3r0 s3r1
+	s3r0=$(s3rver_reqs)
+	s3t0=$(s3rver_ticks)
 	stat0=$(cpu_busy)
 	set +e
 	/usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	set -e
 	stat1=$(cpu_busy)
+	s3t1=$(s3rver_ticks)
+	sleep 0.2 # let s3rver's log catch up
+	s3r1=$(s3rver_reqs)
 	local last wall rss usr sys_
 	last=$(tail -n1 "$tf")
 	read -r wall rss usr sys_ <<<"$last"
@@ -316,26 +453,38 @@ measure() {
 	else status=error
 	fi
 	local repo_b=0 cache_b=0 extra
-	[[ -d $repo ]] && repo_b=$(du -sb "$repo" | cut -f1)
+	repo_b=$(repo_size "$repo")
 	[[ -d $WORKDIR/home-$tool ]] && cache_b=$(du -sb "$WORKDIR/home-$tool" | cut -f1)
 	extra=$(python3 - "$RAW" "$tool" "$step" "$wall" "$rss" "$usr" "$sys_" "$rc" "$status" "$repo_b" "$cache_b" \
-		"$bytes" "$files" "$log" "$stat0" "$stat1" "$CLK_TCK" "$NPROC" <<'EOF'
+		"$bytes" "$files" "$log" "$stat0" "$stat1" "$CLK_TCK" "$NPROC" "$S3" "$s3t0" "$s3t1" "$(s3rver_hwm)" "$s3r0" "$s3r1" <<'EOF'
 import json, sys
 (f, tool, step, wall, rss, usr, sys_, rc, status, repo_b, cache_b, nbytes, files, log,
- s0, s1, hz, ncpu) = sys.argv[1:]
+ s0, s1, hz, ncpu, s3, s3t0, s3t1, s3hwm, s3r0, s3r1) = sys.argv[1:]
 cpu = float(usr) + float(sys_)
-# CPU time the whole machine spent during the step, minus the tool's own:
-# what other processes took (on a busy machine wall times mean little).
+# s3rver's CPU time during the step (--s3): work done for the tool
+s3cpu = (int(s3t1) - int(s3t0)) / int(hz) if s3 == "1" else 0.0
+# CPU time the whole machine spent during the step, minus the tool's own
+# (and s3rver's): what other processes took (on a busy machine wall times
+# mean little).
 machine = (int(s1) - int(s0)) / int(hz)
-other = max(0.0, machine - cpu)
+other = max(0.0, machine - cpu - s3cpu)
 rec = {"tool": tool, "step": step, "wall_s": float(wall), "max_rss_kib": int(rss),
        "user_s": float(usr), "sys_s": float(sys_), "cpu_s": round(cpu, 2),
        "other_cpu_pct": round(100 * other / max(0.01, float(wall) * int(ncpu)), 1),
        "rc": int(rc), "status": status, "repo_bytes": int(repo_b), "cache_bytes": int(cache_b),
        "dataset_bytes": int(nbytes), "dataset_files": int(files), "log": log}
+if s3 == "1":
+    rec["s3rver_cpu_s"] = round(s3cpu, 2)
+    rec["s3rver_cpu_pct"] = round(100 * s3cpu / max(0.01, float(wall) * int(ncpu)), 1)
+    rec["s3rver_hwm_kib"] = int(s3hwm)  # peak RSS since the server started
+    (n0, g0), (n1, g1) = [map(int, x.split()) for x in (s3r0, s3r1)]
+    rec["s3_requests"] = n1 - n0
+    rec["s3_ranged_gets"] = g1 - g0
 with open(f, "a") as fh:
     fh.write(json.dumps(rec) + "\n")
-print("cpu %.2fs, other processes %.0f%% of the CPUs" % (cpu, rec["other_cpu_pct"]))
+print("cpu %.2fs, %sother processes %.0f%% of the CPUs" % (
+    cpu, "s3rver cpu %.2fs, %d S3 requests, " % (s3cpu, rec["s3_requests"]) if s3 == "1" else "",
+    rec["other_cpu_pct"]))
 EOF
 )
 	say "$tool: $step: ${wall}s, peak RSS $((rss / 1024)) MiB, repo $((repo_b >> 20)) MiB, $extra, rc $rc ($status)"
@@ -360,11 +509,13 @@ EOF
 }
 
 # Per-tool commands. $R = repository, $H = tool home (caches, config).
+RESTIC_OPTS=()
+((S3 == 0)) || RESTIC_OPTS=(--cacert "$S3CERT" -o s3.bucket-lookup=path -o s3.region=us-east-1)
 tool_init() { # tool repo
 	local t=$1 R=$2 H=$WORKDIR/home-$1
 	case $t in
 	stowage) "$STOWAGE" vault init --repo "$R" --compression auto ;;
-	restic) restic -r "$R" --cache-dir "$H/restic-cache" init --repository-version 2 ;;
+	restic) restic -r "$R" "${RESTIC_OPTS[@]}" --cache-dir "$H/restic-cache" init --repository-version 2 ;;
 	borg) borg init -e "$BORG_ENC" "$R" ;;
 	esac
 }
@@ -372,7 +523,7 @@ tool_backup_cmd() { # tool repo dir name -> prints nothing; sets CMD array
 	local t=$1 R=$2 D=$3 N=$4 H=$WORKDIR/home-$1
 	case $t in
 	stowage) CMD=("$STOWAGE" vault snapshot create "$D" --repo "$R" --compression auto --host bench) ;;
-	restic) CMD=(restic -r "$R" --cache-dir "$H/restic-cache" --compression auto backup --host bench "$D") ;;
+	restic) CMD=(restic -r "$R" "${RESTIC_OPTS[@]}" --cache-dir "$H/restic-cache" --compression auto backup --host bench "$D") ;;
 	borg) CMD=(borg create --stats --compression auto,zstd,3 "$R::$N" "$D") ;;
 	esac
 }
@@ -380,7 +531,7 @@ tool_restore_cmd() { # tool repo target; the latest snapshot/archive
 	local t=$1 R=$2 T=$3 H=$WORKDIR/home-$1
 	case $t in
 	stowage) CMD=("$STOWAGE" vault restore latest "$T" --repo "$R") ;;
-	restic) CMD=(restic -r "$R" --cache-dir "$H/restic-cache" restore latest --target "$T") ;;
+	restic) CMD=(restic -r "$R" "${RESTIC_OPTS[@]}" --cache-dir "$H/restic-cache" restore latest --target "$T") ;;
 	borg) CMD=(env -C "$T" borg extract "$R::mutation") ;;
 	esac
 }
@@ -401,10 +552,11 @@ restored_root() { # target source-path
 }
 
 run_main() { # tool: the main-dataset sequence
-	local t=$1 R=$WORKDIR/repo-$1 T=$WORKDIR/restore-$1
+	local t=$1 R RD T=$WORKDIR/restore-$1
+	R=$(repo_loc "$t" main) RD=$(repo_dir "$t" main)
 	tool_env "$t"
 	say "== $t: preparing $DATA (copy of the original dataset)"
-	rm -rf "$DATA" "$R" "$T"
+	rm -rf "$DATA" "$RD" "$T"
 	cp -a "$ORIG" "$DATA"
 	sync
 	"${GEN[@]}" warm "$DATA" >/dev/null # same page-cache state for every tool
@@ -412,16 +564,16 @@ run_main() { # tool: the main-dataset sequence
 	tool_init "$t" "$R" >"$LOGS/$t-init.log" 2>&1 ||
 		{ echo "---- $LOGS/$t-init.log:" >&2; tail -n 15 "$LOGS/$t-init.log" >&2; return 1; }
 	tool_backup_cmd "$t" "$R" "$DATA" initial
-	measure "$t" initial "$ORIG_BYTES" "$ORIG_FILES" "$R" "${CMD[@]}"
+	measure "$t" initial "$ORIG_BYTES" "$ORIG_FILES" "$RD" "${CMD[@]}"
 	tool_backup_cmd "$t" "$R" "$DATA" nochange
-	measure "$t" nochange "$ORIG_BYTES" "$ORIG_FILES" "$R" "${CMD[@]}"
+	measure "$t" nochange "$ORIG_BYTES" "$ORIG_FILES" "$RD" "${CMD[@]}"
 	say "$t: applying the mutation to $DATA (rsync-like: temp file + rename)"
 	"${GEN[@]}" sync "$MUT" "$DATA" >"$LOGS/$t-sync.log"
 	tool_backup_cmd "$t" "$R" "$DATA" mutation
-	measure "$t" mutation "$MUT_BYTES" "$MUT_FILES" "$R" "${CMD[@]}"
+	measure "$t" mutation "$MUT_BYTES" "$MUT_FILES" "$RD" "${CMD[@]}"
 	mkdir -p "$T"
 	tool_restore_cmd "$t" "$R" "$T"
-	measure "$t" restore "$MUT_BYTES" "$MUT_FILES" "$R" "${CMD[@]}"
+	measure "$t" restore "$MUT_BYTES" "$MUT_FILES" "$RD" "${CMD[@]}"
 	local root vjs rc=0
 	root=$(restored_root "$T" "$DATA")
 	say "$t: verifying $root against $DATA (not timed)"
@@ -432,21 +584,22 @@ run_main() { # tool: the main-dataset sequence
 	else
 		say "$t: verify ok"
 	fi
-	rm -rf "$R" "$T" "$WORKDIR/home-$t"
+	rm -rf "$RD" "$T" "$WORKDIR/home-$t"
 	return 0
 }
 
 run_small() { # tool: initial backup of the small-files tree
-	local t=$1 R=$WORKDIR/repo-$1
+	local t=$1 R RD
+	R=$(repo_loc "$t" small) RD=$(repo_dir "$t" small)
 	tool_env "$t"
-	rm -rf "$R"
+	rm -rf "$RD"
 	"${GEN[@]}" warm "$SMALLDIR" >/dev/null
 	tool_init "$t" "$R" >"$LOGS/$t-small-init.log" 2>&1 ||
 		{ echo "---- $LOGS/$t-small-init.log:" >&2; tail -n 15 "$LOGS/$t-small-init.log" >&2; return 1; }
 	tool_backup_cmd "$t" "$R" "$SMALLDIR" small
 	local rc=0
-	measure "$t" small "$SMALL_BYTES" "$SMALL" "$R" "${CMD[@]}" || rc=1
-	rm -rf "$R" "$WORKDIR/home-$t"
+	measure "$t" small "$SMALL_BYTES" "$SMALL" "$RD" "${CMD[@]}" || rc=1
+	rm -rf "$RD" "$WORKDIR/home-$t"
 	return $rc
 }
 
@@ -479,5 +632,5 @@ if ((SMALL > 0)); then
 	done
 fi
 
-python3 "$BENCH_DIR/report.py" "$META" "$RAW" "$WORKDIR/results.json" "$WORKDIR/results.md"
-say "results: $WORKDIR/results.json, $WORKDIR/results.md (logs in $LOGS)"
+python3 "$BENCH_DIR/report.py" "$META" "$RAW" "$WORKDIR/results$SFX.json" "$WORKDIR/results$SFX.md"
+say "results: $WORKDIR/results$SFX.json, $WORKDIR/results$SFX.md (logs in $LOGS)"
