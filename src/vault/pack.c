@@ -20,10 +20,14 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "vault/packcache.h"
 
 #define PACK_MAGIC "STOWPACK"
 #define PACK_END_MAGIC "STOWPEND"
 #define TRAILER_AAD "stowage trailer v1"
+/* On remote storage, chunks up to this size are read with their whole
+ * pack (they are the small files of a restore, stored side by side). */
+#define SMALL_REMOTE_BLOB (256u << 10)
 
 int stow_vault_ctx_new(stow_vault_ctx **out, stow_repo *r)
 {
@@ -177,7 +181,20 @@ int stow_repo_read_blob(stow_vault_ctx *c, const uint8_t id[STOW_ID_LEN],
 		return stow_err_set(STOW_ECORRUPT, "blob %s: bad pack", idhex);
 	stow_pack_key(key, sizeof(key), kind, pid);
 	stow_buf_reset(&c->ct);
-	rc = stow_store_get(r->st, key, loc.offset, loc.stored_len, &c->ct);
+	/* Trees, and small chunks on remote storage, come through the pack
+	 * cache: one request per pack rather than per blob. A pack that
+	 * cannot be cached (too big) falls back to a ranged read. */
+	rc = -1;
+	if (r->packcache &&
+	    (kind == PACK_KIND_META ||
+	     (r->remote && loc.stored_len <= SMALL_REMOTE_BLOB)))
+		rc = stow_packcache_read(r->packcache, r->st, loc.pack, key,
+					 loc.offset, loc.stored_len, &c->ct);
+	if (rc < 0) {
+		stow_buf_reset(&c->ct);
+		rc = stow_store_get(r->st, key, loc.offset, loc.stored_len,
+				    &c->ct);
+	}
 	if (rc < 0)
 		return stow_err_wrap(rc, "reading blob %.16s from pack %s",
 				     idhex, key);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "vault/packcache.h"
 #include "vault/keylist.h"
 
 #define SLOT_MAGIC "STOWKEYS"
@@ -680,9 +681,11 @@ static int repo_alloc(stow_repo **out, stow_store *st)
 	if (!r)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	r->st = st;
+	r->remote = st && strcmp(st->ops->name, "s3") == 0;
 	r->parallel = ncpu > 0 ? (unsigned)ncpu : 1;
 	pthread_mutex_init(&r->packs_mu, NULL);
 	*out = r;
+	STOW_TRY(stow_packcache_new(&r->packcache));
 	return stow_index_new(&r->index);
 }
 
@@ -803,6 +806,7 @@ void stow_repo_close(stow_repo *r)
 		return;
 	stow_store_close(r->st);
 	stow_index_free(r->index);
+	stow_packcache_free(r->packcache);
 	stow_chunker_free(r->chunker);
 	for (uint32_t b = 0; b < (r->npacks + PACK_BLOCK - 1) / PACK_BLOCK; b++)
 		free(r->pack_blocks[b]);

@@ -85,6 +85,9 @@ struct stow_repo {
 	uint32_t *pack_map; /* open addressing: ordinal+1, 0 empty */
 	size_t pack_map_cap;
 
+	struct stow_packcache *packcache; /* whole packs for small reads */
+	bool remote; /* storage where a request costs more than bytes */
+
 	char **index_keys, **damaged_index_keys;
 	size_t nindex_keys, ndamaged_index_keys;
 };
