@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+scripts/check-banned.sh
 jobs=$(nproc)
 run() {
   local dir=$1; shift
