@@ -1247,7 +1247,7 @@ static const stow_cli_cmd init_cmd = {
 		"      --chunk-avg SIZE      powers of 1024; avg must be a power of two,\n"
 		"      --chunk-max SIZE      min <= avg <= max)\n"
 		"      --kdf-log-n N         scrypt cost 2^N for the key slot, 10..24\n"
-		"                            (default 16; 10 is only for tests)\n"
+		"                            (default 15; 10 is only for tests)\n"
 		"      --new-password-file FILE  the password, from the first line of FILE\n",
 	.example = "  stowage vault init --repo /srv/backup\n"
 		   "  STOWAGE_REPO=/mnt/nfs/vault stowage vault init --compression zstd:3\n",
@@ -1405,7 +1405,7 @@ static const stow_cli_cmd key_list_cmd = {
 static const char key_add_options[] =
 	"      --new-password-file FILE  the new password, from the first line of FILE\n"
 	"      --kdf-log-n N         scrypt cost 2^N for the new slot, 10..24\n"
-	"                            (default 16)\n";
+	"                            (default 15)\n";
 
 static const stow_cli_cmd key_add_cmd = {
 	.name = "add",

@@ -639,24 +639,6 @@ static int fs_del(stow_store *s, const char *key)
 	return fsync_dir(path[0] ? path : "/");
 }
 
-/* The prefix's part before its last '/' names a directory and must be a
- * valid key; the part after it filters names in that directory. */
-static int prefix_valid(const char *prefix)
-{
-	const char *slash = strrchr(prefix, '/');
-	char dir[KEY_MAX + 1];
-	size_t d;
-
-	if (!slash)
-		return 1;
-	d = (size_t)(slash - prefix);
-	if (d == 0 || d > KEY_MAX)
-		return 0;
-	memcpy(dir, prefix, d);
-	dir[d] = '\0';
-	return stow_store_key_valid(dir);
-}
-
 typedef struct walk {
 	fs_store *fs;
 	stow_store_list_cb cb;
@@ -756,7 +738,7 @@ static int fs_list(stow_store *s, const char *prefix, stow_store_list_cb cb,
 
 	if (!prefix)
 		prefix = "";
-	if (!prefix_valid(prefix))
+	if (!stow_store_prefix_valid(prefix))
 		return stow_err_set(STOW_EINVAL,
 				    "invalid list prefix \"%.200s\"", prefix);
 	if (!cb)

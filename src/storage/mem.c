@@ -230,24 +230,6 @@ static int mem_stat(stow_store *s, const char *key, uint64_t *size)
 	return rc;
 }
 
-/* Same rule as the fs backend: the part of the prefix up to its last '/'
- * must be a valid key (a directory), the rest is a free filter. */
-static int prefix_valid(const char *prefix)
-{
-	const char *slash = strrchr(prefix, '/');
-	char dir[KEY_MAX + 1];
-	size_t d;
-
-	if (!slash)
-		return 1;
-	d = (size_t)(slash - prefix);
-	if (d == 0 || d > KEY_MAX)
-		return 0;
-	memcpy(dir, prefix, d);
-	dir[d] = '\0';
-	return stow_store_key_valid(dir);
-}
-
 /* Walks by "next key after the last one seen", re-finding the position
  * under the lock each step: O(log n) per key, no snapshot copy, and the
  * callback runs unlocked. Keys put or deleted during the walk may or may
@@ -262,7 +244,7 @@ static int mem_list(stow_store *s, const char *prefix, stow_store_list_cb cb,
 
 	if (!prefix)
 		prefix = "";
-	if (!prefix_valid(prefix))
+	if (!stow_store_prefix_valid(prefix))
 		return stow_err_set(STOW_EINVAL,
 				    "invalid list prefix \"%.200s\"", prefix);
 	if (!cb)

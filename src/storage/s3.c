@@ -1384,31 +1384,6 @@ static int list_end(void *ctx, const char *name, const char *parent,
 	return 0;
 }
 
-/* The part of prefix before its last '/' must be a valid key (the same
- * rule as the fs backend, so a prefix means the same on both). */
-static bool prefix_valid(const char *prefix)
-{
-	const char *slash = strrchr(prefix, '/');
-	char dir[KEY_MAX + 1];
-	size_t d;
-
-	if (strlen(prefix) > KEY_MAX)
-		return false;
-	for (const char *p = prefix; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-		      *p == '-' || *p == '/'))
-			return false;
-	if (!slash)
-		return true;
-	d = (size_t)(slash - prefix);
-	if (d == 0)
-		return false;
-	memcpy(dir, prefix, d);
-	dir[d] = '\0';
-	return stow_store_key_valid(dir);
-}
-
 static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 		   void *ctx)
 {
@@ -1420,7 +1395,7 @@ static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 
 	if (!prefix)
 		prefix = "";
-	if (!prefix_valid(prefix))
+	if (!stow_store_prefix_valid(prefix))
 		return stow_err_set(STOW_EINVAL,
 				    "invalid list prefix \"%.200s\"", prefix);
 	if (!cb)

@@ -73,6 +73,9 @@ void stow_store_mem_fail_puts_after(stow_store *s, long n);
 
 /* 1 if key is well formed (see above), 0 otherwise. */
 int stow_store_key_valid(const char *key);
+/* 1 if a list prefix is well formed: its part before the last '/' is a
+ * valid key, the rest uses only key characters. */
+int stow_store_prefix_valid(const char *prefix);
 
 static inline int stow_store_get(stow_store *s, const char *key, uint64_t off,
 				 uint64_t len, stow_buf *out)

@@ -121,3 +121,30 @@ int stow_store_open(stow_store **out, const char *location, int create)
 				    location, (int)scheme, location);
 	return stow_store_fs_open(out, location, create);
 }
+
+/* The part of a prefix before its last '/' names a "directory" and must
+ * be a valid key; the rest filters names in it and may use only key
+ * characters. One rule for every backend, so a prefix means the same on
+ * all of them. */
+int stow_store_prefix_valid(const char *prefix)
+{
+	const char *slash = strrchr(prefix, '/');
+	char dir[KEY_MAX + 1];
+	size_t d;
+
+	if (strlen(prefix) > KEY_MAX)
+		return 0;
+	for (const char *p = prefix; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-' || *p == '/'))
+			return 0;
+	if (!slash)
+		return 1;
+	d = (size_t)(slash - prefix);
+	if (d == 0)
+		return 0;
+	memcpy(dir, prefix, d);
+	dir[d] = '\0';
+	return stow_store_key_valid(dir);
+}
