@@ -109,6 +109,10 @@ static void report(checker *ck, bool final)
 
 static void vmessage(checker *ck, bool is_problem, const char *snap,
 		     const char *path, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void vmessage(checker *ck, bool is_problem, const char *snap,
+		     const char *path, const char *fmt, va_list ap)
 {
 	stow_buf b;
 
