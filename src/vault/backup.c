@@ -1134,6 +1134,10 @@ int stow_vault_backup(stow_repo *r, const stow_backup_opts *o,
 	/* Announce the backup so gc keeps its hands off what it dedups
 	 * against (lease.h). */
 	rc = stow_lease_writer(&lease, r);
+	/* The index was loaded before the lease: a gc that finished in
+	 * between may have deleted packs it names. */
+	if (rc == 0)
+		rc = stow_repo_revalidate_index(r);
 	if (rc < 0) {
 		close(fd);
 		goto out;

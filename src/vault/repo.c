@@ -830,6 +830,38 @@ int stow_repo_refresh_index(stow_repo *r)
 	return load_indexes(r);
 }
 
+int stow_repo_revalidate_index(stow_repo *r)
+{
+	stow_keylist l = {0};
+	bool gone = false;
+	stow_index *nx = NULL;
+
+	STOW_TRY(stow_keylist_list_sorted(r->st, "index/", &l));
+	for (size_t i = 0; i < r->nindex_keys && !gone; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < l.n && !found; j++)
+			found = strcmp(l.keys[j], r->index_keys[i]) == 0;
+		gone = !found;
+	}
+	stow_keylist_free(&l);
+	if (!gone)
+		return load_indexes(r);
+	/* A gc rewrote the index since we opened: our in-memory index may
+	 * name packs that no longer exist. Start over from storage. The
+	 * pack table may keep stale ordinals; nothing refers to them. */
+	STOW_TRY(stow_index_new(&nx));
+	stow_index_free(r->index);
+	r->index = nx;
+	for (size_t i = 0; i < r->nindex_keys; i++)
+		free(r->index_keys[i]);
+	r->nindex_keys = 0;
+	for (size_t i = 0; i < r->ndamaged_index_keys; i++)
+		free(r->damaged_index_keys[i]);
+	r->ndamaged_index_keys = 0;
+	return load_indexes(r);
+}
+
 stow_store *stow_repo_store(stow_repo *r)
 {
 	return r->st;

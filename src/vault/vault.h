@@ -185,6 +185,12 @@ int stow_repo_key_remove(stow_repo *r, const char *slot_id);
 int stow_repo_rewrite_index(stow_repo *r, const uint8_t *keep);
 /* Load index objects written since open (by other processes). */
 int stow_repo_refresh_index(stow_repo *r);
+/* Like refresh, but if an index object loaded at open is gone (a gc
+ * rewrote the index meanwhile), rebuild the in-memory index from storage
+ * so nothing deduplicates against deleted packs. Call after taking a
+ * writer lease, before writing. Not thread-safe against concurrent
+ * readers of this handle. */
+int stow_repo_revalidate_index(stow_repo *r);
 /* Read the trailer of every pack that no loaded index object lists and
  * add its blobs to the in-memory index (nothing is written). Used when
  * index objects are damaged, so restores still find every blob; also the

@@ -594,6 +594,69 @@ static void test_check_and_damage(void **state)
 	assert_int_equal(access(p, F_OK), 0);
 }
 
+/* A backup whose repository handle was opened before a gc ran must not
+ * deduplicate against the packs that gc deleted: it revalidates its index
+ * once it holds its writer lease. Two handles on one fs repository make
+ * the interleaving deterministic. */
+static void test_backup_after_gc_on_stale_handle(void **state)
+{
+	fixture *f = *state;
+	stow_repo_init_opts io;
+	stow_backup_opts bo = {0};
+	stow_restore_opts ro = {0};
+	stow_restore_stats rst;
+	stow_check_opts co = {0};
+	stow_snapshot s1 = {0}, s2 = {0};
+	stow_gc_stats gs;
+	stow_store *st;
+	stow_repo *h0, *stale;
+	uint64_t problems = 1;
+	char repo[128], dst[128], id[65];
+	msgs m = {0};
+
+	join(repo, sizeof(repo), f->tmp, "gcrepo");
+	join(dst, sizeof(dst), f->tmp, "gcdst");
+	stow_repo_init_opts_default(&io);
+	io.kdf_log_n = 10;
+	assert_int_equal(stow_store_fs_open(&st, repo, 1), 0);
+	assert_int_equal(stow_repo_init(st, PW, &io, id), 0);
+	assert_int_equal(stow_repo_open(&h0, st, PW), 0);
+	bo.path = f->src;
+	bo.host = "gc-host";
+	bo.no_parent = true;
+	assert_int_equal(stow_vault_backup(h0, &bo, &s1), 0);
+
+	/* The stale handle learns about s1's packs... */
+	assert_int_equal(stow_store_fs_open(&st, repo, 0), 0);
+	assert_int_equal(stow_repo_open(&stale, st, PW), 0);
+	/* ...then s1 is forgotten and its packs deleted through another. */
+	assert_int_equal(stow_snapshot_delete(h0, s1.id), 0);
+	assert_int_equal(stow_vault_gc(h0, false, &gs), 0);
+	assert_true(gs.packs_deleted >= 1);
+	stow_repo_close(h0);
+
+	/* The same tree again, through the stale handle. */
+	if (stow_vault_backup(stale, &bo, &s2) != 0)
+		fail_msg("backup: %s", stow_err_msg());
+	stow_repo_close(stale);
+
+	assert_int_equal(stow_store_fs_open(&st, repo, 0), 0);
+	assert_int_equal(stow_repo_open(&h0, st, PW), 0);
+	co.problem = collect;
+	co.cb_ctx = &m;
+	co.read_data = true;
+	assert_int_equal(stow_vault_check(h0, &co, &problems), 0);
+	if (problems)
+		fail_msg("after gc + stale-handle backup: %s", m.buf);
+	ro.target = dst;
+	ro.owner = geteuid() == 0;
+	assert_int_equal(stow_vault_restore(h0, s2.id, &ro, &rst), 0);
+	assert_int_equal(compare_trees(f->src, dst), 13);
+	stow_repo_close(h0);
+	stow_snapshot_free(&s1);
+	stow_snapshot_free(&s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +665,7 @@ int main(void)
 	    cmocka_unit_test(test_ls),
 	    cmocka_unit_test(test_diff_stats_gc),
 	    cmocka_unit_test(test_check_and_damage),
+	    cmocka_unit_test(test_backup_after_gc_on_stale_handle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
