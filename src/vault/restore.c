@@ -658,8 +658,13 @@ static void file_finish(rfile *f)
 	pthread_mutex_lock(&rs->hl_mu);
 	for (l = f->links; l; l = next) {
 		next = l->next;
-		if (failed)
+		if (failed) {
+			/* This name was counted as restored when it was
+			 * linked; it goes with its file. */
 			unlinkat(l->dir->fd, l->name, 0);
+			atomic_fetch_sub(&rs->files, 1);
+			atomic_fetch_add(&rs->errors, 1);
+		}
 		dirref_put(l->dir);
 		free(l->name);
 		free(l);
