@@ -51,6 +51,9 @@ typedef struct fs_store {
 	pthread_mutex_t mu;  /* guards durable_dirs */
 	char **durable_dirs; /* root-relative directories already synced */
 	size_t n_durable, cap_durable;
+	/* STOW_PUT_DEFER_SYNC objects not yet fsynced (keys), under mu */
+	char **deferred;
+	size_t n_deferred, cap_deferred;
 } fs_store;
 
 static fs_store *to_fs(stow_store *s)
@@ -429,6 +432,33 @@ static void durable_add(fs_store *fs, const char *dir, size_t len)
 	free(copy);
 }
 
+static int defer_add(fs_store *fs, const char *key)
+{
+	char *copy = strdup(key);
+	int rc = 0;
+
+	if (!copy)
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	pthread_mutex_lock(&fs->mu);
+	if (fs->n_deferred == fs->cap_deferred) {
+		size_t ncap = fs->cap_deferred ? fs->cap_deferred * 2 : 64;
+		char **nv = realloc(fs->deferred, ncap * sizeof(*nv));
+
+		if (!nv)
+			rc = stow_err_set(STOW_ENOMEM, "out of memory");
+		else {
+			fs->deferred = nv;
+			fs->cap_deferred = ncap;
+		}
+	}
+	if (rc == 0)
+		fs->deferred[fs->n_deferred++] = copy;
+	pthread_mutex_unlock(&fs->mu);
+	if (rc < 0)
+		free(copy);
+	return rc;
+}
+
 /* Make the object's name durable: sync its directory, and (once per
  * directory per store handle) every directory from the root down to it,
  * so each link of the path is on stable storage. */
@@ -481,7 +511,11 @@ static int fs_put(stow_store *s, const char *key, const void *data, size_t len,
 	/* The bytes must be on stable storage before any name points at
 	 * them: rename/link only orders the name, not the data. */
 	rc = write_all(fd, data, len, tmp);
-	if (rc == 0 && fsync(fd) != 0)
+	if (rc == 0 && (flags & STOW_PUT_DEFER_SYNC) && !(flags & STOW_PUT_EXCL))
+		/* Start writeback now, wait for it at stow_store_sync: the
+		 * disk works while we compute, and the syncs are batched. */
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	else if (rc == 0 && fsync(fd) != 0)
 		rc = os_fail(errno, STOW_EIO, "syncing", tmp);
 	if (rc == 0 && fstat(fd, &st) != 0)
 		rc = os_fail(errno, STOW_EIO, "stat of", tmp);
@@ -499,9 +533,55 @@ static int fs_put(stow_store *s, const char *key, const void *data, size_t len,
 		unlink(tmp);
 	if (rc < 0)
 		return rc;
+	if ((flags & STOW_PUT_DEFER_SYNC) && !(flags & STOW_PUT_EXCL))
+		return defer_add(fs, key);
 	/* From here the object is visible; a failure means "may or may not
 	 * survive a crash", reported as STOW_EIO. */
 	return make_durable(fs, key, dir_len);
+}
+
+/* fsync every deferred object, then its directory path (make_durable).
+ * A deferred object that vanished (deleted meanwhile) is skipped. */
+static int fs_sync(stow_store *s)
+{
+	fs_store *fs = to_fs(s);
+	char **keys;
+	size_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->mu);
+	keys = fs->deferred;
+	n = fs->n_deferred;
+	fs->deferred = NULL;
+	fs->n_deferred = fs->cap_deferred = 0;
+	pthread_mutex_unlock(&fs->mu);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+		const char *slash;
+		int fd;
+
+		if (rc == 0 && (path = path_of(fs, keys[i], strlen(keys[i])))) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				if (fsync(fd) != 0)
+					rc = os_fail(errno, STOW_EIO, "syncing",
+						     path);
+				close(fd);
+			} else if (errno != ENOENT) {
+				rc = os_fail(errno, STOW_EIO, "opening", path);
+			}
+			slash = strrchr(keys[i], '/');
+			if (rc == 0)
+				rc = make_durable(fs, keys[i],
+						  slash ? (size_t)(slash - keys[i])
+							: 0);
+		} else if (rc == 0) {
+			rc = STOW_ENOMEM;
+		}
+		free(keys[i]);
+	}
+	free(keys);
+	return rc;
 }
 
 static int open_object(fs_store *fs, const char *key, int *fd_out,
@@ -777,6 +857,9 @@ static void fs_close(stow_store *s)
 	for (size_t i = 0; i < fs->n_durable; i++)
 		free(fs->durable_dirs[i]);
 	free(fs->durable_dirs);
+	for (size_t i = 0; i < fs->n_deferred; i++)
+		free(fs->deferred[i]);
+	free(fs->deferred);
 	pthread_mutex_destroy(&fs->mu);
 	free(fs->root);
 	free(fs);
@@ -791,6 +874,7 @@ static const stow_store_ops fs_ops = {
     .list = fs_list,
     .del = fs_del,
     .close = fs_close,
+    .sync = fs_sync,
 };
 
 int stow_store_fs_open(stow_store **out, const char *path, int create)

@@ -1264,7 +1264,7 @@ static int op_put(stow_store *st, const char *key, const void *data, size_t len,
 		return bad_key(key);
 	if (!data && len)
 		return stow_err_set(STOW_EINVAL, "put %s: no data", key);
-	if (flags & ~STOW_PUT_EXCL)
+	if (flags & ~(STOW_PUT_EXCL | STOW_PUT_DEFER_SYNC))
 		return stow_err_set(STOW_EINVAL, "put %s: unknown flags", key);
 	if (flags & STOW_PUT_EXCL) {
 		/* Servers without conditional writes (s3rver, older MinIO

@@ -30,6 +30,11 @@
 
 #define STOW_STORE_OPS_VERSION 1
 #define STOW_PUT_EXCL 1u
+/* Durability may wait for the next stow_store_sync(): until then a crash
+ * may leave the object missing or damaged under its name. For objects
+ * nothing refers to yet (packs before their index object). Backends
+ * without a sync make every put durable at once and ignore the flag. */
+#define STOW_PUT_DEFER_SYNC 2u
 #define STOW_RANGE_END UINT64_MAX
 
 typedef struct stow_store stow_store;
@@ -52,6 +57,8 @@ typedef struct stow_store_ops {
 	/* Deleting a missing key is STOW_ENOTFOUND. */
 	int (*del)(stow_store *s, const char *key);
 	void (*close)(stow_store *s);
+	/* Make every STOW_PUT_DEFER_SYNC put so far durable. May be NULL. */
+	int (*sync)(stow_store *s);
 } stow_store_ops;
 
 struct stow_store {
@@ -100,6 +107,10 @@ static inline int stow_store_list(stow_store *s, const char *prefix,
 static inline int stow_store_del(stow_store *s, const char *key)
 {
 	return s->ops->del(s, key);
+}
+static inline int stow_store_sync(stow_store *s)
+{
+	return s->ops->sync ? s->ops->sync(s) : 0;
 }
 static inline void stow_store_close(stow_store *s)
 {

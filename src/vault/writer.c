@@ -235,6 +235,10 @@ static int write_index(stow_writer *w)
 
 	if (w->ndone == 0)
 		return 0;
+	/* Every pack this index names must be on stable storage first. */
+	rc = stow_store_sync(w->r->st);
+	if (rc < 0)
+		return stow_err_wrap(rc, "syncing packs");
 	stow_buf_init(&b, STOW_SEALED_MAX);
 	STOW_TRY(stow_index_encode(w->done, w->ndone, &b));
 	STOW_TRY(stow_random(rid, sizeof(rid)));
@@ -279,8 +283,10 @@ static void *uploader(void *arg)
 
 		if (rc == 0) {
 			stow_pack_key(key, sizeof(key), p->kind, p->id);
+			/* Durable by the stow_store_sync before the index
+			 * object that names it (write_index). */
 			rc = stow_store_put(w->r->st, key, p->buf.data,
-					    p->buf.len, 0);
+					    p->buf.len, STOW_PUT_DEFER_SYNC);
 			if (rc < 0)
 				rc = stow_err_wrap(rc, "uploading pack %s",
 						   key);
