@@ -62,17 +62,6 @@ static int set_str(char **dst, const char *src, size_t n)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into a new string. '+' stays a plus (RFC 3986;
  * this is not a form body). A decoded NUL or a bad escape is an error. */
 static int percent_decode(const char *s, size_t n, char **out, const char *what)
@@ -89,8 +78,8 @@ static int percent_decode(const char *s, size_t n, char **out, const char *what)
 			d[j++] = s[i];
 			continue;
 		}
-		hi = n - i >= 3 ? hexval(s[i + 1]) : -1;
-		lo = n - i >= 3 ? hexval(s[i + 2]) : -1;
+		hi = n - i >= 3 ? stow_hexval(s[i + 1]) : -1;
+		lo = n - i >= 3 ? stow_hexval(s[i + 2]) : -1;
 		if (hi < 0 || lo < 0 || (hi | lo) == 0) {
 			free(d);
 			return stow_err_set(STOW_EINVAL,

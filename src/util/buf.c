@@ -253,7 +253,7 @@ void stow_hex(char *out, const void *p, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int stow_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -272,7 +272,7 @@ int stow_unhex(void *out, size_t n, const char *hex)
 		return stow_err_set(STOW_EINVAL, "expected %zu hex digits",
 				    2 * n);
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = stow_hexval(hex[2 * i]), lo = stow_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return stow_err_set(STOW_EINVAL, "not a hex string");

@@ -130,6 +130,8 @@ int stow_rd_lenbytes(stow_rd *r, size_t max, const uint8_t **p, size_t *n);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void stow_hex(char *out, const void *p, size_t n);
+/* Value of one hex digit (either case), -1 if c is not one. */
+int stow_hexval(char c);
 /* Parse exactly 2n hex digits into n bytes. STOW_EINVAL otherwise. */
 int stow_unhex(void *out, size_t n, const char *hex);
 

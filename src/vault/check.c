@@ -344,12 +344,7 @@ static int collect_pack(void *ctx, const uint8_t id[STOW_ID_LEN],
 		c->cap = ncap;
 	}
 	e = &c->v[c->n++];
-	memcpy(e->id, id, STOW_ID_LEN);
-	e->type = loc->type;
-	e->comp = loc->comp;
-	e->offset = loc->offset;
-	e->stored_len = loc->stored_len;
-	e->raw_len = loc->raw_len;
+	stow_pack_entry_set(e, id, loc);
 	return 0;
 }
 

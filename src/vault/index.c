@@ -125,6 +125,16 @@ static void set_loc(entry *e, const stow_blob_loc *loc)
 	e->comp = loc->comp;
 }
 
+static void get_loc(const entry *e, stow_blob_loc *loc)
+{
+	loc->pack = e->pack;
+	loc->offset = e->offset;
+	loc->stored_len = e->stored_len;
+	loc->raw_len = e->raw_len;
+	loc->type = e->type;
+	loc->comp = e->comp;
+}
+
 void stow_index_drop_packs(stow_index *x, const uint8_t *keep,
 			   uint32_t npacks)
 {
@@ -179,12 +189,7 @@ static int add_entry(stow_index *x, size_t slot, const uint8_t *id,
 	e = entry_at(x, n);
 	memcpy(e->id, id, STOW_ID_LEN);
 	if (loc) {
-		e->pack = loc->pack;
-		e->offset = loc->offset;
-		e->stored_len = loc->stored_len;
-		e->raw_len = loc->raw_len;
-		e->type = loc->type;
-		e->comp = loc->comp;
+		set_loc(e, loc);
 	} else {
 		e->pack = PENDING;
 	}
@@ -225,12 +230,7 @@ int stow_index_lookup(stow_index *x, const uint8_t id[STOW_ID_LEN],
 
 		if (e->pack != PENDING && e->pack != DEAD) {
 			if (loc) {
-				loc->pack = e->pack;
-				loc->offset = e->offset;
-				loc->stored_len = e->stored_len;
-				loc->raw_len = e->raw_len;
-				loc->type = e->type;
-				loc->comp = e->comp;
+				get_loc(e, loc);
 			}
 			rc = 0;
 		}
@@ -268,12 +268,7 @@ void stow_index_resolve(stow_index *x, const uint8_t id[STOW_ID_LEN],
 	if (x->slots[slot]) {
 		entry *e = entry_at(x, x->slots[slot] - 1);
 
-		e->pack = loc->pack;
-		e->offset = loc->offset;
-		e->stored_len = loc->stored_len;
-		e->raw_len = loc->raw_len;
-		e->type = loc->type;
-		e->comp = loc->comp;
+		set_loc(e, loc);
 	}
 	pthread_mutex_unlock(&x->mu);
 }
@@ -294,12 +289,7 @@ int stow_index_foreach(stow_index *x, stow_index_cb cb, void *ctx)
 
 		if (e->pack == PENDING || e->pack == DEAD)
 			continue;
-		loc.pack = e->pack;
-		loc.offset = e->offset;
-		loc.stored_len = e->stored_len;
-		loc.raw_len = e->raw_len;
-		loc.type = e->type;
-		loc.comp = e->comp;
+		get_loc(e, &loc);
 		rc = cb(ctx, e->id, &loc);
 		if (rc < 0)
 			return rc;

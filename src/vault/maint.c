@@ -35,12 +35,7 @@ static int group_cb(void *ctx, const uint8_t id[STOW_ID_LEN],
 		return 0;
 	}
 	e = &g->entries[loc->pack][g->fill[loc->pack]++];
-	memcpy(e->id, id, STOW_ID_LEN);
-	e->type = loc->type;
-	e->comp = loc->comp;
-	e->offset = loc->offset;
-	e->stored_len = loc->stored_len;
-	e->raw_len = loc->raw_len;
+	stow_pack_entry_set(e, id, loc);
 	return 0;
 }
 

@@ -204,12 +204,7 @@ int stow_repo_read_blob(stow_vault_ctx *c, const uint8_t id[STOW_ID_LEN],
 				    "%u needs %u bytes, got %zu)",
 				    key, idhex, loc.offset, loc.stored_len,
 				    c->ct.len);
-	memcpy(e.id, id, STOW_ID_LEN);
-	e.type = loc.type;
-	e.comp = loc.comp;
-	e.offset = loc.offset;
-	e.stored_len = loc.stored_len;
-	e.raw_len = loc.raw_len;
+	stow_pack_entry_set(&e, id, &loc);
 	rc = stow_pack_open_blob(c, pid, &e, c->ct.data, out);
 	if (rc < 0)
 		return stow_err_wrap(rc, "pack %s", key);

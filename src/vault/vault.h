@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "crypto/crypto.h"
 #include "storage/storage.h"
@@ -224,6 +225,19 @@ typedef struct stow_pack_entry {
 int stow_pack_read_trailer(stow_vault_ctx *c, const uint8_t pack_id[32],
 			   const uint8_t *data, size_t len,
 			   stow_pack_entry **entries, size_t *n);
+/* The pack entry of a blob from its ID and index location. */
+static inline void stow_pack_entry_set(stow_pack_entry *e,
+				       const uint8_t id[STOW_ID_LEN],
+				       const stow_blob_loc *loc)
+{
+	memcpy(e->id, id, STOW_ID_LEN);
+	e->type = loc->type;
+	e->comp = loc->comp;
+	e->offset = loc->offset;
+	e->stored_len = loc->stored_len;
+	e->raw_len = loc->raw_len;
+}
+
 /* Authenticate, decompress and re-hash one blob whose ciphertext (of
  * e->stored_len bytes) is at ct. out is reset and gets the plaintext. */
 int stow_pack_open_blob(stow_vault_ctx *c, const uint8_t pack_id[32],
