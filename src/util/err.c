@@ -84,6 +84,8 @@ const char *stow_err_name(int code)
 	case STOW_EUNSUPPORTED: return "unsupported";
 	case STOW_EPARTIAL: return "partial";
 	case STOW_EINTR: return "interrupted";
+	case STOW_ECONFLICT: return "conflict";
+	case STOW_EDENIED: return "access denied";
 	default: return "unknown error";
 	}
 }

@@ -27,6 +27,8 @@ enum {
 	STOW_EUNSUPPORTED = -11, /* a format version or algorithm we lack */
 	STOW_EPARTIAL = -12,   /* the job finished but skipped some items */
 	STOW_EINTR = -13,      /* interrupted by a signal */
+	STOW_ECONFLICT = -14,  /* a concurrent writer changed it first (HTTP 409) */
+	STOW_EDENIED = -15,    /* the server refused our credentials (401/403) */
 };
 
 /* Record the detail for `code` (printf-style) and return `code`, so that
