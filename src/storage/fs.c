@@ -486,58 +486,149 @@ static int make_durable(fs_store *fs, const char *key, size_t dir_len)
 	return 0;
 }
 
-static int fs_put(stow_store *s, const char *key, const void *data, size_t len,
-		  unsigned flags)
+/* A put in progress: the temp file and where it goes. fs_put is
+ * begin + one append + commit, so both paths share one crash argument. */
+typedef struct fs_put_writer {
+	stow_put_writer base;
+	fs_store *fs;
+	char *key, *final, *tmp;
+	size_t dir_len;
+	unsigned flags;
+	int fd;
+	int failed; /* an append failed: commit must not publish */
+} fs_put_writer;
+
+static const stow_store_ops fs_ops;
+
+static void put_writer_free(fs_put_writer *pw)
+{
+	if (pw->fd >= 0)
+		close(pw->fd);
+	if (pw->tmp)
+		unlink(pw->tmp);
+	free(pw->key);
+	free(pw->final);
+	free(pw->tmp);
+	free(pw);
+}
+
+static int fs_put_begin(stow_store *s, const char *key, unsigned flags,
+			stow_put_writer **out)
 {
 	fs_store *fs = to_fs(s);
-	_cleanup_free_ char *final = NULL;
-	_cleanup_free_ char *tmp = NULL;
+	fs_put_writer *pw;
 	const char *slash;
-	size_t dir_len;
-	struct stat st;
-	int fd = -1, rc;
+	int rc;
 
 	if (!stow_store_key_valid(key))
 		return bad_key(key);
-	if (!data && len)
-		return stow_err_set(STOW_EINVAL, "put %s: no data", key);
+	pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	pw->base.ops = &fs_ops;
+	pw->fs = fs;
+	pw->fd = -1;
+	pw->flags = flags;
 	slash = strrchr(key, '/');
-	dir_len = slash ? (size_t)(slash - key) : 0;
-	final = path_of(fs, key, strlen(key));
-	if (!final)
-		return STOW_ENOMEM;
+	pw->dir_len = slash ? (size_t)(slash - key) : 0;
+	pw->key = strdup(key);
+	pw->final = path_of(fs, key, strlen(key));
+	if (!pw->key || !pw->final) {
+		put_writer_free(pw);
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	}
+	rc = create_temp(fs, key, pw->dir_len, &pw->tmp, &pw->fd);
+	if (rc < 0) {
+		put_writer_free(pw);
+		return rc;
+	}
+	*out = &pw->base;
+	return 0;
+}
 
-	STOW_TRY(create_temp(fs, key, dir_len, &tmp, &fd));
+static int fs_put_append(stow_put_writer *w, const void *data, size_t len)
+{
+	fs_put_writer *pw = (fs_put_writer *)w;
+	int rc;
+
+	if (pw->failed)
+		return stow_err_set(STOW_EIO, "put %s: an earlier write failed",
+				    pw->key);
+	rc = write_all(pw->fd, data, len, pw->tmp);
+	if (rc < 0)
+		pw->failed = 1;
+	return rc;
+}
+
+static void fs_put_abort(stow_put_writer *w)
+{
+	put_writer_free((fs_put_writer *)w);
+}
+
+static int fs_put_commit(stow_put_writer *w)
+{
+	fs_put_writer *pw = (fs_put_writer *)w;
+	unsigned flags = pw->flags;
+	bool deferred = (flags & STOW_PUT_DEFER_SYNC) && !(flags & STOW_PUT_EXCL);
+	struct stat st;
+	int fd = pw->fd, rc = 0;
+
+	if (pw->failed) {
+		rc = stow_err_set(STOW_EIO, "put %s: an earlier write failed",
+				  pw->key);
+		put_writer_free(pw);
+		return rc;
+	}
+	pw->fd = -1;
 	/* The bytes must be on stable storage before any name points at
 	 * them: rename/link only orders the name, not the data. */
-	rc = write_all(fd, data, len, tmp);
-	if (rc == 0 && (flags & STOW_PUT_DEFER_SYNC) && !(flags & STOW_PUT_EXCL))
+	if (deferred)
 		/* Start writeback now, wait for it at stow_store_sync: the
 		 * disk works while we compute, and the syncs are batched. */
 		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	else if (rc == 0 && fsync(fd) != 0)
-		rc = os_fail(errno, STOW_EIO, "syncing", tmp);
+	else if (fsync(fd) != 0)
+		rc = os_fail(errno, STOW_EIO, "syncing", pw->tmp);
 	if (rc == 0 && fstat(fd, &st) != 0)
-		rc = os_fail(errno, STOW_EIO, "stat of", tmp);
+		rc = os_fail(errno, STOW_EIO, "stat of", pw->tmp);
 	/* NFS reports deferred write errors at close; after a successful
 	 * fsync EINTR only means the descriptor is gone. */
 	if (close(fd) != 0 && errno != EINTR && rc == 0)
-		rc = os_fail(errno, STOW_EIO, "closing", tmp);
+		rc = os_fail(errno, STOW_EIO, "closing", pw->tmp);
 	if (rc == 0)
 		rc = (flags & STOW_PUT_EXCL)
-			 ? commit_excl(key, tmp, final, &st)
-			 : commit_replace(key, tmp, final, &st);
-	/* After link() (or any failure) the temp name must go; after a
-	 * successful rename it no longer exists and this is a no-op. */
-	if (rc < 0 || (flags & STOW_PUT_EXCL))
-		unlink(tmp);
-	if (rc < 0)
+			 ? commit_excl(pw->key, pw->tmp, pw->final, &st)
+			 : commit_replace(pw->key, pw->tmp, pw->final, &st);
+	/* After a successful rename the temp name no longer exists; after
+	 * link() (or any failure) it must go: put_writer_free unlinks it. */
+	if (rc == 0 && !(flags & STOW_PUT_EXCL)) {
+		free(pw->tmp);
+		pw->tmp = NULL;
+	}
+	if (rc == 0)
+		rc = deferred ? defer_add(pw->fs, pw->key)
+			      /* From here the object is visible; a failure
+			       * means "may or may not survive a crash",
+			       * reported as STOW_EIO. */
+			      : make_durable(pw->fs, pw->key, pw->dir_len);
+	put_writer_free(pw);
+	return rc;
+}
+
+static int fs_put(stow_store *s, const char *key, const void *data, size_t len,
+		  unsigned flags)
+{
+	stow_put_writer *w;
+	int rc;
+
+	if (!data && len)
+		return stow_err_set(STOW_EINVAL, "put %s: no data", key);
+	STOW_TRY(fs_put_begin(s, key, flags, &w));
+	rc = fs_put_append(w, data, len);
+	if (rc < 0) {
+		fs_put_abort(w);
 		return rc;
-	if ((flags & STOW_PUT_DEFER_SYNC) && !(flags & STOW_PUT_EXCL))
-		return defer_add(fs, key);
-	/* From here the object is visible; a failure means "may or may not
-	 * survive a crash", reported as STOW_EIO. */
-	return make_durable(fs, key, dir_len);
+	}
+	return fs_put_commit(w);
 }
 
 /* fsync every deferred object, then its directory path (make_durable).
@@ -875,6 +966,10 @@ static const stow_store_ops fs_ops = {
     .del = fs_del,
     .close = fs_close,
     .sync = fs_sync,
+    .put_begin = fs_put_begin,
+    .put_append = fs_put_append,
+    .put_commit = fs_put_commit,
+    .put_abort = fs_put_abort,
 };
 
 int stow_store_fs_open(stow_store **out, const char *path, int create)

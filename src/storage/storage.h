@@ -38,6 +38,7 @@
 #define STOW_RANGE_END UINT64_MAX
 
 typedef struct stow_store stow_store;
+typedef struct stow_put_writer stow_put_writer;
 
 typedef int (*stow_store_list_cb)(void *ctx, const char *key, uint64_t size);
 
@@ -59,7 +60,25 @@ typedef struct stow_store_ops {
 	void (*close)(stow_store *s);
 	/* Make every STOW_PUT_DEFER_SYNC put so far durable. May be NULL. */
 	int (*sync)(stow_store *s);
+	/* Optional (NULL: callers assemble the object and use put): write
+	 * one object in pieces without holding it in memory. put_begin
+	 * starts it (flags as for put); put_append adds bytes in order;
+	 * put_commit publishes it with exactly put's atomicity and
+	 * durability contract and frees the writer, success or not;
+	 * put_abort discards it and frees the writer. Until commit nothing
+	 * is visible under the key. A writer is used by one thread at a
+	 * time (callers serialise appends). */
+	int (*put_begin)(stow_store *s, const char *key, unsigned flags,
+			 stow_put_writer **out);
+	int (*put_append)(stow_put_writer *w, const void *data, size_t len);
+	int (*put_commit)(stow_put_writer *w);
+	void (*put_abort)(stow_put_writer *w);
 } stow_store_ops;
+
+/* The common head of every backend's put writer. */
+struct stow_put_writer {
+	const stow_store_ops *ops;
+};
 
 struct stow_store {
 	const stow_store_ops *ops;
@@ -112,6 +131,36 @@ static inline int stow_store_sync(stow_store *s)
 {
 	return s->ops->sync ? s->ops->sync(s) : 0;
 }
+/* 1 if the backend writes objects in pieces (stow_store_put_begin). */
+static inline int stow_store_can_stream(const stow_store *s)
+{
+	return s->ops->put_begin != NULL;
+}
+
+static inline int stow_store_put_begin(stow_store *s, const char *key,
+				       unsigned flags, stow_put_writer **out)
+{
+	return s->ops->put_begin(s, key, flags, out);
+}
+
+static inline int stow_store_put_append(stow_put_writer *w, const void *data,
+					size_t len)
+{
+	return w->ops->put_append(w, data, len);
+}
+
+static inline int stow_store_put_commit(stow_put_writer *w)
+{
+	return w->ops->put_commit(w);
+}
+
+/* Accepts NULL. */
+static inline void stow_store_put_abort(stow_put_writer *w)
+{
+	if (w)
+		w->ops->put_abort(w);
+}
+
 static inline void stow_store_close(stow_store *s)
 {
 	if (s)

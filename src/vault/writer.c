@@ -36,7 +36,15 @@ typedef struct open_pack {
 	int kind;
 	uint32_t ordinal;
 	stow_aead *aead;
+	/* Buffered packs (meta packs, and data packs on stores that cannot
+	 * stream) are assembled whole in buf and handed to the uploaders.
+	 * Streamed packs (data packs on stores with put_begin) go to storage
+	 * blob by blob through sw; buf then only stages one sealed blob or
+	 * the trailer. len is the pack's length either way. */
 	stow_buf buf;
+	stow_put_writer *sw;
+	uint64_t len;
+	uint8_t hdr[STOW_PACK_HEADER_LEN];
 	stow_pack_entry *entries;
 	size_t n, cap;
 } open_pack;
@@ -74,6 +82,7 @@ static void pack_free(open_pack *p)
 	if (!p)
 		return;
 	stow_aead_free(p->aead);
+	stow_store_put_abort(p->sw);
 	stow_buf_free(&p->buf);
 	free(p->entries);
 	free(p);
@@ -83,7 +92,7 @@ static void pack_free(open_pack *p)
 static void pack_recycle(stow_writer *w, open_pack *p)
 {
 	pthread_mutex_lock(&w->done_mu);
-	if (p->kind == PACK_KIND_DATA &&
+	if (p->kind == PACK_KIND_DATA && !p->sw &&
 	    w->nspare < sizeof(w->spare) / sizeof(w->spare[0])) {
 		w->spare[w->nspare++] = p->buf;
 		stow_buf_init(&p->buf, 0);
@@ -114,6 +123,17 @@ static int get_err(stow_writer *w)
 	return rc;
 }
 
+/* Append bytes to the pack: into its buffer, or straight to storage. */
+static int pack_write(open_pack *p, const void *data, size_t len)
+{
+	if (p->sw)
+		STOW_TRY(stow_store_put_append(p->sw, data, len));
+	else
+		STOW_TRY(stow_buf_append(&p->buf, data, len));
+	p->len += len;
+	return 0;
+}
+
 static int pack_new(stow_writer *w, int kind, open_pack **out)
 {
 	uint32_t target = kind == PACK_KIND_META ? w->r->meta_pack_size
@@ -126,7 +146,7 @@ static int pack_new(stow_writer *w, int kind, open_pack **out)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	p->kind = kind;
 	stow_buf_init(&p->buf, (size_t)STOW_PACK_MAX - 1);
-	if (kind == PACK_KIND_DATA) {
+	if (kind == PACK_KIND_DATA && !stow_store_can_stream(w->r->st)) {
 		pthread_mutex_lock(&w->done_mu);
 		if (w->nspare) {
 			p->buf = w->spare[--w->nspare];
@@ -144,18 +164,29 @@ static int pack_new(stow_writer *w, int kind, open_pack **out)
 		rc = stow_aead_setkey(p->aead, key);
 		stow_secure_zero(key, sizeof(key));
 	}
-	/* Reserve the whole pack once: packs close before they would pass
-	 * the target, so the buffer never doubles past it. */
-	if (rc == 0)
-		rc = stow_buf_reserve(&p->buf, target);
-	if (rc == 0) {
-		uint8_t h[STOW_PACK_HEADER_LEN] = "STOWPACK";
+	if (rc == 0 && kind == PACK_KIND_DATA &&
+	    stow_store_can_stream(w->r->st)) {
+		char okey[160];
 
-		stow_put_le32(h + 8, STOW_FORMAT_VERSION);
-		h[12] = (uint8_t)kind;
-		h[13] = (uint8_t)w->r->aead;
-		memcpy(h + 16, p->id, 32);
-		rc = stow_buf_append(&p->buf, h, sizeof(h));
+		stow_pack_key(okey, sizeof(okey), kind, p->id);
+		/* Durable by the stow_store_sync before the index object
+		 * that names it (write_index). */
+		rc = stow_store_put_begin(w->r->st, okey, STOW_PUT_DEFER_SYNC,
+					  &p->sw);
+		if (rc < 0)
+			rc = stow_err_wrap(rc, "writing pack %s", okey);
+	} else if (rc == 0) {
+		/* Reserve the whole pack once: packs close before they
+		 * would pass the target, so the buffer never doubles. */
+		rc = stow_buf_reserve(&p->buf, target);
+	}
+	if (rc == 0) {
+		memcpy(p->hdr, "STOWPACK", 8);
+		stow_put_le32(p->hdr + 8, STOW_FORMAT_VERSION);
+		p->hdr[12] = (uint8_t)kind;
+		p->hdr[13] = (uint8_t)w->r->aead;
+		memcpy(p->hdr + 16, p->id, 32);
+		rc = pack_write(p, p->hdr, sizeof(p->hdr));
 	}
 	if (rc < 0) {
 		pack_free(p);
@@ -190,15 +221,17 @@ static int pack_finish(open_pack *p)
 		STOW_TRY(stow_buf_append_varint(&t, e->raw_len));
 	}
 	tlen = t.len + STOW_TAG_LEN;
-	STOW_TRY(stow_buf_reserve(&p->buf, tlen + STOW_PACK_FOOTER_LEN));
+	/* Seal into t's own tail, then footer, then one write. */
+	STOW_TRY(stow_buf_reserve(&t, STOW_TAG_LEN + STOW_PACK_FOOTER_LEN));
 	memset(nonce, 0xff, sizeof(nonce));
 	memcpy(aad, TRAILER_AAD, sizeof(TRAILER_AAD) - 1);
-	memcpy(aad + sizeof(TRAILER_AAD) - 1, p->buf.data, 48);
+	memcpy(aad + sizeof(TRAILER_AAD) - 1, p->hdr, 48);
 	STOW_TRY(stow_aead_seal(p->aead, nonce, aad, sizeof(aad), t.data,
-				t.len, p->buf.data + p->buf.len));
-	p->buf.len += tlen;
-	STOW_TRY(stow_buf_append_le32(&p->buf, (uint32_t)tlen));
-	return stow_buf_append(&p->buf, "STOWPEND", 8);
+				t.len, t.data));
+	t.len = tlen;
+	STOW_TRY(stow_buf_append_le32(&t, (uint32_t)tlen));
+	STOW_TRY(stow_buf_append(&t, "STOWPEND", 8));
+	return pack_write(p, t.data, t.len);
 }
 
 static int done_add(stow_writer *w, open_pack *p)
@@ -272,37 +305,64 @@ static int write_index(stow_writer *w)
 	return 0;
 }
 
+/* Store a finished pack (put, or commit of a streamed one), then list it
+ * for the next index object. Consumes p. */
+static void pack_store(stow_writer *w, open_pack *p)
+{
+	char key[160];
+	int rc = get_err(w);
+
+	stow_pack_key(key, sizeof(key), p->kind, p->id);
+	if (rc == 0 && p->sw) {
+		rc = stow_store_put_commit(p->sw);
+		if (rc < 0)
+			rc = stow_err_wrap(rc, "writing pack %s", key);
+	} else if (rc == 0) {
+		/* Durable by the stow_store_sync before the index object
+		 * that names it (write_index). */
+		rc = stow_store_put(w->r->st, key, p->buf.data, p->buf.len,
+				    STOW_PUT_DEFER_SYNC);
+		if (rc < 0)
+			rc = stow_err_wrap(rc, "uploading pack %s", key);
+	}
+	if (p->sw && rc == 0)
+		p->sw = NULL; /* commit freed it */
+	if (rc == 0) {
+		pthread_mutex_lock(&w->done_mu);
+		rc = done_add(w, p);
+		if (rc == 0 && (w->ndone >= INDEX_FLUSH_PACKS ||
+				w->done_blobs >= INDEX_FLUSH_BLOBS))
+			rc = write_index(w);
+		pthread_mutex_unlock(&w->done_mu);
+	}
+	if (rc < 0)
+		set_err(w, rc);
+	pack_recycle(w, p);
+}
+
+/* Streamed packs are already in storage: commit them in the caller's
+ * thread; buffered ones queue for an uploader. Consumes p. */
+static int pack_submit(stow_writer *w, open_pack *p)
+{
+	int rc;
+
+	if (p->sw) {
+		pack_store(w, p);
+		return get_err(w);
+	}
+	rc = stow_queue_push(w->upq, p);
+	if (rc < 0)
+		pack_free(p);
+	return rc;
+}
+
 static void *uploader(void *arg)
 {
 	stow_writer *w = arg;
 	open_pack *p;
 
-	while ((p = stow_queue_pop(w->upq))) {
-		char key[160];
-		int rc = get_err(w);
-
-		if (rc == 0) {
-			stow_pack_key(key, sizeof(key), p->kind, p->id);
-			/* Durable by the stow_store_sync before the index
-			 * object that names it (write_index). */
-			rc = stow_store_put(w->r->st, key, p->buf.data,
-					    p->buf.len, STOW_PUT_DEFER_SYNC);
-			if (rc < 0)
-				rc = stow_err_wrap(rc, "uploading pack %s",
-						   key);
-		}
-		if (rc == 0) {
-			pthread_mutex_lock(&w->done_mu);
-			rc = done_add(w, p);
-			if (rc == 0 && (w->ndone >= INDEX_FLUSH_PACKS ||
-					 w->done_blobs >= INDEX_FLUSH_BLOBS))
-				rc = write_index(w);
-			pthread_mutex_unlock(&w->done_mu);
-		}
-		if (rc < 0)
-			set_err(w, rc);
-		pack_recycle(w, p);
-	}
+	while ((p = stow_queue_pop(w->upq)))
+		pack_store(w, p);
 	return NULL;
 }
 
@@ -394,7 +454,7 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 	pthread_mutex_lock(&w->mu[kind]);
 	p = w->open[kind];
 	if (p && p->n > 0 &&
-	    p->buf.len + stored + trailer_estimate(p->n + 1) > target) {
+	    p->len + stored + trailer_estimate(p->n + 1) > target) {
 		full = p;
 		p = w->open[kind] = NULL;
 	}
@@ -415,7 +475,7 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 		p->entries = ne;
 		p->cap = ncap;
 	}
-	if ((uint64_t)p->buf.len + stored >= STOW_PACK_MAX - (1u << 20)) {
+	if (p->len + stored >= STOW_PACK_MAX - (1u << 20)) {
 		rc = stow_err_set(STOW_EINVAL, "pack would exceed 4 GiB");
 		goto unlock;
 	}
@@ -426,7 +486,7 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 	memcpy(e->id, id, STOW_ID_LEN);
 	e->type = (uint8_t)type;
 	e->comp = (uint8_t)used;
-	e->offset = (uint32_t)p->buf.len;
+	e->offset = (uint32_t)p->len;
 	e->stored_len = (uint32_t)stored;
 	e->raw_len = (uint32_t)len;
 	{
@@ -439,7 +499,20 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 		if (rc < 0)
 			goto unlock;
 	}
-	p->buf.len += stored;
+	if (p->sw) {
+		/* Streamed: the staged blob goes out now, in offset order
+		 * (we hold the pack's mutex). A failed write poisons the
+		 * writer; the session fails and the temp object goes. */
+		rc = stow_store_put_append(p->sw, p->buf.data, stored);
+		stow_buf_reset(&p->buf);
+		if (rc < 0) {
+			rc = stow_err_wrap(rc, "writing pack");
+			goto unlock;
+		}
+	} else {
+		p->buf.len += stored;
+	}
+	p->len += stored;
 	p->n++;
 	loc.pack = p->ordinal;
 	loc.offset = e->offset;
@@ -448,7 +521,7 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 	loc.type = e->type;
 	loc.comp = e->comp;
 	stow_index_resolve(w->r->index, id, &loc);
-	if (p->buf.len + trailer_estimate(p->n) >= target) {
+	if (p->len + trailer_estimate(p->n) >= target) {
 		full = full ? full : p;
 		if (full == p)
 			w->open[kind] = NULL;
@@ -471,12 +544,10 @@ unlock:
 			pthread_mutex_lock(&w->done_mu);
 			w->stats.packs++;
 			pthread_mutex_unlock(&w->done_mu);
-			rc = stow_queue_push(w->upq, full);
+			return pack_submit(w, full);
 		}
-		if (rc < 0) {
-			pack_free(full);
-			return rc;
-		}
+		pack_free(full);
+		return rc;
 	}
 	return 0;
 }
@@ -516,10 +587,10 @@ int stow_writer_flush(stow_writer *w)
 			rc = pack_finish(p);
 		if (rc == 0) {
 			w->stats.packs++;
-			rc = stow_queue_push(w->upq, p);
-		}
-		if (rc < 0)
+			rc = pack_submit(w, p);
+		} else {
 			pack_free(p);
+		}
 	}
 	stop_uploaders(w);
 	w->flushed = true;

@@ -811,6 +811,65 @@ static void test_fs_crash_leftovers(void **state)
 	assert_int_equal(count_dotfiles(f->dir), 3);
 }
 
+/* A streamed put: invisible until commit, then exactly the appended bytes;
+ * abort and a failed commit leave no object and no temp file. */
+static void test_fs_put_stream(void **state)
+{
+	fixture *f = *state;
+	stow_put_writer *w = NULL;
+	char big[3000];
+
+	assert_true(stow_store_can_stream(f->s));
+	memset(big, 'z', sizeof(big));
+	assert_int_equal(stow_store_put_begin(f->s, "data/cd/cd01",
+					      STOW_PUT_DEFER_SYNC, &w),
+			 0);
+	assert_int_equal(stow_store_put_append(w, "head-", 5), 0);
+	assert_int_equal(stow_store_put_append(w, big, sizeof(big)), 0);
+	assert_int_equal(stow_store_put_append(w, "", 0), 0);
+	assert_int_equal(stow_store_stat(f->s, "data/cd/cd01", NULL),
+			 STOW_ENOTFOUND);
+	assert_list(f->s, "data/", "");
+	assert_int_equal(count_dotfiles(f->dir), 1);
+	assert_int_equal(stow_store_put_commit(w), 0);
+	assert_int_equal(stow_store_sync(f->s), 0);
+	{
+		stow_buf b;
+
+		stow_buf_init(&b, 0);
+		assert_int_equal(stow_store_get(f->s, "data/cd/cd01", 0,
+						STOW_RANGE_END, &b),
+				 0);
+		assert_int_equal(b.len, 5 + sizeof(big));
+		assert_memory_equal(b.data, "head-", 5);
+		assert_memory_equal(b.data + 5, big, sizeof(big));
+		stow_buf_free(&b);
+	}
+	assert_int_equal(count_dotfiles(f->dir), 0);
+
+	/* Abort: nothing appears, the temp file goes. */
+	assert_int_equal(stow_store_put_begin(f->s, "data/cd/cd02", 0, &w), 0);
+	assert_int_equal(stow_store_put_append(w, "partial", 7), 0);
+	stow_store_put_abort(w);
+	stow_store_put_abort(NULL);
+	assert_int_equal(stow_store_stat(f->s, "data/cd/cd02", NULL),
+			 STOW_ENOTFOUND);
+	assert_int_equal(count_dotfiles(f->dir), 0);
+
+	/* Exclusive commit onto an existing key fails and leaves the old
+	 * object and no temp file. */
+	assert_int_equal(stow_store_put_begin(f->s, "data/cd/cd01",
+					      STOW_PUT_EXCL, &w),
+			 0);
+	assert_int_equal(stow_store_put_append(w, "other", 5), 0);
+	assert_int_equal(stow_store_put_commit(w), STOW_EEXIST);
+	assert_int_equal(count_dotfiles(f->dir), 0);
+	assert_int_equal(stow_store_stat(f->s, "data/cd/cd01", NULL), 0);
+
+	/* Bad keys are refused before anything is created. */
+	assert_int_equal(stow_store_put_begin(f->s, "../x", 0, &w), STOW_EINVAL);
+}
+
 /* A write that fails halfway (here: the file size limit, the one write
  * failure an unprivileged test can cause on demand) must leave neither a
  * partial object nor a temp file, and must not touch the old version. */
@@ -1166,6 +1225,7 @@ int main(void)
 	    BOTH(test_concurrency),
 	    FS(test_fs_crash_leftovers),
 	    FS(test_fs_failed_write),
+	    FS(test_fs_put_stream),
 	    FS(test_fs_readonly_dir),
 	    FS(test_fs_enospc),
 	    FS(test_fs_open),
