@@ -65,6 +65,7 @@ static EVP_CIPHER *cipher_aes256gcm;
 static EVP_CIPHER *cipher_chacha20poly1305;
 static EVP_MD *md_sha256;
 static EVP_MD *md_md5;
+static EVP_MD *md_sha1;
 
 /* Fetch everything once. An algorithm this libcrypto lacks (a FIPS-only
  * build has no ChaCha20 or BLAKE2) stays NULL and is reported as
@@ -81,6 +82,7 @@ static void fetch_all(void)
 	    EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 	ERR_clear_error();
 }
 
@@ -339,6 +341,22 @@ int stow_md5(const void *data, size_t len, uint8_t out[16])
 		       NULL) != 1 ||
 	    olen != 16)
 		return ossl_fail("MD5");
+	return 0;
+}
+
+int stow_sha1(const void *data, size_t len, uint8_t out[20])
+{
+	unsigned int olen = 0;
+
+	if ((!data && len) || !out)
+		return stow_err_set(STOW_EINVAL, "SHA-1: NULL argument");
+	fetch_init();
+	if (!md_sha1)
+		return unsupported("SHA-1");
+	if (EVP_Digest(len ? data : empty_input, len, out, &olen, md_sha1,
+		       NULL) != 1 ||
+	    olen != 20)
+		return ossl_fail("SHA-1");
 	return 0;
 }
 

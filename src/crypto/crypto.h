@@ -58,6 +58,11 @@ int stow_sha256(const void *data, size_t len, uint8_t out[32]);
  * an attacker. STOW_EUNSUPPORTED on a libcrypto without MD5 (FIPS). */
 int stow_md5(const void *data, size_t len, uint8_t out[16]);
 
+/* SHA-1, only where a protocol demands it (the WebSocket handshake's
+ * Sec-WebSocket-Accept, RFC 6455 §4.2.2); never for anything that must
+ * resist an attacker. STOW_EUNSUPPORTED on a libcrypto without SHA-1. */
+int stow_sha1(const void *data, size_t len, uint8_t out[20]);
+
 /* One-shot HMAC-SHA256 with a key of any length (request signing). For
  * content IDs use a stow_hasher, which is keyed once and much faster. */
 int stow_hmac_sha256(const void *key, size_t keylen, const void *data,
