@@ -35,6 +35,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 
 from . import ws
 
@@ -156,6 +157,7 @@ def handle(handler, store, namespace, pod_name, query_params):
     """Serve one exec request. handler: the BaseHTTPRequestHandler whose
     socket we own from here on; query_params: parse_qs() of the query."""
     handler.close_connection = True
+    query_params = _query_lists(handler, query_params)
     pod, container, err = validate(store, namespace, pod_name, query_params)
     if err:
         send_status(handler, *err)
@@ -191,6 +193,15 @@ def handle(handler, store, namespace, pod_name, query_params):
     session = _Session(conn, proto, command, workdir, env, tty,
                        want_stdin, want_stdout, want_stderr)
     session.run()
+
+
+def _query_lists(handler, params):
+    """The query as a dict of lists. `command` repeats, so when the caller
+    flattened it to single values, parse the request line again."""
+    if params and all(isinstance(v, list) for v in params.values()):
+        return params
+    path = getattr(handler, "path", "") or ""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query, keep_blank_values=True)
 
 
 def _drain_buffered(handler, sock):
