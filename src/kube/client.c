@@ -263,6 +263,13 @@ static int token_file_current(stow_kube *k, long timeout_ms, bool force,
 	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' ||
 		       t[len - 1] == ' ' || t[len - 1] == '\t'))
 		t[--len] = '\0';
+	{
+		/* Surrounding white space is not part of the token. */
+		size_t lead = strspn(t, " \t\r\n");
+
+		memmove(t, t + lead, len - lead + 1);
+		len -= lead;
+	}
 	if (!len) {
 		free(t);
 		return stow_err_set(STOW_EDENIED, "token file %s is empty",
@@ -292,7 +299,7 @@ static int auth_header(stow_kube *k, long timeout_ms, bool force,
 		       char **out)
 {
 	const stow_kube_config *c = k->cfg;
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	const char *tok = NULL;
 	int rc = 0;
 
@@ -541,7 +548,7 @@ static outcome transport_failure(stow_kube *k, const char *what, CURLcode cc,
 
 static int add_header(struct curl_slist **sl, const char *name, const char *v)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	struct curl_slist *n;
 
 	stow_buf_init(&b, 0);
@@ -565,7 +572,7 @@ typedef struct attempt {
 static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 			    long *status, int *code)
 {
-	_cleanup_(stow_buf_freep) stow_buf url;
+	_cleanup_(stow_buf_freep) stow_buf url = {0};
 	_cleanup_free_ char *authz = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *sl = NULL;
@@ -787,7 +794,7 @@ static int routing(stow_kube *k)
 {
 	const char *srv = k->cfg->server, *sni = k->cfg->tls_server_name;
 	const char *auth = strstr(srv, "://"), *host_end, *port_p, *path;
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	struct curl_slist *sl;
 	char port[8] = "443";
 	size_t host_len;

@@ -56,7 +56,7 @@ static void config_freep(stow_kube_config **c)
 static int read_capped(const char *path, size_t max, bool regular_only,
 		       const char *what, char **out, size_t *out_len)
 {
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 	struct stat st;
 	int fd;
 
@@ -608,7 +608,7 @@ static int get_bool(const field_ctx *f, json_t *obj, const char *field,
 static int resolve_path(const char *file, const char *path, char **out)
 {
 	const char *slash = strrchr(file, '/');
-	_cleanup_(stow_buf_freep) stow_buf b;
+	_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 	stow_buf_init(&b, PATH_MAX + 1);
 	if (path[0] == '/' || !slash)
@@ -764,7 +764,7 @@ static int resolve_exec(stow_kube_config *c, const field_ctx *f, json_t *ex)
 	json_array_foreach(env, i, e)
 	{
 		const char *name, *value;
-		_cleanup_(stow_buf_freep) stow_buf b;
+		_cleanup_(stow_buf_freep) stow_buf b = {0};
 
 		stow_buf_init(&b, 0);
 		if (!json_is_object(e))
@@ -970,7 +970,7 @@ int stow_kube_config_load(stow_kube_config **out,
 		}
 	} else {
 		const char *home = getenv("HOME");
-		_cleanup_(stow_buf_freep) stow_buf p;
+		_cleanup_(stow_buf_freep) stow_buf p = {0};
 
 		stow_buf_init(&p, PATH_MAX + 1);
 		rc = 0;
@@ -1015,7 +1015,7 @@ int stow_kube_config_load(stow_kube_config **out,
 int stow_kube_config_in_cluster(stow_kube_config **out, const char *sa_dir)
 {
 	_cleanup_(config_freep) stow_kube_config *c = NULL;
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	_cleanup_free_ char *ns = NULL;
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -1429,7 +1429,7 @@ int stow_kube_exec_cred_run(const stow_kube_config *cfg, long timeout_ms,
 {
 	_cleanup_free_ char *info = NULL, *info_var = NULL;
 	_cleanup_free_ char **env = NULL;
-	_cleanup_(stow_buf_freep) stow_buf out;
+	_cleanup_(stow_buf_freep) stow_buf out = {0};
 	posix_spawn_file_actions_t fa;
 	char err_tail[EXEC_ERR_KEEP + 1];
 	size_t err_len = 0;

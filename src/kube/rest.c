@@ -136,7 +136,7 @@ static int bad_args(const char *fn)
 int stow_kube_get(stow_kube *k, const stow_kube_resource *r, const char *ns,
 		  const char *name, json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 
 	if (!k || !r || !name || !out)
 		return bad_args("stow_kube_get");
@@ -184,7 +184,7 @@ static int list_page(stow_kube *k, const stow_kube_resource *r,
 		     const char *ns, const stow_kube_list_opts *o,
 		     const char *cont, long limit, json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *j = NULL;
 	int rc;
 
@@ -313,7 +313,7 @@ static void drop_out(json_t **out, json_t **tmp)
 int stow_kube_create(stow_kube *k, const stow_kube_resource *r,
 		     const char *ns, json_t *obj, json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *reply = NULL;
 	const char *where;
 
@@ -333,7 +333,7 @@ int stow_kube_create(stow_kube *k, const stow_kube_resource *r,
 int stow_kube_update(stow_kube *k, const stow_kube_resource *r,
 		     const char *ns, json_t *obj, bool status, json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *reply = NULL;
 	const char *where, *name;
 
@@ -360,7 +360,7 @@ int stow_kube_patch(stow_kube *k, const stow_kube_resource *r,
 		    const char *ns, const char *name, stow_kube_patch_type type,
 		    const char *patch, bool status, json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *reply = NULL;
 	const char *ctype;
 
@@ -398,7 +398,7 @@ int stow_kube_delete(stow_kube *k, const stow_kube_resource *r,
 		     const char *ns, const char *name, const char *propagation,
 		     json_t **out)
 {
-	_cleanup_(stow_buf_freep) stow_buf p;
+	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	_cleanup_json_ json_t *opts = NULL;
 	json_t *reply = NULL;
 
