@@ -115,9 +115,15 @@ int stow_kube_watch_decoder_feed(stow_kube_watch_decoder *d, const void *p,
 		if (d->line.len == 0 && nl) {
 			/* The common case: a whole line inside this chunk is
 			 * decoded in place, without a copy. */
+			int rc;
+
 			if (part > d->max_line)
 				return line_too_long(d);
-			STOW_TRY(decode_line(s, part, fn, ctx));
+			/* Not STOW_TRY: a handler's positive stop value must
+			 * come through too. */
+			rc = decode_line(s, part, fn, ctx);
+			if (rc)
+				return rc;
 		} else {
 			if (part > d->max_line - d->line.len)
 				return line_too_long(d);

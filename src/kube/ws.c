@@ -20,7 +20,7 @@
 #include "kube/kube_internal.h"
 #include "util/err.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define HEAD_MAX ((size_t)64 << 10)     /* reply status line and headers */
 #define ERROR_BODY_MAX ((size_t)1 << 20) /* body of a refused upgrade */
 #define POLL_SLICE_MS 1000
