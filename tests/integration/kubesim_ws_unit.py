@@ -286,12 +286,12 @@ class ExecTest(unittest.TestCase):
 
     def test_client_gone_kills_process(self):
         marker = os.path.join(self.tmp, "killed-marker")
-        c = Client(self.port, _q(["sh", "-c", "sleep 3; touch %s" % marker],
+        c = Client(self.port, _q(["sh", "-c", "sleep 1; touch %s" % marker],
                                  container="app", stdout="true"))
         self.assertEqual(c.status, 101)
         c.sock.close()
         import time
-        time.sleep(4)
+        time.sleep(1.5)
         self.assertFalse(os.path.exists(marker))
 
     def test_missing_executable(self):
