@@ -39,8 +39,9 @@ typedef struct open_pack {
 	/* Buffered packs (meta packs, and data packs on stores that cannot
 	 * stream) are assembled whole in buf and handed to the uploaders.
 	 * Streamed packs (data packs on stores with put_begin) go to storage
-	 * blob by blob through sw; buf then only stages one sealed blob or
-	 * the trailer. len is the pack's length either way. */
+	 * blob by blob through sw (sealed in the adding thread's own
+	 * buffer), and buf stays empty. len is the pack's length either
+	 * way. */
 	stow_buf buf;
 	stow_put_writer *sw;
 	uint64_t len;
@@ -450,6 +451,18 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 		}
 	}
 	stored = plen + STOW_TAG_LEN;
+	/* Streamed data packs: seal into this thread's compression buffer
+	 * (in place when compressed) and write from there, so no pack
+	 * memory is needed at all. Room is made before taking the lock. */
+	if (kind == PACK_KIND_DATA && stow_store_can_stream(w->r->st)) {
+		if (payload == c->zbuf.data) {
+			STOW_TRY(stow_buf_reserve(&c->zbuf, STOW_TAG_LEN));
+			payload = c->zbuf.data;
+		} else {
+			stow_buf_reset(&c->zbuf);
+			STOW_TRY(stow_buf_reserve(&c->zbuf, stored));
+		}
+	}
 
 	pthread_mutex_lock(&w->mu[kind]);
 	p = w->open[kind];
@@ -479,9 +492,11 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 		rc = stow_err_set(STOW_EINVAL, "pack would exceed 4 GiB");
 		goto unlock;
 	}
-	rc = stow_buf_reserve(&p->buf, stored);
-	if (rc < 0)
-		goto unlock;
+	if (!p->sw) {
+		rc = stow_buf_reserve(&p->buf, stored);
+		if (rc < 0)
+			goto unlock;
+	}
 	e = &p->entries[p->n];
 	memcpy(e->id, id, STOW_ID_LEN);
 	e->type = (uint8_t)type;
@@ -495,16 +510,18 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 		stow_pack_nonce(nonce, e->offset);
 		stow_pack_blob_aad(aad, e);
 		rc = stow_aead_seal(p->aead, nonce, aad, sizeof(aad), payload,
-				    plen, p->buf.data + p->buf.len);
+				    plen,
+				    p->sw ? c->zbuf.data
+					  : p->buf.data + p->buf.len);
 		if (rc < 0)
 			goto unlock;
 	}
 	if (p->sw) {
-		/* Streamed: the staged blob goes out now, in offset order
+		/* Streamed: the sealed blob goes out now, in offset order
 		 * (we hold the pack's mutex). A failed write poisons the
 		 * writer; the session fails and the temp object goes. */
-		rc = stow_store_put_append(p->sw, p->buf.data, stored);
-		stow_buf_reset(&p->buf);
+		rc = stow_store_put_append(p->sw, c->zbuf.data, stored);
+		stow_buf_reset(&c->zbuf);
 		if (rc < 0) {
 			rc = stow_err_wrap(rc, "writing pack");
 			goto unlock;
