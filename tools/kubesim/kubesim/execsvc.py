@@ -220,6 +220,17 @@ def _drain_buffered(handler, sock):
         sock.setblocking(True)
 
 
+def _controlling_tty():
+    """In the child, after setsid(): make the pty (fd 0) the controlling
+    terminal, so shells get job control as in a container with tty=true."""
+    import fcntl
+    import termios
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass
+
+
 class _Session:
     def __init__(self, conn, proto, command, workdir, env, tty,
                  want_stdin, want_stdout, want_stderr):
@@ -245,7 +256,8 @@ class _Session:
             import pty
             master, slave = pty.openpty()
             self.pty_master = master
-            kwargs.update(stdin=slave, stdout=slave, stderr=slave)
+            kwargs.update(stdin=slave, stdout=slave, stderr=slave,
+                          preexec_fn=_controlling_tty)
             try:
                 self.proc = subprocess.Popen(self.command, **kwargs)
             finally:
