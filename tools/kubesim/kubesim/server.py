@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import certs, patch as patchlib, tables
+from . import certs, openapi, patch as patchlib, tables
 from .errors import ApiError, status_object, bad_request
 from .selectors import Filter
 from .store import Store, log
@@ -247,7 +247,13 @@ class Handler(BaseHTTPRequestHandler):
         store = self.sim.store
         if path == "/version":
             return self._send(200, VERSION_INFO)
-        if path in ("/openapi/v2", "/openapi/v3", "/swagger.json") or path.startswith("/openapi/"):
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            with store.lock:
+                doc = openapi.root(store.registry) if path == "/openapi/v3" else \
+                    openapi.lookup(store.registry, path[len("/openapi/v3/"):])
+            if doc is not None:
+                return self._send(200, doc)
+        if path.startswith("/openapi/") or path == "/swagger.json":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if path == "/api":
             if self._wants_aggregated():

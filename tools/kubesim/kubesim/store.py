@@ -301,6 +301,7 @@ class Store:
             if rt.has_status:
                 obj.pop("status", None)
             self._prepare_create(rt, obj)
+            self._normalize(rt, obj)
             self._validate(rt, obj)
             if dry_run:
                 md["resourceVersion"] = str(self.rv)
@@ -349,6 +350,18 @@ class Store:
             if not spec.get("versions") or not names.get("kind"):
                 raise errors.invalid(rt.group, rt.kind, md["name"], [
                     ("spec", "Required value: versions and names.kind are required")])
+
+    @staticmethod
+    def _normalize(rt, obj):
+        """Conversions the server does on every write."""
+        if (rt.group, rt.resource) == ("", "secrets"):
+            sd = obj.pop("stringData", None)
+            if isinstance(sd, dict):
+                data = obj.get("data") or {}
+                for k, v in sd.items():
+                    data[k] = base64.b64encode(str(v).encode()).decode()
+                obj["data"] = data
+            obj.setdefault("type", "Opaque")
 
     def _prepare_create(self, rt, obj):
         """Server-side defaults a real API server sets on create (a few)."""
@@ -479,6 +492,7 @@ class Store:
                     pass
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            self._normalize(rt, new)
             self._validate(rt, new)
             if self._spec_of(rt, new) != self._spec_of(rt, old):
                 new["metadata"]["generation"] = omd.get("generation", 1) + 1
