@@ -1554,6 +1554,12 @@ class Kubelet:
         uid = _meta(pod).get("uid")
         if not uid or "/" in uid or uid in (".", ".."):
             return
+        if not _meta(pod).get("name"):
+            # Found by the resync as a directory without a pod: the pod may
+            # have been created since that listing. Only this thread creates
+            # pod directories, so a check here is final.
+            if any(_meta(p).get("uid") == uid for p in self.store.list("", "v1", "pods")):
+                return
         self._stop_pod(uid)
         with self._init_lock:
             self._init_state.pop(uid, None)
