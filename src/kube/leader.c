@@ -319,17 +319,12 @@ static bool wait_period(long ms, const volatile int *stop)
 	}
 }
 
-int stow_kube_leader_run(stow_kube *k, const stow_kube_leader_opts *opts,
-			 void (*lead)(void *ctx, const volatile int *lost),
-			 void *ctx, const volatile int *stop)
+static int run_terms(stow_kube *k, const stow_kube_leader_opts *opts,
+		     void (*lead)(void *ctx, const volatile int *lost),
+		     void *ctx, const volatile int *stop)
 {
-	stow_kube_leader_opts o;
+	const stow_kube_leader_opts o = *opts;
 
-	STOW_TRY(check_opts(opts));
-	if (!k || !lead)
-		return stow_err_set(STOW_EINVAL,
-				    "leader: client and lead function required");
-	opts_defaults(opts, &o);
 	while (!stop_requested(stop)) {
 		lead_thread t = {.lead = lead, .ctx = ctx};
 		pthread_t th;
@@ -381,4 +376,34 @@ int stow_kube_leader_run(stow_kube *k, const stow_kube_leader_opts *opts,
 	}
 	stow_err_clear();
 	return 0;
+}
+
+int stow_kube_leader_run(stow_kube *k, const stow_kube_leader_opts *opts,
+			 void (*lead)(void *ctx, const volatile int *lost),
+			 void *ctx, const volatile int *stop)
+{
+	stow_kube_leader_opts o;
+	stow_kube_config *cfg = NULL;
+	stow_kube *lk = NULL;
+	int rc;
+
+	STOW_TRY(check_opts(opts));
+	if (!k || !lead)
+		return stow_err_set(STOW_EINVAL,
+				    "leader: client and lead function required");
+	opts_defaults(opts, &o);
+	/* A client of our own whose requests (retries included) give up
+	 * within half the renew deadline: a renewal stuck in retries must
+	 * not keep us believing we lead past renew_deadline, while another
+	 * candidate may take over after lease_duration. */
+	STOW_TRY(stow_kube_config_dup(&cfg, stow_kube_config_of(k)));
+	cfg->timeout_ms = o.renew_deadline_ms / 2 > 0 ? o.renew_deadline_ms / 2
+						      : 1;
+	rc = stow_kube_new(&lk, cfg);
+	stow_kube_config_free(cfg);
+	if (rc)
+		return rc;
+	rc = run_terms(lk, &o, lead, ctx, stop);
+	stow_kube_free(lk);
+	return rc;
 }
