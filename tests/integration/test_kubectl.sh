@@ -241,6 +241,18 @@ expect_eq "configmap/held" "$OUT" "create --dry-run=server"
 k get cm held -n shop
 expect_grep 'not found' "$ERR" "dry run stored nothing"
 
+# ------------------------------------------------------------ typed clients (protobuf bodies)
+k create namespace proto
+expect_grep '^namespace/proto created$' "$OUT" "create namespace (a protobuf body)"
+k create configmap gen -n proto --from-literal=a=1 --from-literal=b=2
+expect_grep '^configmap/gen created$' "$OUT" "create configmap --from-literal"
+k create secret generic pw -n proto --from-literal=password=hunter2 --type=example.com/pw
+expect_grep '^secret/pw created$' "$OUT" "create secret generic"
+k get cm,secret -n proto -o json
+expect_eq "{'a': '1', 'b': '2'} example.com/pw aHVudGVyMg==" \
+	"$(jq_py '"%s %s %s" % (d["items"][0]["data"], d["items"][1]["type"], d["items"][1]["data"]["password"])')" \
+	"protobuf-encoded objects decoded"
+
 # ------------------------------------------------------------ custom resources
 cat >"$T/backup.yaml" <<'EOF'
 apiVersion: velero.io/v1

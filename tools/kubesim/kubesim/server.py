@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import certs, openapi, patch as patchlib, tables
+from . import certs, openapi, patch as patchlib, protobuf, tables
 from .errors import ApiError, status_object, bad_request
 from .selectors import Filter
 from .store import Store, log
@@ -133,8 +133,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json_body(self, raw):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode_body(raw)   # a few kinds; 415 for the rest
         if ctype and not (ctype.endswith("json") or ctype.endswith("yaml")):
-            # protobuf/CBOR: client-go falls back to JSON after a 415
+            # CBOR and the like: client-go falls back to JSON after a 415
             raise ApiError(415, "UnsupportedMediaType",
                            'the body of the request was in an unknown format - accepted media '
                            'types include: application/json, application/yaml')

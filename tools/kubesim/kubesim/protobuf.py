@@ -1,0 +1,146 @@
+"""Just enough of the Kubernetes protobuf encoding to read request bodies.
+
+kubectl's typed clients (`kubectl create namespace|configmap|secret|
+serviceaccount ...`) send `application/vnd.kubernetes.protobuf` bodies and
+do not fall back to JSON. Responses are always JSON (clients accept it).
+The body is "k8s\\0" + runtime.Unknown{typeMeta, raw}; raw is the object's
+message. Only the kinds below are decoded; others get 415.
+"""
+
+import base64
+import datetime
+
+from .errors import ApiError
+
+MAGIC = b"k8s\x00"
+
+
+def _varint(buf, pos):
+    shift = result = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def fields(buf):
+    """Yield (field number, wire type, value) of one message."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            val, pos = _varint(buf, pos)
+        elif wt == 2:
+            n, pos = _varint(buf, pos)
+            val = buf[pos:pos + n]
+            pos += n
+        elif wt == 1:
+            val = buf[pos:pos + 8]
+            pos += 8
+        elif wt == 5:
+            val = buf[pos:pos + 4]
+            pos += 4
+        else:
+            raise ValueError("unsupported wire type %d" % wt)
+        yield num, wt, val
+
+
+# A schema maps field number -> (json name, type); types: "string", "bytes",
+# "int", "bool", "time", "map", "bytesmap", a nested schema dict, or
+# ("repeated", type).
+TIME = "time"
+OWNER_REF = {1: ("kind", "string"), 3: ("name", "string"), 4: ("uid", "string"),
+             5: ("apiVersion", "string"), 6: ("controller", "bool"),
+             7: ("blockOwnerDeletion", "bool")}
+OBJECT_META = {
+    1: ("name", "string"), 2: ("generateName", "string"), 3: ("namespace", "string"),
+    5: ("uid", "string"), 6: ("resourceVersion", "string"), 7: ("generation", "int"),
+    8: ("creationTimestamp", TIME), 10: ("deletionGracePeriodSeconds", "int"),
+    11: ("labels", "map"), 12: ("annotations", "map"),
+    13: ("ownerReferences", ("repeated", OWNER_REF)), 14: ("finalizers", ("repeated", "string")),
+}
+OBJECT_REF = {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"),
+              4: ("uid", "string"), 5: ("apiVersion", "string"),
+              6: ("resourceVersion", "string"), 7: ("fieldPath", "string")}
+LOCAL_REF = {1: ("name", "string")}
+SCHEMAS = {
+    ("v1", "Namespace"): {1: ("metadata", OBJECT_META),
+                          2: ("spec", {1: ("finalizers", ("repeated", "string"))}),
+                          3: ("status", {1: ("phase", "string")})},
+    ("v1", "ConfigMap"): {1: ("metadata", OBJECT_META), 2: ("data", "map"),
+                          3: ("binaryData", "bytesmap"), 4: ("immutable", "bool")},
+    ("v1", "Secret"): {1: ("metadata", OBJECT_META), 2: ("data", "bytesmap"),
+                       3: ("type", "string"), 4: ("stringData", "map"),
+                       5: ("immutable", "bool")},
+    ("v1", "ServiceAccount"): {1: ("metadata", OBJECT_META),
+                               2: ("secrets", ("repeated", OBJECT_REF)),
+                               3: ("imagePullSecrets", ("repeated", LOCAL_REF)),
+                               4: ("automountServiceAccountToken", "bool")},
+}
+
+
+def _scalar(typ, wt, val):
+    if typ == "string":
+        return val.decode("utf-8")
+    if typ == "bytes":
+        return base64.b64encode(bytes(val)).decode()
+    if typ == "int":
+        return val - (1 << 64) if val >= 1 << 63 else val
+    if typ == "bool":
+        return bool(val)
+    if typ == TIME:
+        secs = dict((n, v) for n, _, v in fields(val)).get(1, 0)
+        return datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(typ, dict):
+        return decode(val, typ)
+    raise ValueError("unknown type %r" % (typ,))
+
+
+def decode(buf, schema):
+    out = {}
+    for num, wt, val in fields(buf):
+        if num not in schema:
+            continue
+        name, typ = schema[num]
+        if typ in ("map", "bytesmap"):
+            entry = {n: v for n, _, v in fields(val)}
+            k = entry.get(1, b"").decode("utf-8")
+            v = entry.get(2, b"")
+            out.setdefault(name, {})[k] = (v.decode("utf-8") if typ == "map"
+                                           else base64.b64encode(bytes(v)).decode())
+        elif isinstance(typ, tuple):
+            out.setdefault(name, []).append(_scalar(typ[1], wt, val))
+        else:
+            v = _scalar(typ, wt, val)
+            if v not in ("", 0, False) or isinstance(typ, dict):
+                out[name] = v     # zero values are "omitempty" in JSON
+    return out
+
+
+def decode_body(body):
+    """A protobuf request body -> the object as JSON would give it."""
+    unsupported = ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted media "
+                           "types include: application/json, application/yaml")
+    if not body.startswith(MAGIC):
+        raise unsupported
+    try:
+        unknown = {n: v for n, _, v in fields(body[len(MAGIC):])}
+        tm = {n: v.decode() for n, _, v in fields(unknown.get(1, b""))}
+        api_version, kind = tm.get(1, ""), tm.get(2, "")
+        schema = SCHEMAS.get((api_version, kind))
+        if schema is None:
+            raise unsupported
+        obj = decode(unknown.get(2, b""), schema)
+    except (ValueError, UnicodeDecodeError, KeyError) as e:
+        raise ApiError(400, "BadRequest", "cannot decode protobuf body: %s" % e)
+    obj["apiVersion"] = api_version
+    obj["kind"] = kind
+    return obj
