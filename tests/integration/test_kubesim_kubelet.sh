@@ -131,7 +131,7 @@ spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
 EOF
-k apply --validate=false -f "$T/sts.yaml"
+k apply -f "$T/sts.yaml"
 expect_rc 0 "kubectl apply StatefulSet"
 if wait_until 20 phase_is web-1 Running; then
 	pass "StatefulSet pods web-0, web-1 Running"
@@ -221,13 +221,15 @@ spec:
   - {name: cfg, configMap: {name: cfg}}
   - {name: sec, secret: {secretName: sec}}
 EOF
-k apply --validate=false -f "$T/init.yaml"
+k apply -f "$T/init.yaml"
 expect_rc 0 "kubectl apply pod with a restore-helper init container"
 sleep 0.7
 RUID=$(jp pod restored '{.metadata.uid}')
 DONE=$HOST/pods/$RUID/volumes/kubernetes.io~empty-dir/scratch/done
 STATE="$(jp pod restored '{.status.phase}') $([[ -n $(jp pod restored '{.status.initContainerStatuses[0].state.running.startedAt}') ]] && echo running) $([[ -e $DONE ]] && echo file || echo nofile)"
 expect_eq "Pending running nofile" "$STATE" "pod Pending while the helper runs"
+k exec restored -c restore-wait -- pwd
+expect_eq "$HOST/containers/$RUID/restore-wait" "$OUT" "exec into the running init container"
 seen=
 for _ in $(seq 100); do
 	if phase_is restored Running; then
@@ -250,6 +252,46 @@ if wait_until 5 test ! -e "$HOST/pods/$RUID"; then
 else
 	fail "deleted pod's directory: expected $HOST/pods/$RUID gone, still there"
 fi
+
+# A failing helper: retried with back-off; with restartPolicy Never the pod fails.
+cat >"$T/retry.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: retry}
+spec:
+  initContainers:
+  - name: flaky
+    image: registry.example/stowage-helper:dev
+    command: [sh, -c, 'if [ -f tried ]; then exit 0; fi; touch tried; exit 1']
+  containers: [{name: app, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: broken
+    image: velero/velero-restore-helper:v1.15.0
+    command: [sh, -c, 'exit 7']
+  containers: [{name: app, image: busybox}]
+EOF
+k apply -f "$T/retry.yaml"
+expect_rc 0 "kubectl apply failing helpers"
+if wait_until 10 phase_is retry Running; then
+	pass "failed helper retried, then the pod Running"
+else
+	fail "retry pod: expected Running, got '$(jp pod retry '{.status.phase}')'"
+fi
+expect_eq "1" "$(jp pod retry '{.status.initContainerStatuses[0].restartCount}')" "restartCount of the retried helper"
+if wait_until 10 phase_is never Failed; then
+	pass "restartPolicy Never: a failed helper fails the pod"
+else
+	fail "never pod: expected Failed, got '$(jp pod never '{.status.phase}')'"
+fi
+expect_eq "7" "$(jp pod never '{.status.initContainerStatuses[0].state.terminated.exitCode}')" "exit code of the failed helper"
+k delete pod retry never
+expect_rc 0 "kubectl delete pods retry never"
 
 # A StatefulSet pod deleted: its dir goes, the PV data stays, the pod comes back.
 k delete pod web-0
@@ -283,7 +325,7 @@ spec:
     spec:
       containers: [{name: api, image: busybox}]
 EOF
-k apply --validate=false -f "$T/deploy.yaml"
+k apply -f "$T/deploy.yaml"
 expect_rc 0 "kubectl apply Deployment"
 k rollout status deployment/api --timeout=20s
 expect_rc 0 "kubectl rollout status deployment/api"

@@ -138,7 +138,7 @@ def validate(store, namespace, pod_name, params):
         return None, None, (400, "BadRequest",
                             "cannot exec into a container in a completed pod; "
                             "current phase is %s" % phase, None)
-    if phase != "Running":
+    if phase != "Running" and not _init_running(pod, container):
         return None, None, (400, "BadRequest",
                             "pod %s is not running; current phase is %s"
                             % (pod_name, phase), None)
@@ -151,6 +151,14 @@ def validate(store, namespace, pod_name, params):
                             "you must specify at least one of stdin, stdout, stderr",
                             None)
     return pod, container, None
+
+
+def _init_running(pod, container):
+    """A Pending pod's init container that is running can be exec'd into."""
+    for cs in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        if cs.get("name") == container and (cs.get("state") or {}).get("running"):
+            return True
+    return False
 
 
 def handle(handler, store, namespace, pod_name, query_params):
