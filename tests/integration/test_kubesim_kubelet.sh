@@ -293,6 +293,43 @@ expect_eq "7" "$(jp pod never '{.status.initContainerStatuses[0].state.terminate
 k delete pod retry never
 expect_rc 0 "kubectl delete pods retry never"
 
+# Velero's restore-wait init container, as a Velero restore adds it: the
+# built-in helper waits for the done-file in each /restores/<volume>.
+cat >"$T/vrestore.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: vrestore}
+spec:
+  initContainers:
+  - name: restore-wait
+    image: velero/velero-restore-helper:v1.15.0
+    command: [/velero-restore-helper]
+    args: [restore-uid-1]
+    volumeMounts: [{name: data, mountPath: /restores/data}]
+  containers:
+  - name: app
+    image: busybox
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - {name: data, emptyDir: {}}
+EOF
+k apply -f "$T/vrestore.yaml"
+expect_rc 0 "kubectl apply pod with Velero's restore-wait init container"
+sleep 1.5
+VUID=$(jp pod vrestore '{.metadata.uid}')
+VDIR=$HOST/pods/$VUID/volumes/kubernetes.io~empty-dir/data
+expect_eq "Pending" "$(jp pod vrestore '{.status.phase}')" "restore-wait: Pending until the done-file exists"
+mkdir -p "$VDIR/.velero" && echo restored-data >"$VDIR/file" && : >"$VDIR/.velero/restore-uid-1"
+if wait_until 10 phase_is vrestore Running; then
+	pass "restore-wait: Running once the done-file is written"
+else
+	fail "restore-wait: expected Running, got '$(jp pod vrestore '{.status.phase}')'"
+fi
+[[ ! -e $VDIR/.velero && -f $VDIR/file ]] && pass "restore-wait removed .velero, kept the data" ||
+	fail "restore-wait: expected .velero removed and file kept, got: $(ls -A "$VDIR" | tr '\n' ' ')"
+k delete pod vrestore
+expect_rc 0 "kubectl delete pod vrestore"
+
 # A StatefulSet pod deleted: its dir goes, the PV data stays, the pod comes back.
 k delete pod web-0
 expect_rc 0 "kubectl delete pod web-0"
