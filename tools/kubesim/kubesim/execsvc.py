@@ -27,6 +27,7 @@ two threads at once); a helper thread feeds the process's stdin so a process
 that does not read its input cannot stall its output.
 """
 
+import atexit
 import json
 import os
 import queue
@@ -48,6 +49,25 @@ CLOSE_SIGNAL = 255
 # that a background grandchild still holds open.
 OUTPUT_GRACE_SECONDS = 1.0
 READ_CHUNK = 32768
+
+
+_live_lock = threading.Lock()
+_live = set()           # processes of running exec sessions
+
+
+def _kill_live():
+    """At exit: exec'd processes run in their own sessions and would outlive
+    kubesim."""
+    with _live_lock:
+        procs = list(_live)
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+atexit.register(_kill_live)
 
 
 def _status(code, reason, message, details=None):
@@ -311,9 +331,13 @@ class _Session:
         except OSError as e:
             self._fail_start(e)
             return
+        with _live_lock:
+            _live.add(self.proc)
         try:
             self._pump()
         finally:
+            with _live_lock:
+                _live.discard(self.proc)
             if self.stdin_q is not None:
                 self.stdin_q.put(None)
             if self.proc.poll() is None:

@@ -28,6 +28,7 @@ file is picked up at start); one thread per pod runs its init containers.
 Every reconcile is idempotent: it compares and writes only what differs.
 """
 
+import atexit
 import base64
 import copy
 import datetime
@@ -437,6 +438,9 @@ class Kubelet:
         for sub in ("pods", "volumes", "containers", "logs"):
             os.makedirs(os.path.join(self.host_root, sub), exist_ok=True)
         self.store.add_listener(self._on_event)
+        # Helpers run in their own sessions: do not leave them behind when
+        # kubesim exits.
+        atexit.register(self.stop)
         self._thread = threading.Thread(target=self._run, name="kubesim-kubelet", daemon=True)
         self._thread.start()
         return self
