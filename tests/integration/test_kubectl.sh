@@ -373,4 +373,17 @@ expect_grep "doesn't have a resource type \"backups\"|could not find the request
 	"its resource is no longer served"
 
 stop_kubesim
+
+# ------------------------------------------------------------ protocol checks
+# What kubectl does not exercise (control endpoints, paging, watch resume,
+# bookmarks, 410 after compaction, client certificates), on a fresh kubesim.
+set +e
+KUBESIM_BOOKMARK_INTERVAL=1 timeout -k 5 120 bash "$TESTS_DIR/kube/with_kubesim.sh" \
+	python3 "$ROOT/tools/kubesim/selftest.py" >"$T/.out" 2>&1
+RC=$?
+set -e
+OUT=$(cat "$T/.out")
+grep -E '^(ok|FAIL):' <<<"$OUT" || true
+expect_grep '^selftest: all checks passed$' "$OUT" "kubesim selftest (exit $RC)"
+
 finish
