@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -871,6 +872,147 @@ static void test_user_agent_and_rate_limit(void **state)
 	stow_kube_config_free(c2);
 }
 
+/* ---- credentials and TLS, each from a kubeconfig of its own ------------ */
+
+/* Write DIR/<name> (DIR = $STOW_KUBESIM_DIR) with a cluster at the
+ * emulator's URL plus the given cluster and user fields, load it and
+ * return a client. */
+static stow_kube *client_from(const char *name, const char *cluster_extra,
+			      const char *user_yaml)
+{
+	const char *dir = getenv("STOW_KUBESIM_DIR");
+	const char *url = getenv("STOW_KUBESIM_URL");
+	char path[512], text[4096];
+	stow_kube_config *c = NULL;
+	stow_kube *k = NULL;
+	FILE *f;
+
+	assert_non_null(dir);
+	assert_non_null(url);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		 "clusters:\n- name: c\n  cluster:\n    server: %s\n%s"
+		 "users:\n- name: u\n  user:\n%s"
+		 "contexts:\n- name: t\n  context: {cluster: c, user: u}\n",
+		 url, cluster_extra, user_yaml);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	CHECK(stow_kube_config_load(&c, &(stow_kube_load_opts){.kubeconfig =
+								   path}));
+	c->timeout_ms = 5000;
+	CHECK(stow_kube_new(&k, c));
+	stow_kube_config_free(c);
+	return k;
+}
+
+static int get_version(stow_kube *k)
+{
+	json_t *out = NULL;
+	int rc = stow_kube_request(k, "GET", "/api/v1/namespaces/default",
+				   NULL, NULL, 0, &out, NULL);
+
+	json_decref(out);
+	return rc;
+}
+
+static void test_client_certificate_and_tls(void **state)
+{
+	stow_kube *k;
+
+	(void)state;
+	/* Files relative to the kubeconfig's directory. */
+	k = client_from("cert.yaml", "    certificate-authority: ca.crt\n",
+			"    client-certificate: client.crt\n"
+			"    client-key: client.key\n");
+	CHECK(get_version(k));
+	stow_kube_free(k);
+	/* No credential at all: 401. */
+	k = client_from("anon.yaml", "    certificate-authority: ca.crt\n",
+			"    {}\n");
+	assert_int_equal(get_version(k), STOW_EDENIED);
+	stow_kube_free(k);
+	/* tls-server-name: the certificate names localhost, not 127.0.0.1
+	 * alone; the connection still goes to 127.0.0.1. */
+	k = client_from("sni.yaml",
+			"    certificate-authority: ca.crt\n"
+			"    tls-server-name: localhost\n",
+			"    client-certificate: client.crt\n"
+			"    client-key: client.key\n");
+	CHECK(get_version(k));
+	stow_kube_free(k);
+	k = client_from("badsni.yaml",
+			"    certificate-authority: ca.crt\n"
+			"    tls-server-name: wrong.example\n",
+			"    client-certificate: client.crt\n"
+			"    client-key: client.key\n");
+	assert_int_equal(get_version(k), STOW_EIO);
+	assert_non_null(strstr(stow_err_msg(), "TLS"));
+	stow_kube_free(k);
+	/* The system CAs do not know kubesim's CA ... */
+	k = client_from("noca.yaml", "",
+			"    client-certificate: client.crt\n"
+			"    client-key: client.key\n");
+	assert_int_equal(get_version(k), STOW_EIO);
+	assert_non_null(strstr(stow_err_msg(), "certificate-authority"));
+	stow_kube_free(k);
+	/* ... unless verification is off. */
+	k = client_from("insecure.yaml", "    insecure-skip-tls-verify: true\n",
+			"    client-certificate: client.crt\n"
+			"    client-key: client.key\n");
+	CHECK(get_version(k));
+	stow_kube_free(k);
+}
+
+static void test_token_file_and_exec_refresh(void **state)
+{
+	const char *dir = getenv("STOW_KUBESIM_DIR");
+	char path[512], script[1024], user[1024];
+	stow_kube *k;
+	FILE *f;
+
+	(void)state;
+	k = client_from("tokfile.yaml", "    certificate-authority: ca.crt\n",
+			"    tokenFile: token\n");
+	CHECK(get_version(k));
+	stow_kube_free(k);
+
+	/* An exec plugin whose first credential the server refuses: the 401
+	 * makes the client run it again, once, and the request succeeds. */
+	snprintf(path, sizeof(path), "%s/plugin.sh", dir);
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\n"
+		 "n=$(cat \"%s/plugin.count\" 2>/dev/null || echo 0)\n"
+		 "n=$((n + 1)); echo $n > \"%s/plugin.count\"\n"
+		 "if [ $n -eq 1 ]; then t=stale; else t=$(cat \"%s/token\"); fi\n"
+		 "printf '{\"apiVersion\":\"client.authentication.k8s.io/"
+		 "v1beta1\",\"kind\":\"ExecCredential\",\"status\":"
+		 "{\"token\":\"%%s\"}}' \"$t\"\n",
+		 dir, dir, dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(user, sizeof(user),
+		 "    exec:\n"
+		 "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+		 "      command: ./plugin.sh\n");
+	k = client_from("exec.yaml", "    certificate-authority: ca.crt\n",
+			user);
+	CHECK(get_version(k));
+	CHECK(get_version(k));
+	stow_kube_free(k);
+	snprintf(path, sizeof(path), "%s/plugin.count", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(script, sizeof(script), f));
+	fclose(f);
+	assert_string_equal(script, "2\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -887,6 +1029,8 @@ int main(void)
 	    cmocka_unit_test(test_persistent_500),
 	    cmocka_unit_test(test_wrong_token),
 	    cmocka_unit_test(test_user_agent_and_rate_limit),
+	    cmocka_unit_test(test_client_certificate_and_tls),
+	    cmocka_unit_test(test_token_file_and_exec_refresh),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
