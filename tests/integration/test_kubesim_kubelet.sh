@@ -114,6 +114,7 @@ metadata:
 spec:
   replicas: 2
   serviceName: web
+  updateStrategy: {type: RollingUpdate}
   selector:
     matchLabels: {app: web}
   template:
@@ -138,6 +139,8 @@ if wait_until 20 phase_is web-1 Running; then
 else
 	fail "StatefulSet pods: expected web-1 Running, got '$(jp pod web-1 '{.status.phase}')'"
 fi
+k rollout status statefulset/web --timeout=10s
+expect_rc 0 "kubectl rollout status statefulset/web"
 k get pvc -o 'jsonpath={range .items[*]}{.metadata.name}:{.status.phase}:{.status.capacity.storage} {end}'
 expect_eq "data-web-0:Bound:1Gi data-web-1:Bound:1Gi " "$OUT" "claims from volumeClaimTemplates Bound"
 PV0=$(jp pvc data-web-0 '{.spec.volumeName}')

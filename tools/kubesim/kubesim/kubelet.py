@@ -1131,7 +1131,8 @@ class Kubelet:
                      else "Deployment does not have minimum availability."),
                 cond("Progressing", "True",
                      "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
-                     'ReplicaSet "%s" has %s progressing.' % (rsname, "successfully" if done else "is")),
+                     ('ReplicaSet "%s" has successfully progressed.' if done
+                      else 'ReplicaSet "%s" is progressing.') % rsname),
             ],
         }
         if total - available > 0:
