@@ -816,6 +816,11 @@ int stow_ws_run(stow_ws *ws, stow_ws_message_fn fn, void *ctx,
 	for (;;) {
 		size_t got = 0;
 
+		/* recv only waits (and checks the deadline) when no data is
+		 * ready: a peer that never pauses must not outlive it. */
+		if (deadline_ms && stow_kube_now_ms() >= deadline_ms)
+			return stow_err_set(STOW_ETIMEOUT,
+					    "websocket: deadline passed");
 		STOW_TRY(recv_some(ws, chunk, sizeof(chunk), &got));
 		if (got == 0)
 			return 0;

@@ -152,6 +152,23 @@ static void test_timeout(void **state)
 	assert_true(ms >= 900 && ms < 3000);
 	assert_int_equal(res.exit_code, -1);
 	stow_kube_exec_result_free(&res);
+
+	/* A command that never stops writing still ends at the deadline. */
+	{
+		const char *chatty[] = {"sh", "-c", "while :; do echo x; done",
+					NULL};
+
+		o.argv = chatty;
+		o.max_output = (size_t)1 << 30;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		assert_int_equal(stow_kube_exec(k, &o, &res), STOW_ETIMEOUT);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 +
+		     (b.tv_nsec - a.tv_nsec) / 1000000;
+		assert_true(ms >= 900 && ms < 3000);
+		assert_true(res.out.len > 0);
+		stow_kube_exec_result_free(&res);
+	}
 }
 
 static void test_output_cap(void **state)
