@@ -165,6 +165,62 @@ expect_eq "payload-1" "$(cat "$HOST/volumes/$PV0/file.txt" 2>&1)" "data written 
 [[ -f $HOST/pods/$UID0/volumes/kubernetes.io~csi/$PV0/vol_data.json ]] &&
 	pass "vol_data.json next to mount" || fail "vol_data.json: expected next to $MOUNT"
 
+# Static binding, as after a restore: a PV pre-bound to a claim that names
+# it, a class-less claim matched to a class-less PV; Retain keeps the PV.
+cat >"$T/static.yaml" <<'EOF'
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: restored-pv}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: standard
+  claimRef: {namespace: default, name: claim1}
+  csi: {driver: kubesim.io/hostpath, volumeHandle: restored-pv}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim1}
+spec:
+  volumeName: restored-pv
+  storageClassName: standard
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: nocls}
+spec:
+  capacity: {storage: 5Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany]
+  storageClassName: ""
+  csi: {driver: kubesim.io/hostpath, volumeHandle: nocls}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim2}
+spec:
+  storageClassName: ""
+  accessModes: [ReadWriteMany]
+  resources: {requests: {storage: 1Gi}}
+EOF
+k apply -f "$T/static.yaml"
+expect_rc 0 "kubectl apply static PVs and claims"
+bound2() { [[ $(jp pvc claim1 '{.status.phase}')$(jp pvc claim2 '{.status.phase}') == BoundBound ]]; }
+wait_until 10 bound2 || true
+k get pvc claim1 claim2 -o 'jsonpath={range .items[*]}{.metadata.name}:{.status.phase}:{.spec.volumeName}:{.status.capacity.storage} {end}'
+expect_eq "claim1:Bound:restored-pv:2Gi claim2:Bound:nocls:5Gi " "$OUT" "pre-bound and class-less claims bound statically"
+expect_eq "Bound $(jp pvc claim1 '{.metadata.uid}')" "$(jp pv restored-pv '{.status.phase} {.spec.claimRef.uid}')" "pre-bound PV completed with the claim's uid"
+k delete pvc claim1 claim2
+expect_rc 0 "kubectl delete pvc claim1 claim2"
+released() { [[ $(jp pv restored-pv '{.status.phase}') == Released ]]; }
+wait_until 10 released && pass "PV with policy Retain Released when its claim is deleted" ||
+	fail "restored-pv: expected Released, got '$(jp pv restored-pv '{.status.phase}')'"
+[[ -d $HOST/volumes/restored-pv ]] && pass "Retain keeps the PV's directory" ||
+	fail "Retain: expected $HOST/volumes/restored-pv kept"
+k delete pv restored-pv nocls
+expect_rc 0 "kubectl delete pv restored-pv nocls"
+
 # ---------------------------------------------------------------- exec
 
 k exec web-0 -- sh -c 'echo hi; echo err >&2; exit 3'
