@@ -959,6 +959,7 @@ static void fs_close(stow_store *s)
 static const stow_store_ops fs_ops = {
     .version = STOW_STORE_OPS_VERSION,
     .name = "fs",
+    .caps = STOW_STORE_CAP_STREAM_NATIVE,
     .get = fs_get,
     .put = fs_put,
     .stat = fs_stat,

@@ -317,6 +317,61 @@ static void mem_close(stow_store *s)
 	free(ms);
 }
 
+/* Streamed puts: the bytes collect in a buffer and commit is a put, which
+ * is exactly the contract (nothing visible before commit). */
+typedef struct mem_put_writer {
+	stow_put_writer base;
+	stow_store *s;
+	char *key;
+	unsigned flags;
+	stow_buf data;
+} mem_put_writer;
+
+static int mem_put_begin(stow_store *s, const char *key, unsigned flags,
+			 stow_put_writer **out)
+{
+	mem_put_writer *w;
+
+	if (!stow_store_key_valid(key))
+		return bad_key(key);
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->key = strdup(key))) {
+		free(w);
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	}
+	w->base.ops = &mem_ops;
+	w->s = s;
+	w->flags = flags;
+	stow_buf_init(&w->data, 0);
+	*out = &w->base;
+	return 0;
+}
+
+static int mem_put_append(stow_put_writer *pw, const void *data, size_t len)
+{
+	mem_put_writer *w = (mem_put_writer *)pw;
+
+	return stow_buf_append(&w->data, data, len);
+}
+
+static void mem_put_abort(stow_put_writer *pw)
+{
+	mem_put_writer *w = (mem_put_writer *)pw;
+
+	stow_buf_free(&w->data);
+	free(w->key);
+	free(w);
+}
+
+static int mem_put_commit(stow_put_writer *pw)
+{
+	mem_put_writer *w = (mem_put_writer *)pw;
+	int rc = mem_put(w->s, w->key, w->data.data, w->data.len, w->flags);
+
+	mem_put_abort(pw);
+	return rc;
+}
+
 static const stow_store_ops mem_ops = {
     .version = STOW_STORE_OPS_VERSION,
     .name = "mem",
@@ -326,6 +381,10 @@ static const stow_store_ops mem_ops = {
     .list = mem_list,
     .del = mem_del,
     .close = mem_close,
+    .put_begin = mem_put_begin,
+    .put_append = mem_put_append,
+    .put_commit = mem_put_commit,
+    .put_abort = mem_put_abort,
 };
 
 int stow_store_mem_open(stow_store **out)

@@ -446,6 +446,7 @@ typedef struct resp {
 	bool have_crange;
 	uint64_t crange_start;
 	char bucket_region[64];
+	char etag[128];
 	long retry_after_s;
 	time_t server_date;
 	stow_buf err_body;
@@ -476,6 +477,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		r->have_length = false;
 		r->have_crange = false;
 		r->bucket_region[0] = '\0';
+		r->etag[0] = '\0';
 		r->retry_after_s = -1;
 		return len;
 	}
@@ -515,6 +517,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 		if (*v >= '0' && *v <= '9' && !*end && s >= 0)
 			r->retry_after_s = s;
+	} else if (strcasecmp(line, "ETag") == 0) {
+		safe_copy(r->etag, sizeof(r->etag), v, strlen(v));
 	} else if (strcasecmp(line, "Date") == 0) {
 		r->server_date = curl_getdate(v, NULL);
 	}
@@ -1615,6 +1619,279 @@ int stow_store_s3_delete_many(stow_store *st, const char *const *keys, size_t n)
 	return err_keep(delete_many(st, keys, n), &e);
 }
 
+/* --- streamed puts: multipart upload ------------------------------------
+ *
+ * Bytes collect in a part buffer; a full part starts the multipart upload
+ * (once) and is uploaded; commit uploads the last part and completes the
+ * upload. An object that never filled one part is a single plain PUT at
+ * commit. Until CompleteMultipartUpload nothing is visible under the key,
+ * so the put stays atomic; abort (and any failure) aborts the upload so
+ * no parts linger (a crash leaves them until the bucket's lifecycle rule
+ * for incomplete uploads removes them: docs/s3.md). */
+
+#define PART_SIZE ((size_t)8 << 20) /* S3: >= 5 MiB except the last */
+#define PARTS_MAX 10000
+#define MP_REPLY_MAX ((size_t)1 << 20)
+
+typedef struct s3_put_writer {
+	stow_put_writer base;
+	s3_store *s;
+	char *key;
+	unsigned flags;
+	stow_buf part;
+	stow_buf parts_xml; /* <Part>… entries for the completion */
+	char upload_id[512];
+	unsigned nparts;
+	uint64_t total;
+	int failed;
+} s3_put_writer;
+
+typedef struct mp_reply {
+	char upload_id[512];
+	s3_error err;
+} mp_reply;
+
+static int mp_reply_end(void *ctx, const char *name, const char *parent,
+			const char *text, size_t len)
+{
+	mp_reply *m = ctx;
+
+	if (strcmp(name, "UploadId") == 0) {
+		if (len == 0 || len >= sizeof(m->upload_id))
+			return xml_bad("upload id missing or too long");
+		memcpy(m->upload_id, text, len);
+		m->upload_id[len] = '\0';
+		return 0;
+	}
+	return error_end(&m->err, name, parent, text, len);
+}
+
+static int mp_create(s3_put_writer *w)
+{
+	_cleanup_(stow_buf_freep) stow_buf reply;
+	stow_sigv4_kv qv[1] = {{"uploads", ""}};
+	mp_reply m = {0};
+	req q;
+	resp r;
+
+	stow_buf_init(&reply, MP_REPLY_MAX);
+	req_init(&q, w->s, "POST", w->key);
+	q.query = qv;
+	q.nquery = 1;
+	q.sink = &reply;
+	STOW_TRY(run(w->s, &q, &r));
+	STOW_TRY(xml_parse((const char *)reply.data, reply.len, mp_reply_end,
+			   &m));
+	if (!m.upload_id[0])
+		return stow_err_set(STOW_EIO,
+				    "%s?uploads: the reply names no UploadId",
+				    q.what);
+	memcpy(w->upload_id, m.upload_id, sizeof(w->upload_id));
+	return 0;
+}
+
+static int mp_upload_part(s3_put_writer *w)
+{
+	char num[16];
+	stow_sigv4_kv qv[2] = {{"partNumber", num}, {"uploadId", w->upload_id}};
+	req q;
+	resp r;
+
+	if (w->nparts == PARTS_MAX)
+		return stow_err_set(STOW_EINVAL,
+				    "put %s: more than %d parts of %zu bytes",
+				    w->key, PARTS_MAX, PART_SIZE);
+	snprintf(num, sizeof(num), "%u", w->nparts + 1);
+	req_init(&q, w->s, "PUT", w->key);
+	q.query = qv;
+	q.nquery = 2;
+	q.body = w->part.data;
+	q.body_len = w->part.len;
+	STOW_TRY(stow_sigv4_sha256_hex(w->part.data, w->part.len,
+				       q.payload_hash));
+	STOW_TRY(run(w->s, &q, &r));
+	/* The ETag goes back into XML: S3's are quoted hex; refuse anything
+	 * that would need escaping rather than escape it. */
+	if (!r.etag[0] || strpbrk(r.etag, "<>&"))
+		return stow_err_set(STOW_EIO, "%s part %s: no usable ETag",
+				    q.what, num);
+	STOW_TRY(stow_buf_printf(&w->parts_xml,
+				 "<Part><PartNumber>%s</PartNumber>"
+				 "<ETag>%s</ETag></Part>",
+				 num, r.etag));
+	w->nparts++;
+	stow_buf_reset(&w->part);
+	return 0;
+}
+
+static int mp_complete(s3_put_writer *w)
+{
+	_cleanup_(stow_buf_freep) stow_buf body;
+	_cleanup_(stow_buf_freep) stow_buf reply;
+	stow_sigv4_kv qv[1] = {{"uploadId", w->upload_id}};
+	mp_reply m = {0};
+	uint64_t size = 0;
+	req q;
+	resp r;
+	int rc;
+
+	stow_buf_init(&body, 0);
+	stow_buf_init(&reply, MP_REPLY_MAX);
+	STOW_TRY(stow_buf_append_str(&body, "<CompleteMultipartUpload>"));
+	STOW_TRY(stow_buf_append(&body, w->parts_xml.data, w->parts_xml.len));
+	STOW_TRY(stow_buf_append_str(&body, "</CompleteMultipartUpload>"));
+	req_init(&q, w->s, "POST", w->key);
+	q.query = qv;
+	q.nquery = 1;
+	q.body = body.data;
+	q.body_len = body.len;
+	q.content_type = "application/xml";
+	q.sink = &reply;
+	STOW_TRY(stow_sigv4_sha256_hex(body.data, body.len, q.payload_hash));
+	rc = run(w->s, &q, &r);
+	if (rc == 0) {
+		/* A 200 may still carry an error document. */
+		rc = xml_parse((const char *)reply.data, reply.len,
+			       mp_reply_end, &m);
+		if (rc == 0 && m.err.code[0])
+			rc = stow_err_set(STOW_EIO, "%s: %s%s%s", q.what,
+					  m.err.code,
+					  m.err.message[0] ? ": " : "",
+					  m.err.message);
+	}
+	/* A retried completion whose first attempt went through finds the
+	 * upload gone: the object is there with our size, or it is not. */
+	if (rc < 0 && r.status == 404 &&
+	    op_stat(&w->s->base, w->key, &size) == 0 && size == w->total)
+		rc = 0;
+	if (rc == 0)
+		w->upload_id[0] = '\0'; /* nothing left to abort */
+	return rc;
+}
+
+static void mp_abort(s3_put_writer *w)
+{
+	stow_sigv4_kv qv[1] = {{"uploadId", w->upload_id}};
+	saved_err e;
+	req q;
+	resp r;
+
+	if (!w->upload_id[0])
+		return;
+	err_save(&e);
+	req_init(&q, w->s, "DELETE", w->key);
+	q.query = qv;
+	q.nquery = 1;
+	(void)run(w->s, &q, &r); /* best effort; the error is the caller's */
+	err_keep(0, &e);
+	w->upload_id[0] = '\0';
+}
+
+static void put_writer_free(s3_put_writer *w)
+{
+	mp_abort(w);
+	stow_buf_free(&w->part);
+	stow_buf_free(&w->parts_xml);
+	free(w->key);
+	free(w);
+}
+
+static int s3_put_begin(stow_store *st, const char *key, unsigned flags,
+			stow_put_writer **out)
+{
+	s3_put_writer *w;
+
+	if (!stow_store_key_valid(key))
+		return bad_key(key);
+	if (flags & ~(STOW_PUT_EXCL | STOW_PUT_DEFER_SYNC))
+		return stow_err_set(STOW_EINVAL, "put %s: unknown flags", key);
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->key = strdup(key))) {
+		free(w);
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	}
+	w->base.ops = &s3_ops;
+	w->s = to_s3(st);
+	w->flags = flags;
+	stow_buf_init(&w->part, PART_SIZE);
+	stow_buf_init(&w->parts_xml, 0);
+	*out = &w->base;
+	return 0;
+}
+
+static int s3_put_append(stow_put_writer *pw, const void *data, size_t len)
+{
+	s3_put_writer *w = (s3_put_writer *)pw;
+	const uint8_t *p = data;
+	saved_err e;
+	int rc = 0;
+
+	if (w->failed)
+		return stow_err_set(STOW_EIO, "put %s: an earlier part failed",
+				    w->key);
+	err_save(&e);
+	while (len > 0 && rc == 0) {
+		size_t n = PART_SIZE - w->part.len;
+
+		if (n > len)
+			n = len;
+		rc = stow_buf_append(&w->part, p, n);
+		p += n;
+		len -= n;
+		w->total += n;
+		if (rc == 0 && w->part.len == PART_SIZE) {
+			if (!w->upload_id[0])
+				rc = mp_create(w);
+			if (rc == 0)
+				rc = mp_upload_part(w);
+		}
+	}
+	if (rc < 0)
+		w->failed = 1;
+	return err_keep(rc, &e);
+}
+
+static void s3_put_abort(stow_put_writer *pw)
+{
+	put_writer_free((s3_put_writer *)pw);
+}
+
+static int s3_put_commit(stow_put_writer *pw)
+{
+	s3_put_writer *w = (s3_put_writer *)pw;
+	saved_err e;
+	int rc = 0;
+
+	err_save(&e);
+	if (w->failed) {
+		rc = stow_err_set(STOW_EIO, "put %s: an earlier part failed",
+				  w->key);
+	} else if (!w->upload_id[0]) {
+		/* Never reached one part: one plain PUT. */
+		rc = op_put(&w->s->base, w->key, w->part.data, w->part.len,
+			    w->flags);
+	} else {
+		if (w->flags & STOW_PUT_EXCL) {
+			/* As op_put: exclusivity is a HEAD here. */
+			rc = op_stat(&w->s->base, w->key, NULL);
+			rc = rc == 0 ? stow_err_set(STOW_EEXIST,
+						    "object %s already exists "
+						    "in %s",
+						    w->key,
+						    w->s->base.location)
+			     : rc == STOW_ENOTFOUND ? 0
+						    : rc;
+		}
+		if (rc == 0 && w->part.len > 0)
+			rc = mp_upload_part(w);
+		if (rc == 0)
+			rc = mp_complete(w);
+	}
+	rc = err_keep(rc, &e);
+	put_writer_free(w);
+	return rc;
+}
+
 /* --- open / close -----------------------------------------------------------
  */
 
@@ -1649,6 +1926,10 @@ static const stow_store_ops s3_ops = {
     .list = s3_list,
     .del = s3_del,
     .close = s3_close,
+    .put_begin = s3_put_begin,
+    .put_append = s3_put_append,
+    .put_commit = s3_put_commit,
+    .put_abort = s3_put_abort,
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

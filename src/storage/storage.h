@@ -37,6 +37,12 @@
 #define STOW_PUT_DEFER_SYNC 2u
 #define STOW_RANGE_END UINT64_MAX
 
+/* The backend writes a streamed put as it comes, at no more cost than one
+ * put (fs: a temp file). Without it a streamed put may cost extra
+ * requests (S3: a multipart upload), so callers that can hold a small
+ * object whole (the vault's packs) should rather use put. */
+#define STOW_STORE_CAP_STREAM_NATIVE 1u
+
 typedef struct stow_store stow_store;
 typedef struct stow_put_writer stow_put_writer;
 
@@ -45,6 +51,7 @@ typedef int (*stow_store_list_cb)(void *ctx, const char *key, uint64_t size);
 typedef struct stow_store_ops {
 	uint32_t version; /* STOW_STORE_OPS_VERSION */
 	const char *name; /* "fs", "mem", "s3" */
+	unsigned caps;    /* STOW_STORE_CAP_* */
 	/* Append bytes [off, off+len) of key to out (len STOW_RANGE_END:
 	 * to the end). */
 	int (*get)(stow_store *s, const char *key, uint64_t off, uint64_t len,
@@ -135,6 +142,12 @@ static inline int stow_store_sync(stow_store *s)
 static inline int stow_store_can_stream(const stow_store *s)
 {
 	return s->ops->put_begin != NULL;
+}
+
+/* 1 if streaming costs no more than put (STOW_STORE_CAP_STREAM_NATIVE). */
+static inline int stow_store_streams_natively(const stow_store *s)
+{
+	return s->ops->put_begin && (s->ops->caps & STOW_STORE_CAP_STREAM_NATIVE);
 }
 
 static inline int stow_store_put_begin(stow_store *s, const char *key,

@@ -38,7 +38,7 @@ typedef struct open_pack {
 	stow_aead *aead;
 	/* Buffered packs (meta packs, and data packs on stores that cannot
 	 * stream) are assembled whole in buf and handed to the uploaders.
-	 * Streamed packs (data packs on stores with put_begin) go to storage
+	 * Streamed packs (data packs on stores that stream natively) go to storage
 	 * blob by blob through sw (sealed in the adding thread's own
 	 * buffer), and buf stays empty. len is the pack's length either
 	 * way. */
@@ -147,7 +147,7 @@ static int pack_new(stow_writer *w, int kind, open_pack **out)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	p->kind = kind;
 	stow_buf_init(&p->buf, (size_t)STOW_PACK_MAX - 1);
-	if (kind == PACK_KIND_DATA && !stow_store_can_stream(w->r->st)) {
+	if (kind == PACK_KIND_DATA && !stow_store_streams_natively(w->r->st)) {
 		pthread_mutex_lock(&w->done_mu);
 		if (w->nspare) {
 			p->buf = w->spare[--w->nspare];
@@ -166,7 +166,7 @@ static int pack_new(stow_writer *w, int kind, open_pack **out)
 		stow_secure_zero(key, sizeof(key));
 	}
 	if (rc == 0 && kind == PACK_KIND_DATA &&
-	    stow_store_can_stream(w->r->st)) {
+	    stow_store_streams_natively(w->r->st)) {
 		char okey[160];
 
 		stow_pack_key(okey, sizeof(okey), kind, p->id);
@@ -454,7 +454,7 @@ int stow_writer_add_hashed(stow_writer *w, stow_vault_ctx *c, int type,
 	/* Streamed data packs: seal into this thread's compression buffer
 	 * (in place when compressed) and write from there, so no pack
 	 * memory is needed at all. Room is made before taking the lock. */
-	if (kind == PACK_KIND_DATA && stow_store_can_stream(w->r->st)) {
+	if (kind == PACK_KIND_DATA && stow_store_streams_natively(w->r->st)) {
 		if (payload == c->zbuf.data) {
 			STOW_TRY(stow_buf_reserve(&c->zbuf, STOW_TAG_LEN));
 			payload = c->zbuf.data;

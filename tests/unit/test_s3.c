@@ -78,6 +78,11 @@ typedef struct fake {
 	char last_target[4200];
 	char last_range[64];
 	bool last_if_none_match;
+	/* One multipart upload at a time: its parts, by number. */
+	bool upload_open;
+	uint8_t *part[8];
+	size_t part_len[8];
+	int mp_creates, mp_parts, mp_completes, mp_aborts;
 } fake;
 
 static fake *F;
@@ -303,6 +308,92 @@ static void do_multi_delete(int fd, const char *md5_hdr, const char *body,
 }
 
 /* Serve one parsed request. Returns false to close the connection. */
+static void parts_free(void)
+{
+	for (int i = 0; i < 8; i++) {
+		free(F->part[i]);
+		F->part[i] = NULL;
+		F->part_len[i] = 0;
+	}
+}
+
+/* CreateMultipartUpload, UploadPart, CompleteMultipartUpload (parts
+ * concatenated in number order; the body must name each part's ETag),
+ * AbortMultipartUpload. */
+static void do_multipart(int fd, const char *method, const char *key,
+			 const char *q, const char *body, size_t blen)
+{
+	char num[16] = "";
+
+	if (!strcmp(method, "POST") && strstr(q, "uploads")) {
+		const char *x = "<InitiateMultipartUploadResult><Bucket>test"
+				"</Bucket><UploadId>up-1</UploadId>"
+				"</InitiateMultipartUploadResult>";
+
+		parts_free();
+		F->upload_open = true;
+		F->mp_creates++;
+		respond(fd, false, 200, NULL, x, strlen(x));
+	} else if (!F->upload_open || !strstr(q, "uploadId=up-1")) {
+		respond_error(fd, false, 404, "NoSuchUpload");
+	} else if (!strcmp(method, "PUT") &&
+		   query_get(q, "partNumber", num, sizeof(num))) {
+		int n = atoi(num);
+		char etag[64];
+
+		if (n < 1 || n > 8) {
+			respond_error(fd, false, 400, "InvalidArgument");
+			return;
+		}
+		free(F->part[n - 1]);
+		F->part[n - 1] = malloc(blen ? blen : 1);
+		memcpy(F->part[n - 1], body, blen);
+		F->part_len[n - 1] = blen;
+		F->mp_parts++;
+		snprintf(etag, sizeof(etag), "ETag: \"etag-%d\"\r\n", n);
+		respond(fd, false, 200, etag, NULL, 0);
+	} else if (!strcmp(method, "POST")) {
+		fobj *o = find(key);
+		size_t total = 0;
+
+		for (int i = 0; i < 8 && F->part[i]; i++) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "<ETag>\"etag-%d\"</ETag>",
+				 i + 1);
+			if (!memmem(body, blen, want, strlen(want))) {
+				respond_error(fd, false, 400, "InvalidPart");
+				return;
+			}
+			total += F->part_len[i];
+		}
+		if (!o) {
+			o = &F->objs[F->nobj++];
+			o->key = strdup(key);
+		} else {
+			free(o->data);
+		}
+		o->data = malloc(total ? total : 1);
+		o->len = 0;
+		for (int i = 0; i < 8 && F->part[i]; i++) {
+			memcpy(o->data + o->len, F->part[i], F->part_len[i]);
+			o->len += F->part_len[i];
+		}
+		parts_free();
+		F->upload_open = false;
+		F->mp_completes++;
+		respond(fd, false, 200, NULL,
+			"<CompleteMultipartUploadResult/>", 32);
+	} else if (!strcmp(method, "DELETE")) {
+		parts_free();
+		F->upload_open = false;
+		F->mp_aborts++;
+		respond(fd, false, 204, NULL, NULL, 0);
+	} else {
+		respond_error(fd, false, 501, "NotImplemented");
+	}
+}
+
 static bool serve(int fd, const char *method, char *target, const char *hdrs,
 		  const char *body, size_t blen)
 {
@@ -369,7 +460,9 @@ static bool serve(int fd, const char *method, char *target, const char *hdrs,
 	}
 	key = target[5] ? target + 6 : NULL;
 	pthread_mutex_lock(&F->mu);
-	if (!key && !strcmp(method, "GET")) {
+	if (key && q && (strstr(q, "uploads") || strstr(q, "uploadId="))) {
+		do_multipart(fd, method, key, q, body, blen);
+	} else if (!key && !strcmp(method, "GET")) {
 		do_list(fd, q);
 	} else if (!key && !strcmp(method, "POST") && q &&
 		   !strncmp(q, "delete", 6)) {
@@ -1319,6 +1412,82 @@ static void test_threads(void **state)
 	stow_store_close(s);
 }
 
+/* Streamed puts: small ones are one PUT at commit; large ones a multipart
+ * upload whose object appears only at commit; abort aborts the upload. */
+static void test_put_stream(void **state)
+{
+	static uint8_t big[(20 << 20) + 123];
+	stow_store *s = NULL;
+	stow_put_writer *w = NULL;
+	stow_buf b;
+	int before;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 13);
+	assert_int_equal(open_store(&s, "test", "st", ""), 0);
+	assert_true(stow_store_can_stream(s));
+	assert_false(stow_store_streams_natively(s));
+	stow_buf_init(&b, 0);
+
+	/* Small: no multipart at all. */
+	assert_int_equal(stow_store_put_begin(s, "small", 0, &w), 0);
+	assert_int_equal(stow_store_put_append(w, "ab", 2), 0);
+	assert_int_equal(stow_store_put_append(w, "cd", 2), 0);
+	assert_int_equal(stow_store_put_commit(w), 0);
+	assert_int_equal(F->mp_creates, 0);
+	assert_int_equal(stow_store_get(s, "small", 0, STOW_RANGE_END, &b), 0);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "abcd", 4);
+
+	/* Large, in odd-sized pieces: 3 parts, invisible until commit. */
+	assert_int_equal(stow_store_put_begin(s, "big", 0, &w), 0);
+	for (size_t off = 0; off < sizeof(big);) {
+		size_t n = sizeof(big) - off < 777777 ? sizeof(big) - off
+						      : 777777;
+
+		assert_int_equal(stow_store_put_append(w, big + off, n), 0);
+		off += n;
+	}
+	assert_int_equal(F->mp_creates, 1);
+	assert_int_equal(F->mp_parts, 2);
+	assert_int_equal(stow_store_stat(s, "big", NULL), STOW_ENOTFOUND);
+	assert_int_equal(stow_store_put_commit(w), 0);
+	assert_int_equal(F->mp_parts, 3);
+	assert_int_equal(F->mp_completes, 1);
+	stow_buf_reset(&b);
+	assert_int_equal(stow_store_get(s, "big", 0, STOW_RANGE_END, &b), 0);
+	assert_int_equal(b.len, sizeof(big));
+	assert_memory_equal(b.data, big, sizeof(big));
+
+	/* Exclusive onto an existing key: refused, upload aborted. */
+	assert_int_equal(stow_store_put_begin(s, "big", STOW_PUT_EXCL, &w), 0);
+	assert_int_equal(stow_store_put_append(w, big, 9 << 20), 0);
+	assert_int_equal(stow_store_put_commit(w), STOW_EEXIST);
+	assert_int_equal(F->mp_aborts, 1);
+
+	/* Abort after a part: the upload is aborted, no object. */
+	assert_int_equal(stow_store_put_begin(s, "gone", 0, &w), 0);
+	assert_int_equal(stow_store_put_append(w, big, 9 << 20), 0);
+	stow_store_put_abort(w);
+	assert_int_equal(F->mp_aborts, 2);
+	assert_int_equal(stow_store_stat(s, "gone", NULL), STOW_ENOTFOUND);
+
+	/* A 503 in the middle of the upload is retried. */
+	assert_int_equal(stow_store_put_begin(s, "retry", 0, &w), 0);
+	before = requests();
+	script(503, NULL, "", NORMAL, 0);
+	assert_int_equal(stow_store_put_append(w, big, 8 << 20), 0);
+	assert_int_equal(requests(), before + 3); /* create, 503, part */
+	assert_int_equal(stow_store_put_commit(w), 0);
+	stow_buf_reset(&b);
+	assert_int_equal(stow_store_get(s, "retry", 0, STOW_RANGE_END, &b), 0);
+	assert_int_equal(b.len, 8 << 20);
+	assert_memory_equal(b.data, big, 8 << 20);
+	stow_buf_free(&b);
+	stow_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1338,6 +1507,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_stream, setup, teardown),
 	};
 
 	unsetenv("AWS_ACCESS_KEY_ID");
