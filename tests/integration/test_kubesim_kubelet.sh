@@ -430,6 +430,69 @@ expect_eq "Running Running Running " "$OUT" "Deployment -> ReplicaSet -> 3 pods 
 k get rs -l app=api -o 'jsonpath={.items[0].status.readyReplicas}'
 expect_eq "3" "$OUT" "ReplicaSet status readyReplicas"
 
+# Adoption, as after a restore: pods and a ReplicaSet created without
+# ownerReferences before their owners are adopted, not duplicated.
+cat >"$T/orphans.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, labels: {app: db}}
+spec: {containers: [{name: db, image: postgres}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: front-oldhash, labels: {app: front, pod-template-hash: oldhash}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front, pod-template-hash: oldhash}}
+  template:
+    metadata: {labels: {app: front, pod-template-hash: oldhash}}
+    spec: {containers: [{name: front, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: front-oldhash-aaaaa, labels: {app: front, pod-template-hash: oldhash}}
+spec: {containers: [{name: front, image: nginx}]}
+EOF
+k apply -f "$T/orphans.yaml"
+expect_rc 0 "kubectl apply orphan pods and ReplicaSet"
+DB_UID=$(jp pod db-0 '{.metadata.uid}')
+cat >"$T/owners.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {containers: [{name: front, image: nginx}]}
+EOF
+k apply -f "$T/owners.yaml"
+expect_rc 0 "kubectl apply the owners"
+k rollout status deployment/front --timeout=20s
+expect_rc 0 "kubectl rollout status deployment/front"
+adopted() { [[ $(jp pod db-0 '{.metadata.ownerReferences[0].kind}') == StatefulSet ]]; }
+wait_until 10 adopted || true
+expect_eq "$DB_UID StatefulSet" "$(jp pod db-0 '{.metadata.uid} {.metadata.ownerReferences[0].kind}')" "StatefulSet adopted its orphan pod"
+k get rs -l app=front -o 'jsonpath={range .items[*]}{.metadata.name}:{.metadata.ownerReferences[0].kind} {end}'
+expect_eq "front-oldhash:Deployment " "$OUT" "Deployment adopted the ReplicaSet with its template, no new one"
+k get pods -l app=front -o 'jsonpath={range .items[*]}{.metadata.ownerReferences[0].name} {end}'
+expect_eq "front-oldhash front-oldhash " "$OUT" "ReplicaSet adopted its orphan pod and made one more"
+k delete statefulset db
+k delete deployment front
+expect_rc 0 "kubectl delete deployment front"
+
 # ---------------------------------------------------------------- restart with --persist
 
 stop_kubesim

@@ -149,6 +149,47 @@ def _quantity_bytes(q):
         return 0
 
 
+def _same_template(rs_template, template):
+    """Templates equal but for the pod-template-hash label (and empty maps)."""
+    def norm(t):
+        t = copy.deepcopy(t)
+        meta = t.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        labels.pop("pod-template-hash", None)
+        if labels:
+            meta["labels"] = labels
+        else:
+            meta.pop("labels", None)
+        if meta:
+            t["metadata"] = meta
+        else:
+            t.pop("metadata", None)
+        return t
+    return norm(rs_template) == norm(template)
+
+
+def selector_matches(selector, labels):
+    """A LabelSelector (matchLabels, matchExpressions) against labels. An
+    empty selector matches nothing here: controllers never adopt with one."""
+    ml = selector.get("matchLabels") or {}
+    exprs = selector.get("matchExpressions") or []
+    if not ml and not exprs:
+        return False
+    if any(labels.get(k) != v for k, v in ml.items()):
+        return False
+    for e in exprs:
+        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
 # ---------------------------------------------------------------- volumes
 
 def pv_data_dir(host_root, pv):
@@ -948,10 +989,27 @@ class Kubelet:
                 return ref.get("uid")
         return None
 
-    def _owned(self, group, resource, ns, owner):
+    def _owned(self, group, resource, ns, owner, kind=None, member=None):
+        """Objects whose controller is owner. With kind, orphans (no
+        controller reference, not being deleted) that match the owner's
+        selector -- and `member(obj)` if given -- are adopted first, as the
+        real controllers do: a restore creates pods and ReplicaSets without
+        ownerReferences before their owners."""
         uid = _meta(owner)["uid"]
-        return [o for o in self.store.list(group, "v1", resource, ns)
-                if self._controller_uid(o) == uid]
+        selector = (owner.get("spec") or {}).get("selector")
+        out = []
+        for o in self.store.list(group, "v1", resource, ns):
+            cuid = self._controller_uid(o)
+            if cuid == uid:
+                out.append(o)
+            elif cuid is None and kind and selector and \
+                    not _meta(o).get("deletionTimestamp") and \
+                    selector_matches(selector, _meta(o).get("labels") or {}) and \
+                    (member is None or member(o)):
+                o = copy.deepcopy(o)
+                _meta(o).setdefault("ownerReferences", []).append(self._owner_ref(owner, kind))
+                out.append(self.store.update(group, "v1", resource, ns, o))
+        return out
 
     @staticmethod
     def _pod_ready(pod):
@@ -975,7 +1033,9 @@ class Kubelet:
         revision = "%s-%s" % (name, _safe_hash(json.dumps(tpl, sort_keys=True)))
         selector = (spec.get("selector") or {}).get("matchLabels") or {}
         retention = (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted")
-        pods = {_meta(p)["name"]: p for p in self._owned("", "pods", ns, sts)}
+        pods = {_meta(p)["name"]: p for p in self._owned(
+            "", "pods", ns, sts, "StatefulSet",
+            lambda p: self._ordinal(name, _meta(p)["name"]) is not None)}
         for i in range(replicas):
             for vct in spec.get("volumeClaimTemplates") or []:
                 self._ensure_claim(sts, vct, i, selector, retention == "Delete")
@@ -1075,10 +1135,14 @@ class Kubelet:
         tpl = spec.get("template") or {}
         h = _safe_hash(json.dumps(tpl, sort_keys=True))
         rsname = "%s-%s" % (name, h)
-        owned = self._owned("apps", "replicasets", ns, d)
+        owned = self._owned("apps", "replicasets", ns, d, "Deployment")
         revs = [int((_meta(r).get("annotations") or {}).get("deployment.kubernetes.io/revision", "0") or 0)
                 for r in owned]
-        new = next((r for r in owned if _meta(r)["name"] == rsname), None)
+        # The new ReplicaSet is the one with the Deployment's template (its
+        # pod-template-hash label aside), whatever its name: a restored one
+        # carries the hash of the cluster it came from.
+        new = next((r for r in owned if _same_template(
+            (r.get("spec") or {}).get("template") or {}, tpl)), None)
         if new is None:
             tpl2 = copy.deepcopy(tpl)
             tm = tpl2.setdefault("metadata", {})
@@ -1132,7 +1196,7 @@ class Kubelet:
                 cond("Progressing", "True",
                      "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
                      ('ReplicaSet "%s" has successfully progressed.' if done
-                      else 'ReplicaSet "%s" is progressing.') % rsname),
+                      else 'ReplicaSet "%s" is progressing.') % _meta(new)["name"]),
             ],
         }
         if total - available > 0:
@@ -1151,7 +1215,7 @@ class Kubelet:
         replicas = spec.get("replicas", 1)
         if replicas is None:
             replicas = 1
-        pods = [p for p in self._owned("", "pods", ns, rs)
+        pods = [p for p in self._owned("", "pods", ns, rs, "ReplicaSet")
                 if not _meta(p).get("deletionTimestamp")
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         tpl = spec.get("template") or {}
