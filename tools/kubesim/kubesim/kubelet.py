@@ -596,10 +596,13 @@ class Kubelet:
             try:
                 self._process(key, gone)
             except Exception as e:
-                if _code(e) in (409, 404):
-                    # Someone else wrote first (or the object vanished):
-                    # look again shortly.
+                if _code(e) == 409:
+                    # Someone else wrote first: look again shortly.
                     self._later(key, 0.05)
+                elif _code(e) == 404:
+                    # Gone between our read and our write: the next look
+                    # finds out (slower, in case it is a missing type).
+                    self._later(key, 0.5)
                 else:
                     self._log("%s: %s" % (key, traceback.format_exc()))
                     self._later(key, 1.0)
@@ -1047,6 +1050,11 @@ class Kubelet:
                 self._create("", "pods", ns, self._sts_pod(sts, i, revision))
                 if ordered:
                     break
+            elif (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded") \
+                    and not _meta(pod).get("deletionTimestamp"):
+                # A finished pod is replaced, as the StatefulSet controller does.
+                self._delete("", "pods", ns, pname)
+                break
             elif ordered and not self._pod_ready(pod):
                 break
         # Scale down, highest ordinal first.
