@@ -193,6 +193,17 @@ k patch deploy web -n shop --type strategic \
 k get deploy web -n shop -o jsonpath='{.spec.template.spec.containers[*].name}'
 expect_eq "web" "$OUT" "strategic patch \$patch: delete removes a list element"
 
+# ------------------------------------------------------------ scale, auth
+k scale deploy web -n shop --replicas=1
+expect_grep '^deployment.apps/web scaled$' "$OUT" "scale (the scale subresource)"
+k get deploy web -n shop -o jsonpath='{.spec.replicas}'
+expect_eq "1" "$OUT" "scale changed spec.replicas"
+k get --raw /apis/apps/v1/namespaces/shop/statefulsets/db/scale
+expect_eq "Scale 1 app=shop,tier=db" "$(jq_py 'd["kind"]+" "+str(d["spec"]["replicas"])+" "+d["status"]["selector"]')" \
+	"get the Scale of a statefulset"
+k auth can-i create pods
+expect_eq "yes" "$OUT" "auth can-i"
+
 # ------------------------------------------------------------ re-apply after a change
 sed -e 's/replicas: 2/replicas: 3/' -e 's/mode: production/mode: staging/' \
 	-e 's/image: nginx:1.27/image: nginx:1.28/' "$FIX/kubectl_app.yaml" >"$T/app2.yaml"
@@ -344,8 +355,8 @@ else
 fi
 
 # ------------------------------------------------------------ delete
-k delete cm watched -n shop
-expect_grep '^configmap "watched" deleted' "$OUT" "delete"
+k delete -f "$T/w.yaml"
+expect_grep '^configmap "watched" deleted' "$OUT" "delete -f"
 k get cm watched -n shop
 expect_grep 'not found' "$ERR" "deleted object is gone"
 

@@ -69,7 +69,18 @@ OBJECT_REF = {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "st
               4: ("uid", "string"), 5: ("apiVersion", "string"),
               6: ("resourceVersion", "string"), 7: ("fieldPath", "string")}
 LOCAL_REF = {1: ("name", "string")}
+RESOURCE_ATTRS = {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"),
+                  4: ("version", "string"), 5: ("resource", "string"),
+                  6: ("subresource", "string"), 7: ("name", "string")}
 SCHEMAS = {
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: ("metadata", OBJECT_META),
+        2: ("spec", {1: ("resourceAttributes", RESOURCE_ATTRS),
+                     2: ("nonResourceAttributes", {1: ("path", "string"),
+                                                   2: ("verb", "string")})})},
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", OBJECT_META), 2: ("spec", {1: ("namespace", "string")})},
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", OBJECT_META)},
     ("v1", "Namespace"): {1: ("metadata", OBJECT_META),
                           2: ("spec", {1: ("finalizers", ("repeated", "string"))}),
                           3: ("status", {1: ("phase", "string")})},

@@ -27,6 +27,8 @@ class ResourceType:
         self.crd = crd                      # CRD name when CRD-backed
         self.printer_columns = printer_columns  # CRD additionalPrinterColumns
         self.name_rule = name_rule          # subdomain | label | path
+        # the scale subresource: where replicas and the selector live
+        self.scale_paths = (".spec.replicas", ".status.replicas", None)
 
     @property
     def api_version(self):
@@ -62,6 +64,8 @@ class ResourceType:
                 "kind": SUBRESOURCE_KINDS.get(sub, self.kind),
                 "verbs": list(SUBRESOURCE_VERBS.get(sub, ["get", "patch", "update"])),
             })
+            if sub in ("scale", "eviction"):
+                out[-1]["group"], out[-1]["version"] = SUBRESOURCE_GV[sub]
         return out
 
     def aggregated_entry(self):
@@ -80,11 +84,10 @@ class ResourceType:
         subs = []
         for sub in self.subresources:
             kind = SUBRESOURCE_KINDS.get(sub, self.kind)
+            group, version = SUBRESOURCE_GV.get(sub, (self.group, self.version))
             subs.append({
                 "subresource": sub,
-                "responseKind": {"group": "" if sub in SUBRESOURCE_KINDS else self.group,
-                                 "version": "v1" if sub in SUBRESOURCE_KINDS else self.version,
-                                 "kind": kind},
+                "responseKind": {"group": group, "version": version, "kind": kind},
                 "verbs": list(SUBRESOURCE_VERBS.get(sub, ["get", "patch", "update"])),
             })
         if subs:
@@ -95,6 +98,9 @@ class ResourceType:
 SUBRESOURCE_KINDS = {"exec": "PodExecOptions", "log": "Pod", "attach": "PodAttachOptions",
                      "eviction": "Eviction", "binding": "Binding", "finalize": "Namespace",
                      "scale": "Scale"}
+SUBRESOURCE_GV = {"exec": ("", "v1"), "log": ("", "v1"), "attach": ("", "v1"),
+                  "eviction": ("policy", "v1"), "binding": ("", "v1"), "finalize": ("", "v1"),
+                  "scale": ("autoscaling", "v1")}
 SUBRESOURCE_VERBS = {"exec": ["create", "get"], "log": ["get"], "attach": ["create", "get"],
                      "eviction": ["create"], "binding": ["create"], "finalize": ["update"],
                      "status": ["get", "patch", "update"]}
@@ -166,6 +172,15 @@ def _builtin():
         R("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["pc"]),
         # discovery
         R("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+        # reviews: create-only, answered and not stored (everyone may do anything)
+        R("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+          False, verbs=["create"]),
+        R("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+          False, verbs=["create"]),
+        R("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
+          False, verbs=["create"]),
+        R("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
+          False, verbs=["create"]),
     ]
 
 
@@ -240,7 +255,8 @@ def crd_types(crd):
         subs = []
         if "status" in (v.get("subresources") or {}):
             subs.append("status")
-        if "scale" in (v.get("subresources") or {}):
+        scale = (v.get("subresources") or {}).get("scale")
+        if scale is not None:
             subs.append("scale")
         out.append(ResourceType(
             group, v.get("name"), plural, names.get("kind", ""),
@@ -250,4 +266,8 @@ def crd_types(crd):
             crd=crd["metadata"]["name"],
             printer_columns=copy.deepcopy(v.get("additionalPrinterColumns")),
             name_rule="subdomain"))
+        if scale is not None:
+            out[-1].scale_paths = (scale.get("specReplicasPath", ".spec.replicas"),
+                                   scale.get("statusReplicasPath", ".status.replicas"),
+                                   scale.get("labelSelectorPath"))
     return out

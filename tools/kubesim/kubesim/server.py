@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import certs, openapi, patch as patchlib, protobuf, tables
+from . import certs, errors, openapi, patch as patchlib, protobuf, tables
 from .errors import ApiError, status_object, bad_request
 from .selectors import Filter
 from .store import Store, log
@@ -350,6 +350,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         dry_run = query.get("dryRun") == "All"
         method = self.command
+        if sub == "scale" and name is not None:
+            return self._scale(rt, namespace, name, raw, dry_run)
         if name is None:
             if method in ("GET", "HEAD"):
                 filt = Filter(namespace, query.get("labelSelector", ""),
@@ -357,6 +359,8 @@ class Handler(BaseHTTPRequestHandler):
                 if watch:
                     return self._watch(rt, filt, query)
                 return self._list(rt, filt, query)
+            if method == "POST" and rt.verbs == ["create"]:
+                return self._send(201, _review(rt, self._json_body(raw)))
             if method == "POST":
                 obj = self._json_body(raw)
                 out = store.create(group, version, resource, namespace, obj, dry_run=dry_run)
@@ -428,6 +432,73 @@ class Handler(BaseHTTPRequestHandler):
         if opts.get("orphanDependents") is True and not opts.get("propagationPolicy"):
             opts["propagationPolicy"] = "Orphan"
         return opts
+
+    # ------------------------------------------------------------ scale
+
+    def _scale(self, rt, namespace, name, raw, dry_run):
+        """GET/PUT/PATCH of the scale subresource (autoscaling/v1 Scale)."""
+        store = self.sim.store
+        spec_path, status_path, sel_path = rt.scale_paths
+
+        def lookup(obj, path):
+            cur = obj
+            for p in (path or "").strip(".").split("."):
+                cur = cur.get(p) if isinstance(cur, dict) else None
+            return cur
+
+        with store.lock:
+            obj = store.get(rt.group, rt.version, rt.resource, namespace, name)
+            if obj is None:
+                raise_not_found(rt, name)
+            md = obj["metadata"]
+            sel = lookup(obj, sel_path) if sel_path else None
+            if sel is None and rt.crd is None:
+                ml = (obj.get("spec") or {}).get("selector") or {}
+                ml = ml.get("matchLabels", ml) if isinstance(ml, dict) else {}
+                sel = ",".join("%s=%s" % kv for kv in sorted(ml.items()))
+            scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                     "metadata": {k: md[k] for k in ("name", "namespace", "uid",
+                                                     "resourceVersion", "creationTimestamp")
+                                  if k in md},
+                     "spec": {"replicas": lookup(obj, spec_path) or 0},
+                     "status": {"replicas": lookup(obj, status_path) or 0}}
+            if sel:
+                scale["status"]["selector"] = sel
+            if self.command in ("GET", "HEAD"):
+                return self._send(200, scale)
+            body = self._json_body(raw)
+            if self.command == "PUT":
+                new = body
+            elif self.command == "PATCH":
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                kind = PATCH_TYPES.get(ctype)
+                if kind == "json":
+                    new = patchlib.json_patch(scale, body)
+                elif kind in ("merge", "strategic", "apply"):
+                    new = patchlib.merge_patch(scale, body)
+                else:
+                    raise ApiError(415, "UnsupportedMediaType", "unsupported patch type")
+            else:
+                raise ApiError(405, "MethodNotAllowed", "method not allowed")
+            want_rv = (new.get("metadata") or {}).get("resourceVersion")
+            if want_rv and want_rv != md["resourceVersion"]:
+                raise errors.conflict(rt.group, rt.resource, name,
+                                      "the object has been modified; please apply your "
+                                      "changes to the latest version and try again")
+            replicas = (new.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("autoscaling", "Scale", name, [
+                    ("spec.replicas", "Invalid value: must be a non-negative integer")])
+            cur = obj
+            parts = spec_path.strip(".").split(".")
+            for p in parts[:-1]:
+                cur = cur.setdefault(p, {})
+            cur[parts[-1]] = replicas
+            out = store.update(rt.group, rt.version, rt.resource, namespace, obj,
+                               dry_run=dry_run)
+            scale["spec"]["replicas"] = replicas
+            scale["metadata"]["resourceVersion"] = out["metadata"]["resourceVersion"]
+            return self._send(200, scale)
 
     # ------------------------------------------------------------ reads
 
@@ -566,6 +637,24 @@ class Handler(BaseHTTPRequestHandler):
             out = store.update(rt.group, rt.version, rt.resource, namespace, new,
                                subresource=sub, dry_run=dry_run)
         self._send(200, out)
+
+
+def _review(rt, body):
+    """The answer to a (Self)SubjectAccessReview, rules review or SelfSubjectReview."""
+    out = dict(body) if isinstance(body, dict) else {}
+    out["apiVersion"], out["kind"] = rt.api_version, rt.kind
+    out.setdefault("metadata", {})["creationTimestamp"] = None
+    if rt.resource.endswith("accessreviews"):
+        out["status"] = {"allowed": True, "reason": "kubesim allows everything"}
+    elif rt.resource == "selfsubjectrulesreviews":
+        out["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"],
+                                            "resources": ["*"]}],
+                         "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                         "incomplete": False}
+    else:
+        out["status"] = {"userInfo": {"username": "kubesim-admin",
+                                      "groups": ["system:masters", "system:authenticated"]}}
+    return out
 
 
 def raise_not_found(rt, name):

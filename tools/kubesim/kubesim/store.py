@@ -42,6 +42,7 @@ CREATE_ON_UPDATE = {("", "events"), ("", "endpoints"), ("discovery.k8s.io", "end
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NS_CLEANUP_DELAY = 0.5
 _GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -100,6 +101,7 @@ class Store:
         self._events = queue.Queue()
         self._dirty = threading.Event()
         self._ns_wake = threading.Event()
+        self._ns_seen = {}        # terminating namespace -> when first seen
         self._stopping = False
         threading.Thread(target=self._dispatch_loop, name="listeners", daemon=True).start()
         if persist and os.path.exists(persist):
@@ -621,6 +623,7 @@ class Store:
         while not self._stopping:
             self._ns_wake.wait(1.0)
             self._ns_wake.clear()
+            time.sleep(0.05)
             try:
                 self._sweep_namespaces()
             except Exception as e:   # keep the controller alive
@@ -630,8 +633,15 @@ class Store:
         with self.lock:
             terminating = [o for o in self.objects[NS_KEY].values()
                            if o["metadata"].get("deletionTimestamp")]
+            now = time.monotonic()
             for nso in terminating:
                 ns = nso["metadata"]["name"]
+                # like the real controller, start a moment after the delete
+                # (kubectl delete -f deletes a namespace and then its objects)
+                since = self._ns_seen.setdefault(ns, now)
+                if now - since < NS_CLEANUP_DELAY:
+                    self._ns_wake.set()
+                    continue
                 left = 0
                 for rt in list(self.registry.types.values()):
                     if not rt.namespaced or rt.version != self.registry.storage_version(
@@ -654,6 +664,7 @@ class Store:
                     new["spec"] = {k: v for k, v in (cur.get("spec") or {}).items()
                                    if k != "finalizers"}
                     self.update("", "v1", "namespaces", None, new, subresource="finalize")
+                    self._ns_seen.pop(ns, None)
 
     def _has_content(self, ns):
         for (g, r), table in self.objects.items():
