@@ -759,7 +759,8 @@ struct stow_cron {
 	uint8_t dow;  /* bits 0-6 */
 	bool dom_star, dow_star;
 	int64_t every; /* seconds; 0 for wall-clock schedules */
-	stow_tz *tz;
+	const stow_tz *tz; /* the zone used: owned_tz or the caller's */
+	stow_tz *owned_tz;
 };
 
 typedef struct field_spec {
@@ -1017,11 +1018,17 @@ void stow_cron_free(stow_cron *c)
 {
 	if (!c)
 		return;
-	stow_tz_free(c->tz);
+	stow_tz_free(c->owned_tz);
 	free(c);
 }
 
 int stow_cron_parse(stow_cron **out, const char *expr)
+{
+	return stow_cron_parse_in(out, expr, NULL);
+}
+
+int stow_cron_parse_in(stow_cron **out, const char *expr,
+		       const stow_tz *default_tz)
 {
 	_cleanup_free_ stow_cron *c = NULL;
 	const char *s = expr;
@@ -1056,20 +1063,24 @@ int stow_cron_parse(stow_cron **out, const char *expr)
 					    "time zone name too long");
 		memcpy(zone, name, (size_t)(end - name));
 		zone[end - name] = '\0';
-		rc = stow_tz_load(&c->tz, zone);
+		rc = stow_tz_load(&c->owned_tz, zone);
 		if (rc < 0)
 			return stow_err_wrap(rc, "time zone");
+		c->tz = c->owned_tz;
 		s = end;
 		while (is_space(*s))
 			s++;
+	} else if (default_tz) {
+		c->tz = default_tz;
 	} else {
-		rc = stow_tz_load(&c->tz, "Local");
+		rc = stow_tz_load(&c->owned_tz, "Local");
 		if (rc < 0)
 			return rc;
+		c->tz = c->owned_tz;
 	}
 	rc = parse_spec(c, s);
 	if (rc < 0) {
-		stow_tz_free(c->tz);
+		stow_tz_free(c->owned_tz);
 		return rc;
 	}
 	*out = STOW_TAKE_PTR(c);

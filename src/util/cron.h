@@ -98,6 +98,12 @@ typedef struct stow_cron stow_cron;
 /* Parse a schedule. The caller owns *out (stow_cron_free). */
 int stow_cron_parse(stow_cron **out, const char *expr);
 
+/* The same, evaluating schedules without a CRON_TZ=/TZ= prefix in
+ * default_tz instead of the local zone (NULL: local). default_tz is
+ * borrowed and must outlive *out. */
+int stow_cron_parse_in(stow_cron **out, const char *expr,
+		       const stow_tz *default_tz);
+
 /* First activation strictly after `after` (Unix seconds). STOW_ENOTFOUND
  * if there is none within five years. */
 int stow_cron_next(const stow_cron *c, int64_t after, int64_t *next);
