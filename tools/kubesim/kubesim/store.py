@@ -223,6 +223,8 @@ class Store:
                 try:
                     tok = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
                     snap_id, offset, rv = tok["id"], int(tok["off"]), int(tok["rv"])
+                    if tok.get("r") != "%s/%s" % (group, resource):
+                        raise ValueError("another resource's token")
                 except Exception:
                     raise errors.bad_request("continue key is not valid: illegal base64 data")
                 snap = self.snapshots.get(snap_id)
@@ -242,7 +244,8 @@ class Store:
                     while len(self.snapshots) > 64:
                         self.snapshots.popitem(last=False)
                 page = items[offset:offset + limit]
-                tok = {"id": snap_id, "off": offset + limit, "rv": rv}
+                tok = {"id": snap_id, "off": offset + limit, "rv": rv,
+                       "r": "%s/%s" % (group, resource)}
                 nxt = base64.urlsafe_b64encode(json.dumps(tok).encode()).decode()
                 remaining = len(items) - offset - limit
             else:
