@@ -87,6 +87,13 @@ static const char newpw_env_help[] =
  * only wakes a watcher thread through a pipe; the watcher gives the
  * leases back and exits. */
 static int signal_pipe[2] = {-1, -1};
+/* A long-running command (the server) that stops cleanly on its own. */
+static volatile int *graceful_stop;
+
+void stow_cli_set_graceful_stop(volatile int *flag)
+{
+	graceful_stop = flag;
+}
 
 static void on_signal(int sig)
 {
@@ -112,6 +119,13 @@ static void *signal_watcher(void *arg)
 	(void)arg;
 	while (read(signal_pipe[0], &c, 1) < 0 && errno == EINTR)
 		;
+	if (graceful_stop) {
+		/* First signal: ask the command to stop; a second one ends
+		 * the process at once. */
+		*graceful_stop = 1;
+		while (read(signal_pipe[0], &c, 1) < 0 && errno == EINTR)
+			;
+	}
 	stow_lease_abandon_all();
 	_exit(STOW_EXIT_INTERRUPTED);
 	return NULL;
@@ -663,6 +677,7 @@ static const stow_cli_cmd help_cmd = {
 
 static const stow_cli_cmd *const root_subs[] = {
 	&stow_cli_vault_cmd,
+	&stow_cli_server_cmd,
 	&version_cmd,
 	&help_cmd,
 	NULL,

@@ -3,6 +3,7 @@
  *   cli.c        the command tree, dispatch, global options, help, error
  *                mapping, opening the repository, signals
  *   cmd_vault.c  `stowage vault <verb>`
+ *   cmd_server.c `stowage server`
  *   password.c   password sources and the no-echo prompt
  *   progress.c   the progress line / JSON progress, warnings
  *   output.c     human sizes, times, name escaping, tables
@@ -73,6 +74,11 @@ struct stow_cli {
 };
 
 extern const stow_cli_cmd stow_cli_vault_cmd;
+extern const stow_cli_cmd stow_cli_server_cmd;
+
+/* SIGINT/SIGTERM set *flag instead of ending the process (a second
+ * signal still ends it). For commands that stop cleanly by themselves. */
+void stow_cli_set_graceful_stop(volatile int *flag);
 
 /* --- option parsing (cli.c) ----------------------------------------------- */
 
@@ -89,6 +95,14 @@ void stow_cli_opts_begin(stow_cli *cli, const char *shortopts,
  * (optind is then the first operand; operands are permuted to the end),
  * or STOW_CLI_OPTS_STOP. Global options are handled inside. */
 int stow_cli_opts_next(stow_cli *cli, int argc, char **argv, int *exit_code);
+
+/* Loop over a command's options: the body sees each option in c; --help
+ * and usage errors return from the enclosing function with ex. */
+#define PARSE_OPTIONS(cli, argc, argv, c, ex)                                  \
+	while (((c) = stow_cli_opts_next((cli), (argc), (argv), &(ex))) != -1) \
+		if ((c) == STOW_CLI_OPTS_STOP)                                 \
+			return (ex);                                           \
+		else
 
 /* "<path>: <message>" and a hint to --help on stderr; returns
  * STOW_EXIT_USAGE. */

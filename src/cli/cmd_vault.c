@@ -37,11 +37,6 @@ static void repo_closep(stow_repo **r)
 #define _cleanup_repo_ _cleanup_(repo_closep)
 
 /* Options parsed the same way in every verb. */
-#define PARSE_OPTIONS(cli, argc, argv, c, ex)                                  \
-	while (((c) = stow_cli_opts_next((cli), (argc), (argv), &(ex))) != -1) \
-		if ((c) == STOW_CLI_OPTS_STOP)                                 \
-			return (ex);                                           \
-		else
 
 static int print_json(json_t *j, FILE *f)
 {

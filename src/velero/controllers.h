@@ -1,0 +1,13 @@
+/* The controllers `stowage server` runs (controllers.c lists them). */
+#ifndef STOW_VELERO_CONTROLLERS_H
+#define STOW_VELERO_CONTROLLERS_H
+
+#include "velero/server.h"
+
+/* NULL-terminated, in start order. */
+const stow_velero_controller *const *stow_velero_controllers(void);
+
+/* One per controller module; add the declaration here and the call in
+ * controllers.c when a module lands. */
+
+#endif
