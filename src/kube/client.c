@@ -704,6 +704,10 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 
 			if (out_status)
 				*out_status = status;
+			if (out_body) {
+				json_decref(*out_body);
+				*out_body = NULL;
+			}
 			if (out_body && r.body.len) {
 				json_error_t jerr;
 
@@ -733,20 +737,26 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 				continue;
 			}
 			oc = retryable_status(status) ? OUT_RETRY : OUT_FAIL;
-			if (oc == OUT_FAIL) {
-				if (out_status)
-					*out_status = status;
-				if (out_body && r.body.len) {
-					json_t *j = json_loadb(
-					    (const char *)r.body.data,
-					    r.body.len, 0, NULL);
-
-					if (json_is_object(j))
-						*out_body = j;
-					else
-						json_decref(j);
+			/* The last error reply's Status goes to the caller. */
+			if (out_body) {
+				json_decref(*out_body);
+				*out_body = r.body.len
+						? json_loadb((const char *)
+								 r.body.data,
+							     r.body.len, 0, NULL)
+						: NULL;
+				if (*out_body && !json_is_object(*out_body)) {
+					json_decref(*out_body);
+					*out_body = NULL;
 				}
 			}
+			if (out_status)
+				*out_status = status;
+		} else if (out_body) {
+			/* A transport failure after an HTTP error: the
+			 * Status no longer describes the outcome. */
+			json_decref(*out_body);
+			*out_body = NULL;
 		}
 		stow_buf_free(&r.body);
 		if (oc == OUT_FAIL)
@@ -767,8 +777,6 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 			break;
 		sleep_ms(delay);
 	}
-	if (out_status)
-		*out_status = status;
 	/* code is STOW_EIO (5xx, 429, transport) or STOW_ETIMEOUT (the last
 	 * attempt ran out of time). */
 	return stow_err_wrap(code, "gave up after %d attempt%s in %llu ms%s",

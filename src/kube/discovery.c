@@ -234,6 +234,7 @@ static int fetch(stow_kube *k, const char *path, bool must, json_t *docs,
 	*out = NULL;
 	rc = stow_kube_request_ex(k, "GET", path, NULL, NULL, 0, &o, &j, NULL);
 	if (rc < 0) {
+		json_decref(j);
 		if (must)
 			return stow_err_wrap(rc, "discovery");
 		stow_err_clear();

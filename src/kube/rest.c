@@ -128,6 +128,26 @@ static int list_path(stow_buf *b, const stow_kube_resource *r,
 	return 0;
 }
 
+/* stow_kube_request for the verbs: on failure no reply is handed out (the
+ * raw call gives the Status object; the code and message say it all). */
+static int call(stow_kube *k, const char *method, const char *path,
+		const char *ctype, const char *body, size_t len, json_t **out)
+{
+	json_t *reply = NULL;
+	int rc = stow_kube_request(k, method, path, ctype, body, len, &reply,
+				   NULL);
+
+	if (rc < 0) {
+		json_decref(reply);
+		reply = NULL;
+	}
+	if (out)
+		*out = reply;
+	else
+		json_decref(reply);
+	return rc;
+}
+
 static int bad_args(const char *fn)
 {
 	return stow_err_set(STOW_EINVAL, "%s: missing argument", fn);
@@ -147,8 +167,7 @@ int stow_kube_get(stow_kube *k, const stow_kube_resource *r, const char *ns,
 				    r->resource, name);
 	stow_buf_init(&p, 0);
 	STOW_TRY(stow_kube_path(&p, r, ns, name, NULL));
-	return stow_kube_request(k, "GET", (char *)p.data, NULL, NULL, 0, out,
-				 NULL);
+	return call(k, "GET", (char *)p.data, NULL, NULL, 0, out);
 }
 
 /* List items come without apiVersion and kind; set them as client-go's
@@ -190,8 +209,7 @@ static int list_page(stow_kube *k, const stow_kube_resource *r,
 
 	stow_buf_init(&p, 0);
 	STOW_TRY(list_path(&p, r, ns, o, cont, limit));
-	STOW_TRY(stow_kube_request(k, "GET", (char *)p.data, NULL, NULL, 0, &j,
-				   NULL));
+	STOW_TRY(call(k, "GET", (char *)p.data, NULL, NULL, 0, &j));
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return stow_err_set(STOW_ECORRUPT,
@@ -297,8 +315,7 @@ static int send_object(stow_kube *k, const char *method, const char *path,
 
 	if (!body)
 		return stow_err_set(STOW_ENOMEM, "cannot encode the object");
-	return stow_kube_request(k, method, path, ctype, body, strlen(body),
-				 out, NULL);
+	return call(k, method, path, ctype, body, strlen(body), out);
 }
 
 static void drop_out(json_t **out, json_t **tmp)
@@ -388,8 +405,8 @@ int stow_kube_patch(stow_kube *k, const stow_kube_resource *r,
 				    r->resource, name);
 	stow_buf_init(&p, 0);
 	STOW_TRY(stow_kube_path(&p, r, ns, name, status ? "status" : NULL));
-	STOW_TRY(stow_kube_request(k, "PATCH", (char *)p.data, ctype, patch,
-				   strlen(patch), &reply, NULL));
+	STOW_TRY(call(k, "PATCH", (char *)p.data, ctype, patch, strlen(patch),
+		      &reply));
 	drop_out(out, &reply);
 	return 0;
 }
