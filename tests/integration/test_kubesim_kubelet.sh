@@ -13,6 +13,7 @@
 #   - a restart with --persist: state kept, controllers still working;
 #   - deleting claims deletes their PVs (policy Delete) and the data dirs.
 # Starts its own kubesim (with_kubesim.sh cannot restart one).
+# shellcheck disable=SC2317 # the predicates are called through wait_until
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -162,8 +163,11 @@ else
 fi
 echo "payload-1" >"$MOUNT/file.txt" || true
 expect_eq "payload-1" "$(cat "$HOST/volumes/$PV0/file.txt" 2>&1)" "data written in the pod's mount is in the PV's directory"
-[[ -f $HOST/pods/$UID0/volumes/kubernetes.io~csi/$PV0/vol_data.json ]] &&
-	pass "vol_data.json next to mount" || fail "vol_data.json: expected next to $MOUNT"
+if [[ -f $HOST/pods/$UID0/volumes/kubernetes.io~csi/$PV0/vol_data.json ]]; then
+	pass "vol_data.json next to mount"
+else
+	fail "vol_data.json: expected next to $MOUNT"
+fi
 
 # Static binding, as after a restore: a PV pre-bound to a claim that names
 # it, a class-less claim matched to a class-less PV; Retain keeps the PV.
@@ -214,10 +218,16 @@ expect_eq "Bound $(jp pvc claim1 '{.metadata.uid}')" "$(jp pv restored-pv '{.sta
 k delete pvc claim1 claim2
 expect_rc 0 "kubectl delete pvc claim1 claim2"
 released() { [[ $(jp pv restored-pv '{.status.phase}') == Released ]]; }
-wait_until 10 released && pass "PV with policy Retain Released when its claim is deleted" ||
+if wait_until 10 released; then
+	pass "PV with policy Retain Released when its claim is deleted"
+else
 	fail "restored-pv: expected Released, got '$(jp pv restored-pv '{.status.phase}')'"
-[[ -d $HOST/volumes/restored-pv ]] && pass "Retain keeps the PV's directory" ||
+fi
+if [[ -d $HOST/volumes/restored-pv ]]; then
+	pass "Retain keeps the PV's directory"
+else
 	fail "Retain: expected $HOST/volumes/restored-pv kept"
+fi
 k delete pv restored-pv nocls
 expect_rc 0 "kubectl delete pv restored-pv nocls"
 
@@ -228,6 +238,7 @@ expect_eq 3 "$RC" "kubectl exec exit code"
 expect_eq "hi" "$OUT" "kubectl exec stdout"
 expect_grep '^err$' "$ERR" "kubectl exec stderr"
 expect_grep 'command terminated with exit code 3' "$ERR" "kubectl reports the exit code"
+# shellcheck disable=SC2016 # expanded by the exec'd shell
 k exec web-0 -c app -- sh -c 'echo "$GREETING"; pwd; cat "$KUBESIM_VOLUME_DATA/file.txt"'
 expect_rc 0 "kubectl exec -c app"
 expect_eq "hello
@@ -237,7 +248,7 @@ set +e
 OUT=$(printf 'abcdef' | timeout 20 "$KUBECTL" exec -i web-0 -- wc -c 2>"$T/.err")
 RC=$?
 set -e
-expect_eq "0 6" "$RC $(echo $OUT)" "kubectl exec -i: stdin forwarded and closed"
+expect_eq "0 6" "$RC ${OUT//[[:space:]]/}" "kubectl exec -i: stdin forwarded and closed"
 k exec web-0 -c nope -- true
 expect_grep 'container nope is not valid for pod web-0' "$ERR" "exec into an unknown container"
 k exec nosuchpod -- true
@@ -384,16 +395,22 @@ if wait_until 10 phase_is vrestore Running; then
 else
 	fail "restore-wait: expected Running, got '$(jp pod vrestore '{.status.phase}')'"
 fi
-[[ ! -e $VDIR/.velero && -f $VDIR/file ]] && pass "restore-wait removed .velero, kept the data" ||
-	fail "restore-wait: expected .velero removed and file kept, got: $(ls -A "$VDIR" | tr '\n' ' ')"
+if [[ ! -e $VDIR/.velero && -f $VDIR/file ]]; then
+	pass "restore-wait removed .velero, kept the data"
+else
+	fail "restore-wait: expected .velero removed and file kept, got: $(find "$VDIR" -mindepth 1 -printf '%P ')"
+fi
 k delete pod vrestore
 expect_rc 0 "kubectl delete pod vrestore"
 
 # A StatefulSet pod deleted: its dir goes, the PV data stays, the pod comes back.
 k delete pod web-0
 expect_rc 0 "kubectl delete pod web-0"
-wait_until 5 test ! -e "$HOST/pods/$UID0" && pass "web-0's old pod directory removed" ||
+if wait_until 5 test ! -e "$HOST/pods/$UID0"; then
+	pass "web-0's old pod directory removed"
+else
 	fail "web-0's old pod directory: expected gone, still there"
+fi
 expect_eq "payload-1" "$(cat "$HOST/volumes/$PV0/file.txt" 2>&1)" "PV data kept after pod deletion"
 newuid() { local u; u=$(jp pod web-0 '{.metadata.uid}'); [[ -n $u && $u != "$UID0" ]] && phase_is web-0 Running; }
 if wait_until 20 newuid; then
@@ -501,8 +518,11 @@ start_kubesim
 k get pods -o 'jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}'
 expect_grep 'web-0=Running web-1=Running' "$OUT" "pods Running after a restart"
 expect_eq "$UID0" "$(jp pod web-0 '{.metadata.uid}')" "same web-0 after the restart"
-[[ -d $HOST/pods/$UID0/volumes/kubernetes.io~csi/$PV0/mount ]] &&
-	pass "pod volume dir still there after the restart" || fail "pod volume dir: expected to survive a restart"
+if [[ -d $HOST/pods/$UID0/volumes/kubernetes.io~csi/$PV0/mount ]]; then
+	pass "pod volume dir still there after the restart"
+else
+	fail "pod volume dir: expected to survive a restart"
+fi
 k patch statefulset web --type merge -p '{"spec":{"replicas":3}}'
 expect_rc 0 "kubectl patch statefulset web replicas=3 after the restart"
 if wait_until 20 phase_is web-2 Running; then
@@ -518,8 +538,11 @@ expect_eq "node-1 node-2 " "$OUT" "nodes not duplicated by the restart"
 
 k delete statefulset web
 expect_rc 0 "kubectl delete statefulset web"
-wait_until 10 test -z "$("$KUBECTL" get pods -l app=web -o name 2>/dev/null)" &&
-	pass "StatefulSet pods garbage-collected" || fail "StatefulSet pods: expected gone"
+if wait_until 10 test -z "$("$KUBECTL" get pods -l app=web -o name 2>/dev/null)"; then
+	pass "StatefulSet pods garbage-collected"
+else
+	fail "StatefulSet pods: expected gone"
+fi
 k delete pvc data-web-0 data-web-1 data-web-2
 expect_rc 0 "kubectl delete pvc"
 gone_pvs() { [[ -z $("$KUBECTL" get pv -o name 2>/dev/null) ]]; }
@@ -528,13 +551,22 @@ if wait_until 10 gone_pvs; then
 else
 	fail "PVs: expected none, got $("$KUBECTL" get pv -o name 2>&1 | tr '\n' ' ')"
 fi
-wait_until 5 test ! -e "$HOST/volumes/$PV0" && pass "PV data directory removed" ||
+if wait_until 5 test ! -e "$HOST/volumes/$PV0"; then
+	pass "PV data directory removed"
+else
 	fail "PV data directory: expected $HOST/volumes/$PV0 gone"
+fi
 k delete deployment api
-wait_until 10 test -z "$("$KUBECTL" get pods -o name 2>/dev/null)" &&
-	pass "Deployment's ReplicaSet and pods garbage-collected" || fail "pods: expected none left"
-wait_until 5 test -z "$(ls "$HOST/pods")" && pass "no pod directories left" ||
-	fail "pod directories: expected none, got $(ls "$HOST/pods" | tr '\n' ' ')"
+if wait_until 10 test -z "$("$KUBECTL" get pods -o name 2>/dev/null)"; then
+	pass "Deployment's ReplicaSet and pods garbage-collected"
+else
+	fail "pods: expected none left"
+fi
+if wait_until 5 test -z "$(ls "$HOST/pods")"; then
+	pass "no pod directories left"
+else
+	fail "pod directories: expected none, got $(find "$HOST/pods" -mindepth 1 -maxdepth 1 -printf '%P ')"
+fi
 
 stop_kubesim
 finish
