@@ -131,6 +131,7 @@ expect_eq "1" "$(jq_py 'd["metadata"]["generation"]')" "generation starts at 1"
 k get configmap shop-config -n shop -o yaml
 expect_grep '^  mode: production$' "$OUT" "get -o yaml"
 expect_grep '^  uid: [0-9a-f-]{36}$' "$OUT" "objects get a uid"
+expect_no_grep 'generation:' "$OUT" "configmaps have no generation (as in 1.32)"
 k get secret shop-secret -n shop -o jsonpath='{.data.password}'
 expect_eq "$(printf s3cr3t | base64)" "$OUT" "stringData is stored as data"
 k get cm,secret,pvc -n shop -l app=shop -o name

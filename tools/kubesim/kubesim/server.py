@@ -150,8 +150,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticated(self):
         auth = self.headers.get("Authorization", "")
-        if auth.startswith("Bearer ") and secrets.compare_digest(auth[7:].strip(),
-                                                                  self.sim.token):
+        if auth.startswith("Bearer ") and secrets.compare_digest(
+                auth[7:].strip().encode("utf-8", "replace"), self.sim.token.encode()):
             return True
         try:
             return bool(self.connection.getpeercert())

@@ -43,6 +43,10 @@ CREATE_ON_UPDATE = {("", "events"), ("", "endpoints"), ("discovery.k8s.io", "end
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 NS_CLEANUP_DELAY = 0.5
+GENERATION_KINDS = {("", "replicationcontrollers"), ("policy", "poddisruptionbudgets"),
+                    ("autoscaling", "horizontalpodautoscalers"), ("networking.k8s.io", "ingresses"),
+                    ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
+                    CRD_KEY}
 _GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -302,7 +306,10 @@ class Store:
                 md.pop(k, None)
             md["uid"] = str(uuid.uuid4())
             md["creationTimestamp"] = now_rfc3339()
-            md["generation"] = 1
+            if self._has_generation(rt):
+                md["generation"] = 1
+            else:
+                md.pop("generation", None)
             if rt.has_status:
                 obj.pop("status", None)
             self._prepare_create(rt, obj)
@@ -499,7 +506,7 @@ class Store:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._normalize(rt, new)
             self._validate(rt, new)
-            if self._spec_of(rt, new) != self._spec_of(rt, old):
+            if self._has_generation(rt) and self._spec_of(rt, new) != self._spec_of(rt, old):
                 new["metadata"]["generation"] = omd.get("generation", 1) + 1
             new["metadata"]["resourceVersion"] = omd["resourceVersion"]
             if new == old:
@@ -516,6 +523,12 @@ class Store:
             if (rt.group, rt.resource) == CRD_KEY:
                 self._crd_changed(new)
             return self._out(rt, new)
+
+    @staticmethod
+    def _has_generation(rt):
+        """Kinds whose registry strategy maintains metadata.generation (1.32)."""
+        return rt.crd is not None or (rt.group, rt.resource) in GENERATION_KINDS or \
+            rt.group in ("apps", "batch", "snapshot.storage.k8s.io")
 
     @staticmethod
     def _spec_of(rt, obj):
