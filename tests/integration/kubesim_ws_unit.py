@@ -294,6 +294,16 @@ class ExecTest(unittest.TestCase):
         time.sleep(1.5)
         self.assertFalse(os.path.exists(marker))
 
+    def test_background_child_keeps_pipes(self):
+        # The shell exits at once; its background child holds stdout open.
+        import time
+        t0 = time.monotonic()
+        c = Client(self.port, _q(["sh", "-c", "(sleep 4 &); echo x"], container="app",
+                                 stdout="true"))
+        out, _, st, _ = c.collect()
+        self.assertEqual((out, st["status"]), (b"x\n", "Success"))
+        self.assertLess(time.monotonic() - t0, 2.5)
+
     def test_missing_executable(self):
         c = Client(self.port, _q(["no-such-binary-xyz"], container="app", stdout="true"))
         _, _, st, _ = c.collect()

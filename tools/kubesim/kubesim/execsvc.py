@@ -374,12 +374,30 @@ class _Session:
         conn = self.conn
         open_outputs = dict(self.outputs)
         exited_at = None
+        last_data = time.monotonic()
+        # A pidfd turns readable when the process exits: select() notices the
+        # exit at once even while a grandchild keeps the pipes open.
+        try:
+            pidfd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        try:
+            self._pump_loop(conn, open_outputs, exited_at, last_data, pidfd)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _pump_loop(self, conn, open_outputs, exited_at, last_data, pidfd):
         while True:
             if exited_at is None and self.proc.poll() is not None:
                 exited_at = time.monotonic()
             if not open_outputs and exited_at is not None:
                 break
-            if exited_at is not None and time.monotonic() - exited_at > OUTPUT_GRACE_SECONDS:
+            # Output still flowing after the exit is drained; pipes that stay
+            # open but idle (a background grandchild holds them) are not
+            # waited for.
+            if exited_at is not None and \
+                    time.monotonic() - max(exited_at, last_data) > OUTPUT_GRACE_SECONDS:
                 break
             if conn.closed:
                 # The client went away: nobody to report to.
@@ -388,9 +406,14 @@ class _Session:
             if conn.pending():
                 self._from_client()
                 continue
-            wait = 0.1 if exited_at is not None or not open_outputs else 1.0
+            waitfds = [conn] + list(open_outputs)
+            if exited_at is None and pidfd is not None:
+                waitfds.append(pidfd)
+                wait = 1.0
+            else:
+                wait = 0.1
             try:
-                readable, _, _ = select.select([conn] + list(open_outputs), [], [], wait)
+                readable, _, _ = select.select(waitfds, [], [], wait)
             except (OSError, ValueError):
                 self._kill()
                 return
@@ -398,6 +421,8 @@ class _Session:
                 if fd is conn:
                     self._from_client()
                     continue
+                if fd == pidfd:
+                    continue        # the exit is picked up by poll() above
                 try:
                     data = os.read(fd, READ_CHUNK)
                 except OSError:
@@ -405,6 +430,7 @@ class _Session:
                 if not data:
                     del open_outputs[fd]
                     continue
+                last_data = time.monotonic()
                 stream = open_outputs[fd]
                 if (stream == STDOUT and self.want_stdout) or \
                         (stream == STDERR and self.want_stderr):
