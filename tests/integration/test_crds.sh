@@ -289,17 +289,17 @@ expect_grep '^NAMESPACE=velero;NAME=backup.velero.io/daily-backup;' "$(row backu
 	"backups: the seed command's daily-backup"
 expect_grep '^NAMESPACE +NAME +BACKUP +STATUS +STARTED +COMPLETED +ERRORS +WARNINGS +AGE$' "$OUT" \
 	"restores: NAME BACKUP STATUS STARTED COMPLETED ERRORS WARNINGS AGE"
-expect_grep '^NAMESPACE=velero;NAME=restore.velero.io/shop-full-to-staging;BACKUP=shop-full;STATUS=;STARTED=;COMPLETED=;ERRORS=;WARNINGS=;AGE=[0-9]+s$' \
+expect_grep '^NAMESPACE=velero;NAME=restore.velero.io/shop-full-to-staging;BACKUP=shop-full;STATUS=;STARTED=;COMPLETED=;ERRORS=;WARNINGS=;AGE=[0-9]+[smhd][0-9smh]*$' \
 	"$(row restore.velero.io/shop-full-to-staging)" "restores: shop-full-to-staging shows its backup"
 expect_grep '^NAMESPACE +NAME +STATUS +SCHEDULE +LASTBACKUP +AGE +PAUSED$' "$OUT" \
 	"schedules: NAME STATUS SCHEDULE LASTBACKUP AGE PAUSED (Velero's columns)"
-expect_grep '^NAMESPACE=velero;NAME=schedule.velero.io/daily-backup;STATUS=;SCHEDULE=0 2 \* \* \*;LASTBACKUP=;AGE=[0-9]+s;PAUSED=$' \
+expect_grep '^NAMESPACE=velero;NAME=schedule.velero.io/daily-backup;STATUS=;SCHEDULE=0 2 \* \* \*;LASTBACKUP=;AGE=[0-9]+[smhd][0-9smh]*;PAUSED=$' \
 	"$(row schedule.velero.io/daily-backup)" "schedules: the seed's daily-backup with its cron expression"
-expect_grep '^NAMESPACE=velero;NAME=schedule.velero.io/shop-hourly;STATUS=;SCHEDULE=CRON_TZ=Europe/Paris 0 \* \* \* \*;LASTBACKUP=;AGE=[0-9]+s;PAUSED=true$' \
+expect_grep '^NAMESPACE=velero;NAME=schedule.velero.io/shop-hourly;STATUS=;SCHEDULE=CRON_TZ=Europe/Paris 0 \* \* \* \*;LASTBACKUP=;AGE=[0-9]+[smhd][0-9smh]*;PAUSED=true$' \
 	"$(row schedule.velero.io/shop-hourly)" "schedules: shop-hourly is paused"
 expect_grep '^NAMESPACE +NAME +PHASE +LAST VALIDATED +AGE +DEFAULT$' "$OUT" \
 	"bsl: NAME PHASE LAST VALIDATED AGE DEFAULT (Velero's columns)"
-expect_grep '^NAMESPACE=velero;NAME=backupstoragelocation.velero.io/default;PHASE=;LAST VALIDATED=;AGE=[0-9]+s;DEFAULT=$' \
+expect_grep '^NAMESPACE=velero;NAME=backupstoragelocation.velero.io/default;PHASE=;LAST VALIDATED=;AGE=[0-9]+[smhd][0-9smh]*;DEFAULT=$' \
 	"$(row backupstoragelocation.velero.io/default)" "bsl: the seed's default location"
 
 k get bsl,vsl -n velero -o name
@@ -308,27 +308,27 @@ volumesnapshotlocation.velero.io/default" "$OUT" "short names bsl and vsl work i
 k get ssr -n velero
 expect_eq "NAME=velero-cli-abcde;STATUS=" "$(row velero-cli-abcde)" "ssr: NAME STATUS"
 k get podvolumebackups -n velero
-expect_grep '^NAME=shop-full-x7k2p;STATUS=;CREATED=;NAMESPACE=shop;POD=db-0;VOLUME=data;UPLOADER TYPE=kopia;STORAGE LOCATION=default;AGE=[0-9]+s$' \
+expect_grep '^NAME=shop-full-x7k2p;STATUS=;CREATED=;NAMESPACE=shop;POD=db-0;VOLUME=data;UPLOADER TYPE=kopia;STORAGE LOCATION=default;AGE=[0-9]+[smhd][0-9smh]*$' \
 	"$(row shop-full-x7k2p)" "podvolumebackups: Velero's columns"
 k get podvolumerestores -n velero
-expect_grep '^NAME=shop-full-to-staging-q9w8e;NAMESPACE=shop-staging;POD=db-0;UPLOADER TYPE=kopia;VOLUME=data;STATUS=;TOTALBYTES=;BYTESDONE=;AGE=[0-9]+s$' \
+expect_grep '^NAME=shop-full-to-staging-q9w8e;NAMESPACE=shop-staging;POD=db-0;UPLOADER TYPE=kopia;VOLUME=data;STATUS=;TOTALBYTES=;BYTESDONE=;AGE=[0-9]+[smhd][0-9smh]*$' \
 	"$(row shop-full-to-staging-q9w8e)" "podvolumerestores: Velero's columns"
 k get deletebackuprequests -n velero
 expect_eq "NAME=shop-full-r4t5y;BACKUPNAME=shop-full;STATUS=" "$(row shop-full-r4t5y)" \
 	"deletebackuprequests: BACKUPNAME STATUS"
 k get backuprepositories -n velero
-expect_grep '^NAME=shop-default-kopia;AGE=[0-9]+s;REPOSITORY TYPE=kopia$' "$(row shop-default-kopia)" \
+expect_grep '^NAME=shop-default-kopia;AGE=[0-9]+[smhd][0-9smh]*;REPOSITORY TYPE=kopia$' "$(row shop-default-kopia)" \
 	"backuprepositories: AGE REPOSITORY TYPE"
 k get vsl -n velero
-expect_grep '^NAME=default;PROVIDER=aws;AGE=[0-9]+s$' "$(row default)" "vsl: PROVIDER AGE"
+expect_grep '^NAME=default;PROVIDER=aws;AGE=[0-9]+[smhd][0-9smh]*$' "$(row default)" "vsl: PROVIDER AGE"
 k get datauploads -n velero
-expect_grep '^NAME=shop-full-m3n4b;STATUS=;STARTED=;BYTES DONE=;TOTAL BYTES=;INCREMENTAL BYTES=;STORAGE LOCATION=default;AGE=[0-9]+s;NODE=$' \
+expect_grep '^NAME=shop-full-m3n4b;STATUS=;STARTED=;BYTES DONE=;TOTAL BYTES=;INCREMENTAL BYTES=;STORAGE LOCATION=default;AGE=[0-9]+[smhd][0-9smh]*;NODE=$' \
 	"$(row shop-full-m3n4b)" "datauploads: Velero's columns"
 k get datadownloads -n velero
-expect_grep '^NAME=shop-full-to-staging-z1x2c;STATUS=;STARTED=;BYTES DONE=;TOTAL BYTES=;STORAGE LOCATION=default;AGE=[0-9]+s;NODE=$' \
+expect_grep '^NAME=shop-full-to-staging-z1x2c;STATUS=;STARTED=;BYTES DONE=;TOTAL BYTES=;STORAGE LOCATION=default;AGE=[0-9]+[smhd][0-9smh]*;NODE=$' \
 	"$(row shop-full-to-staging-z1x2c)" "datadownloads: Velero's columns"
 k get downloadrequests -n velero
-expect_grep '^NAME=shop-full-3f2504e0-4f89-11d3-9a0c-0305e82c3301;TARGET KIND=BackupLog;TARGET NAME=shop-full;STATUS=;AGE=[0-9]+s$' \
+expect_grep '^NAME=shop-full-3f2504e0-4f89-11d3-9a0c-0305e82c3301;TARGET KIND=BackupLog;TARGET NAME=shop-full;STATUS=;AGE=[0-9]+[smhd][0-9smh]*$' \
 	"$(row shop-full-3f2504e0-4f89-11d3-9a0c-0305e82c3301)" "downloadrequests: TARGET KIND TARGET NAME STATUS AGE"
 
 # ------------------------------------------------------------ status as Velero writes it
@@ -340,7 +340,7 @@ k patch backup shop-full -n velero --type=merge -p \
 	"{\"status\":{\"phase\":\"Completed\",\"errors\":0,\"warnings\":2,\"startTimestamp\":\"$now\",\"completionTimestamp\":\"$now\",\"expiration\":\"$later\",\"formatVersion\":\"1.1.0\",\"version\":1,\"progress\":{\"totalItems\":12,\"itemsBackedUp\":12}}}"
 expect_eq "backup.velero.io/shop-full patched" "$OUT" "status written with a merge patch of the Backup"
 k get backup shop-full -n velero
-expect_grep "^NAME=shop-full;STATUS=Completed;ERRORS=0;WARNINGS=2;CREATED=[0-9]+s;EXPIRES=$later;STORAGE LOCATION=default\$" \
+expect_grep "^NAME=shop-full;STATUS=Completed;ERRORS=0;WARNINGS=2;CREATED=[0-9]+[smhd][0-9smh]*;EXPIRES=$later;STORAGE LOCATION=default\$" \
 	"$(row shop-full)" "get backup: Completed, 0 errors, 2 warnings, created, expires, location"
 k patch backup shop-full -n velero --subresource=status --type=merge -p '{"status":{"phase":"Failed"}}'
 if [[ $RC != 0 ]] && grep -qiE 'not ?found|could not find' <<<"$ERR"; then
@@ -362,17 +362,17 @@ k patch bsl default -n velero --type=merge -p \
 	"{\"spec\":{\"default\":true},\"status\":{\"phase\":\"Available\",\"lastValidationTime\":\"$now\"}}"
 expect_eq "backupstoragelocation.velero.io/default patched" "$OUT" "BSL: phase and default written"
 k get bsl -n velero
-expect_grep '^NAME=default;PHASE=Available;LAST VALIDATED=[0-9]+s;AGE=[0-9]+s;DEFAULT=true$' \
+expect_grep '^NAME=default;PHASE=Available;LAST VALIDATED=[0-9]+[smhd][0-9smh]*;AGE=[0-9]+[smhd][0-9smh]*;DEFAULT=true$' \
 	"$(row default)" "get bsl: PHASE Available, LAST VALIDATED, AGE, DEFAULT true"
 k patch schedule daily-backup -n velero --type=merge -p \
 	"{\"status\":{\"phase\":\"Enabled\",\"lastBackup\":\"$now\"}}"
 k get schedule daily-backup -n velero
-expect_grep '^NAME=daily-backup;STATUS=Enabled;SCHEDULE=0 2 \* \* \*;LASTBACKUP=[0-9]+s;AGE=[0-9]+s;PAUSED=$' \
+expect_grep '^NAME=daily-backup;STATUS=Enabled;SCHEDULE=0 2 \* \* \*;LASTBACKUP=[0-9]+[smhd][0-9smh]*;AGE=[0-9]+[smhd][0-9smh]*;PAUSED=$' \
 	"$(row daily-backup)" "get schedule: Enabled with LASTBACKUP"
 k patch restore shop-full-to-staging -n velero --type=merge -p \
 	"{\"status\":{\"phase\":\"PartiallyFailed\",\"errors\":1,\"warnings\":0,\"startTimestamp\":\"$now\",\"completionTimestamp\":\"$now\"}}"
 k get restore shop-full-to-staging -n velero
-expect_grep '^NAME=shop-full-to-staging;BACKUP=shop-full;STATUS=PartiallyFailed;STARTED=[0-9]+s;COMPLETED=[0-9]+s;ERRORS=1;WARNINGS=0;AGE=[0-9]+s$' \
+expect_grep '^NAME=shop-full-to-staging;BACKUP=shop-full;STATUS=PartiallyFailed;STARTED=[0-9]+[smhd][0-9smh]*;COMPLETED=[0-9]+[smhd][0-9smh]*;ERRORS=1;WARNINGS=0;AGE=[0-9]+[smhd][0-9smh]*$' \
 	"$(row shop-full-to-staging)" "get restore: PartiallyFailed with times and counts"
 
 # what kubectl shows is what the schema check validated: read the objects
