@@ -236,15 +236,13 @@ int stow_kube_url(stow_kube *k, const char *path, stow_buf *out)
 /* ---- credentials -------------------------------------------------------- */
 
 /* Called with cred_mu held. */
-static int token_file_current(stow_kube *k, long timeout_ms, bool force,
-			      const char **tok)
+static int token_file_current(stow_kube *k, bool force, const char **tok)
 {
 	uint64_t now = now_ms();
 	char *t = NULL;
 	size_t len;
 	int rc;
 
-	(void)timeout_ms;
 	if (k->file_token && !force &&
 	    now - k->file_token_at_ms < TOKEN_FILE_TTL_MS) {
 		*tok = k->file_token;
@@ -310,7 +308,7 @@ static int auth_header(stow_kube *k, long timeout_ms, bool force,
 	} else if (c->token_file || c->exec.command) {
 		pthread_mutex_lock(&k->cred_mu);
 		if (c->token_file)
-			rc = token_file_current(k, timeout_ms, force, &tok);
+			rc = token_file_current(k, force, &tok);
 		else if ((rc = exec_current(k, timeout_ms, force)) == 0)
 			tok = k->exec.token; /* NULL: a certificate */
 		if (rc == 0 && tok)

@@ -12,7 +12,9 @@
 #include "kube/kube.h"
 
 /* Apply the client's TLS settings (CA, client certificate, verification,
- * SNI), timeouts and User-Agent to a libcurl handle the caller owns. */
+ * SNI), timeouts and User-Agent to a libcurl handle the caller owns.
+ * (Only the connect timeout: the total one is the caller's, as watches run
+ * long. SNI needs the URL from stow_kube_url.) */
 int stow_kube_curl_setup(stow_kube *k, CURL *h);
 /* The current "Authorization" header value ("Bearer …" / "Basic …"),
  * refreshing a token file or exec-plugin token when due; *out = NULL when
