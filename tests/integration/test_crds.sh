@@ -26,6 +26,7 @@ if [[ -z ${STOW_KUBESIM_DIR:-} ]]; then
 	exec bash "${STOW_TESTS:-$here/..}/kube/with_kubesim.sh" bash "$0" "$@"
 fi
 
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
@@ -131,7 +132,9 @@ KINDS=(backups restores schedules backupstoragelocations volumesnapshotlocations
 
 # ------------------------------------------------------------ the files
 listed=$(grep -E '^- ' "$CRDS/kustomization.yaml" | sed 's/^- //' | LC_ALL=C sort)
-present=$(cd "$CRDS" && ls -1 | grep -v '^kustomization.yaml$' | LC_ALL=C sort)
+present=$(for f in "$CRDS"/*; do
+	[[ ${f##*/} == kustomization.yaml ]] || printf '%s\n' "${f##*/}"
+done | LC_ALL=C sort)
 if [[ $present == "$listed" ]]; then
 	pass "kustomization.yaml lists every file of deploy/crds, and only those"
 else
