@@ -352,8 +352,8 @@ int stow_ws_handshake_parse(const char *head, size_t len,
 	    p[8] != ' ')
 		return stow_err_set(STOW_ECORRUPT,
 				    "websocket: bad HTTP status line");
-	for (const char *d = p + 9; d < eol && isdigit((unsigned char)*d);
-	     d++) {
+	for (const char *d = p + 9;
+	     d < eol && isdigit((unsigned char)*d) && digits < 4; d++) {
 		status = status * 10 + (*d - '0');
 		digits++;
 	}

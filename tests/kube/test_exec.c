@@ -284,5 +284,8 @@ int main(void)
 	    cmocka_unit_test(test_v4_protocol),
 	};
 
+	/* STOW_TEST_FILTER=test_x runs only the tests matching it. */
+	if (getenv("STOW_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("STOW_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
