@@ -203,6 +203,14 @@ int stow_kube_exec(stow_kube *k, const stow_kube_exec_opts *opts,
 		   stow_kube_exec_result *res)
 {
 	static const char *const protocols[] = {PROTO_V5, PROTO_V4, NULL};
+
+	return stow_kube_exec_protocols(k, opts, protocols, res);
+}
+
+int stow_kube_exec_protocols(stow_kube *k, const stow_kube_exec_opts *opts,
+			     const char *const *protocols,
+			     stow_kube_exec_result *res)
+{
 	_cleanup_(ws_freep) stow_ws *ws = NULL;
 	_cleanup_(stow_buf_freep) stow_buf path = {0};
 	const stow_kube_config *cfg;
@@ -217,7 +225,8 @@ int stow_kube_exec(stow_kube *k, const stow_kube_exec_opts *opts,
 		res->exit_code = -1;
 	}
 	if (!k || !opts || !res || !opts->pod || !*opts->pod || !opts->argv ||
-	    !opts->argv[0] || (!opts->stdin_data && opts->stdin_len))
+	    !opts->argv[0] || (!opts->stdin_data && opts->stdin_len) ||
+	    !protocols || !protocols[0])
 		return stow_err_set(STOW_EINVAL,
 				    "exec: a pod and a command are required");
 	cfg = stow_kube_config_of(k);

@@ -175,4 +175,11 @@ int64_t stow_kube_now_ms(void);
 int stow_kube_exec_status_parse(const void *p, size_t n, int *exit_code,
 				char **message);
 
+/* stow_kube_exec offering only `protocols` (NULL-terminated, preferred
+ * first) instead of v5 then v4: lets tests drive the v4 path against a
+ * server that prefers v5. */
+int stow_kube_exec_protocols(stow_kube *k, const stow_kube_exec_opts *opts,
+			     const char *const *protocols,
+			     stow_kube_exec_result *res);
+
 #endif

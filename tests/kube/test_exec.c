@@ -263,6 +263,41 @@ static void test_v4_protocol(void **state)
 	stow_ws_free(ws);
 	stow_buf_free(&v.out);
 
+	/* stow_kube_exec itself over v4: the same channels and status. */
+	{
+		const char *argv[] = {"sh", "-c", "echo o; echo e >&2; exit 3",
+				      NULL};
+		stow_kube_exec_opts o = {.namespace = "default",
+					 .pod = "hooks",
+					 .argv = argv,
+					 .timeout_ms = 10000};
+		stow_kube_exec_result res;
+
+		CHECK(stow_kube_exec_protocols(k, &o, v4, &res));
+		assert_string_equal(res.protocol, "v4.channel.k8s.io");
+		assert_int_equal(res.exit_code, 3);
+		assert_int_equal(res.out.len, 2);
+		assert_memory_equal(res.out.data, "o\n", 2);
+		assert_int_equal(res.err.len, 2);
+		assert_memory_equal(res.err.data, "e\n", 2);
+		stow_kube_exec_result_free(&res);
+
+		/* v4 cannot close stdin; a command that exits by itself
+		 * still gets its input. */
+		{
+			const char *head[] = {"head", "-c", "5", NULL};
+
+			o.argv = head;
+			o.stdin_data = "hello world";
+			o.stdin_len = 11;
+			CHECK(stow_kube_exec_protocols(k, &o, v4, &res));
+			assert_int_equal(res.exit_code, 0);
+			assert_int_equal(res.out.len, 5);
+			assert_memory_equal(res.out.data, "hello", 5);
+			stow_kube_exec_result_free(&res);
+		}
+	}
+
 	/* A protocol the server does not speak: refused with its Status. */
 	ws = NULL;
 	rc = stow_ws_connect(&ws, k,
