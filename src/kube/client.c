@@ -293,6 +293,16 @@ static int exec_current(stow_kube *k, long timeout_ms, bool force)
 	return 0;
 }
 
+/* A credential goes into a header line: no control bytes, or a hostile
+ * token file could add headers of its own. */
+static bool header_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int auth_header(stow_kube *k, long timeout_ms, bool force,
 		       char **out)
 {
@@ -311,6 +321,12 @@ static int auth_header(stow_kube *k, long timeout_ms, bool force,
 			rc = token_file_current(k, force, &tok);
 		else if ((rc = exec_current(k, timeout_ms, force)) == 0)
 			tok = k->exec.token; /* NULL: a certificate */
+		if (rc == 0 && tok && !header_safe(tok))
+			rc = stow_err_set(STOW_EINVAL,
+					  "the bearer token from %s contains "
+					  "control characters",
+					  c->token_file ? c->token_file
+							: "the exec plugin");
 		if (rc == 0 && tok)
 			rc = stow_buf_printf(&b, "Bearer %s", tok);
 		pthread_mutex_unlock(&k->cred_mu);
@@ -322,6 +338,11 @@ static int auth_header(stow_kube *k, long timeout_ms, bool force,
 	} else if (c->username) {
 		_cleanup_free_ char *b64 = NULL;
 
+		if (!header_safe(c->username) ||
+		    (c->password && !header_safe(c->password)))
+			return stow_err_set(STOW_EINVAL,
+					    "the user's username or password "
+					    "contains control characters");
 		STOW_TRY(stow_buf_printf(&b, "%s:%s", c->username,
 					 c->password ? c->password : ""));
 		rc = stow_kube_b64_encode(b.data, b.len, &b64);
@@ -336,6 +357,9 @@ static int auth_header(stow_kube *k, long timeout_ms, bool force,
 	}
 	if (!tok)
 		return 0;
+	if (!header_safe(tok))
+		return stow_err_set(STOW_EINVAL, "the user's token contains "
+						 "control characters");
 	STOW_TRY(stow_buf_printf(&b, "Bearer %s", tok));
 	*out = (char *)stow_buf_steal(&b, NULL);
 	return 0;
@@ -622,13 +646,16 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	if (a->body || strcmp(a->method, "GET") != 0) {
+	if (!strcmp(a->method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (a->body || strcmp(a->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
 				 a->body ? a->body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(a->body ? a->body_len : 0));
 	}
-	if (strcmp(a->method, "GET") != 0 && strcmp(a->method, "POST") != 0)
+	if (strcmp(a->method, "GET") != 0 && strcmp(a->method, "POST") != 0 &&
+	    strcmp(a->method, "HEAD") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a->method);
 	if (!strcmp(a->method, "GET") && a->body)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");
@@ -673,9 +700,16 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 		*out_body = NULL;
 	if (out_status)
 		*out_status = 0;
-	if (!k || !method || !path || path[0] != '/' || (!body && body_len))
+	if (!k || !method || !path || path[0] != '/' || (!body && body_len) ||
+	    !*method || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+			    strlen(method))
 		return stow_err_set(STOW_EINVAL,
 				    "stow_kube_request: bad argument");
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return stow_err_set(STOW_EINVAL,
+					    "stow_kube_request: the path "
+					    "contains a space or control byte");
 	snprintf(what, sizeof(what), "%s %.280s", method, path);
 	a.method = method;
 	a.path = path;

@@ -548,6 +548,21 @@ static void test_token_file_reread(void **state)
 	assert_string_equal(h, "Bearer tok-1");
 	free(h);
 	stow_kube_free(k);
+	/* A token that would smuggle in a header line is refused. */
+	free(c->token_file);
+	c->token_file = NULL;
+	c->token = strdup("tok\r\nX-Evil: 1");
+	assert_int_equal(stow_kube_new(&k, c), 0);
+	assert_int_equal(stow_kube_auth_header(k, &h), STOW_EINVAL);
+	assert_null(h);
+	assert_non_null(strstr(stow_err_msg(), "control characters"));
+	assert_int_equal(stow_kube_request(k, "GET", "/api v1", NULL, NULL, 0,
+					   NULL, NULL),
+			 STOW_EINVAL);
+	assert_int_equal(stow_kube_request(k, "GE T", "/api", NULL, NULL, 0,
+					   NULL, NULL),
+			 STOW_EINVAL);
+	stow_kube_free(k);
 	stow_kube_config_free(c);
 }
 
