@@ -249,6 +249,56 @@ def main():
     check(q["status"] == {"used": {"pods": "0"}} and q["spec"]["hard"]["pods"] == "2" and
           "generation" not in q["metadata"], "main-resource writes keep status", q)
 
+    # list at an exact resourceVersion; too large a resourceVersion
+    st, before, _ = req("GET", CM + "?labelSelector=x%3D1")
+    rv1 = before["metadata"]["resourceVersion"]
+    req("POST", CM, cm("x1", labels={"x": "1"}))
+    st, x1, _ = req("GET", CM + "/x1")
+    x1["data"] = {"changed": "yes"}
+    req("PUT", CM + "/x1", x1)
+    st, now, _ = req("GET", CM + "?labelSelector=x%3D1")
+    rv2 = now["metadata"]["resourceVersion"]
+    req("DELETE", CM + "/x1")
+    st, then, _ = req("GET", CM + "?labelSelector=x%%3D1&resourceVersion=%s"
+                      "&resourceVersionMatch=Exact" % rv1)
+    check(st == 200 and then["items"] == [] and then["metadata"]["resourceVersion"] == rv1,
+          "list at an exact older resourceVersion", then)
+    st, then, _ = req("GET", CM + "?labelSelector=x%%3D1&resourceVersion=%s"
+                      "&resourceVersionMatch=Exact" % rv2)
+    check(st == 200 and [o["data"] for o in then["items"]] == [{"changed": "yes"}],
+          "list at an exact resourceVersion sees the object as it was", then)
+    st, body, _ = req("GET", CM + "?resourceVersion=%d" % (int(rv2) + 1000))
+    check(st == 504 and "Too large resource version" in body["message"],
+          "list with too large a resourceVersion: 504", body)
+
+    # watch-list: sendInitialEvents
+    c, r, ev = watch(CM + "?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"
+                     "&resourceVersionMatch=NotOlderThan&labelSelector=page%3Dyes")
+    got = []
+    for e in ev:
+        got.append(e)
+        if e["type"] == "BOOKMARK":
+            break
+    check(len(got) == 27 and got[-1]["object"]["metadata"].get("annotations") ==
+          {"k8s.io/initial-events-end": "true"}, "sendInitialEvents: objects then a bookmark",
+          len(got))
+    c.close()
+
+    # a watch whose client went away is cleaned up
+    time.sleep(1.5)
+    st, stats, _ = req("GET", "/kubesim/stats")
+    n0 = stats["watches"]
+    c, r, ev = watch(CM + "?watch=true&resourceVersion=%s" % rv2)
+    time.sleep(0.3)
+    st, stats, _ = req("GET", "/kubesim/stats")
+    n1 = stats["watches"]
+    c.close()
+    r.close()
+    time.sleep(1.5)
+    st, stats, _ = req("GET", "/kubesim/stats")
+    check(n1 == n0 + 1 and stats["watches"] == n0, "closed watches are noticed",
+          (n0, n1, stats))
+
     if FAILS:
         print("selftest: %d checks FAILED: %s" % (len(FAILS), FAILS))
         return 1

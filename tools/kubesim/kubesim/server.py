@@ -4,7 +4,9 @@ patch, watch streams, Table output and the /kubesim/ test-control endpoints."""
 import collections
 import json
 import os
+import queue
 import re
+import select
 import secrets
 import socket
 import ssl
@@ -237,6 +239,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/kubesim/requests" and self.command == "DELETE":
             sim.requests.clear()
             self._send(200, [])
+        elif path == "/kubesim/stats" and self.command == "GET":
+            with sim.store.lock:
+                self._send(200, {"resourceVersion": str(sim.store.rv),
+                                 "watches": len(sim.store.watchers),
+                                 "objects": sum(len(t) for t in sim.store.objects.values()),
+                                 "historyFloor": str(sim.store.history_floor)})
         elif path == "/kubesim/save" and self.command == "POST":
             sim.store.save()
             self._send(200, {"saved": bool(sim.store.persist)})
@@ -517,8 +525,9 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(query.get("limit") or 0)
         except ValueError:
             raise bad_request("invalid limit")
-        items, rv, cont, remaining = store.list_page(rt.group, rt.version, rt.resource, filt,
-                                                     limit, query.get("continue"))
+        items, rv, cont, remaining = store.list_page(
+            rt.group, rt.version, rt.resource, filt, limit, query.get("continue"),
+            query.get("resourceVersion"), query.get("resourceVersionMatch"))
         md = {"resourceVersion": rv}
         if cont:
             md["continue"] = cont
@@ -545,7 +554,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         try:
-            w = store.watch(rt.group, rt.version, rt.resource, filt, query.get("resourceVersion"))
+            w = store.watch(rt.group, rt.version, rt.resource, filt, query.get("resourceVersion"),
+                            send_initial=query.get("sendInitialEvents") in ("1", "true"))
         except ApiError as e:
             self._chunk({"type": "ERROR", "object": e.status()})
             self._chunk(None)
@@ -563,7 +573,9 @@ class Handler(BaseHTTPRequestHandler):
                     next_bm = now + BOOKMARK_INTERVAL
                 try:
                     item = w.q.get(timeout=min(0.5, max(0.01, deadline - now)))
-                except Exception:
+                except queue.Empty:
+                    if self._peer_gone():
+                        return
                     continue
                 if item[0] == "CLOSE":
                     if item[1]:
@@ -572,9 +584,13 @@ class Handler(BaseHTTPRequestHandler):
                         return
                     break
                 if item[0] == "BOOKMARK":
+                    md = {"resourceVersion": item[1]}
+                    if len(item) > 2:
+                        md["annotations"] = {"k8s.io/initial-events-end": "true"}
+                    elif not bookmarks:
+                        continue
                     self._chunk({"type": "BOOKMARK", "object": {
-                        "kind": rt.kind, "apiVersion": rt.api_version,
-                        "metadata": {"resourceVersion": item[1]}}})
+                        "kind": rt.kind, "apiVersion": rt.api_version, "metadata": md}})
                     continue
                 _, etype, obj = item
                 if as_table:
@@ -587,6 +603,24 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             store.unwatch(w)
+
+    def _peer_gone(self):
+        """True if the client closed an idle watch connection (EOF or TLS
+        close_notify), so its thread and watcher can go."""
+        sock = self.connection
+        try:
+            if not select.select([sock], [], [], 0)[0] and not sock.pending():
+                return False
+            sock.settimeout(0.05)
+            try:
+                data = sock.recv(1)
+            finally:
+                sock.settimeout(None)
+            return not data
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (OSError, ValueError):
+            return True
 
     def _chunk(self, event):
         if event is None:

@@ -219,11 +219,50 @@ class Store:
         table = self.objects[(rt.group, rt.resource)]
         return [table[k] for k in sorted(table) if pred(table[k])]
 
-    def list_page(self, group, version, resource, filt, limit=0, cont=None):
-        """A list (or one page of it): (items, resourceVersion, continue, remaining)."""
+    def _state_at(self, rt, rv):
+        """{key: obj} of rt as it was at resourceVersion rv (undoing history)."""
+        if rv < self.history_floor:
+            raise errors.gone("too old resource version: %d (%d)" % (rv, self.history_floor + 1))
+        table = dict(self.objects[(rt.group, rt.resource)])
+        for (erv, etype, g, r, obj, old) in reversed(self.history):
+            if erv <= rv:
+                break
+            if g != rt.group or r != rt.resource:
+                continue
+            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if etype == "ADDED":
+                table.pop(key, None)
+            else:
+                table[key] = old
+        return table
+
+    def list_page(self, group, version, resource, filt, limit=0, cont=None,
+                  resource_version=None, match=None):
+        """A list (or one page of it): (items, resourceVersion, continue, remaining).
+
+        resource_version/match as in the API: unset, "0" or NotOlderThan give
+        the current state (a version newer than the current one is a 504
+        "Too large resource version"); Exact gives the state at that version
+        (410 if the history no longer has it)."""
         with self.lock:
             rt = self._type(group, version, resource)
-            if cont:
+            want = None
+            if resource_version not in (None, "", "0") and not cont:
+                try:
+                    want = int(resource_version)
+                except ValueError:
+                    raise errors.bad_request("invalid resource version: %s" % resource_version)
+                if want > self.rv:
+                    raise ApiError(504, "Timeout", "Too large resource version: %d, current: %d"
+                                   % (want, self.rv), {"causes": [{
+                                       "reason": "ResourceVersionTooLarge",
+                                       "message": "Too large resource version"}],
+                                       "retryAfterSeconds": 1})
+            if match == "Exact" and want is not None and want != self.rv:
+                state = self._state_at(rt, want)
+                items = [state[k] for k in sorted(state) if filt(state[k])]
+                rv, offset, snap_id = want, 0, None
+            elif cont:
                 try:
                     tok = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
                     snap_id, offset, rv = tok["id"], int(tok["off"]), int(tok["rv"])
@@ -693,15 +732,18 @@ class Store:
 
     # ------------------------------------------------------------ watch
 
-    def watch(self, group, version, resource, filt, resource_version=None):
+    def watch(self, group, version, resource, filt, resource_version=None, send_initial=False):
         """Register a watcher. Raises ApiError 410 if resource_version is older
-        than the history kept."""
+        than the history kept. send_initial (sendInitialEvents=true): the
+        current objects as ADDED, then a BOOKMARK marking their end."""
         with self.lock:
             rt = self._type(group, version, resource)
             w = Watcher(group, version, resource, filt)
-            if resource_version in (None, "", "0"):
+            if send_initial or resource_version in (None, "", "0"):
                 for o in self._sorted(rt, filt):
                     w.q.put(("EVENT", "ADDED", self._versioned(version, o)))
+                if send_initial:
+                    w.q.put(("BOOKMARK", str(self.rv), "initial-events-end"))
             else:
                 try:
                     since = int(resource_version)
