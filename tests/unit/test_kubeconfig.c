@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -781,6 +784,50 @@ static void test_unreachable_server_retries(void **state)
 	stow_kube_config_free(c);
 }
 
+/* A server that accepts connections but never answers: the deadline ends
+ * the call with STOW_ETIMEOUT, in about the configured time. */
+static void test_silent_server_times_out(void **state)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	stow_kube_config *c = NULL;
+	stow_kube *k = NULL;
+	char kc[512];
+	struct timespec a, b;
+	double took;
+	int fd;
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(kc, sizeof(kc),
+		 "current-context: x\n"
+		 "clusters:\n- name: c\n  cluster: {server: "
+		 "'http://127.0.0.1:%d'}\n"
+		 "contexts:\n- name: x\n  context: {cluster: c}\n",
+		 ntohs(sa.sin_port));
+	assert_int_equal(stow_kube_config_parse(&c, kc, strlen(kc), "kc", NULL),
+			 0);
+	c->timeout_ms = 1200;
+	assert_int_equal(stow_kube_new(&k, c), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(stow_kube_request(k, "GET", "/api", NULL, NULL, 0,
+					   NULL, NULL),
+			 STOW_ETIMEOUT);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	took = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	assert_non_null(strstr(stow_err_msg(), "timed out"));
+	assert_true(took > 1.0 && took < 2.5);
+	stow_kube_free(k);
+	stow_kube_config_free(c);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +855,7 @@ int main(void)
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_tls_server_name_url),
 	    cmocka_unit_test(test_unreachable_server_retries),
+	    cmocka_unit_test(test_silent_server_times_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
