@@ -258,6 +258,131 @@ static void test_dst_berlin(void **state)
 		    "2026-01-01T00:00:00Z", "2028-02-29T12:00:00+01:00");
 }
 
+/* An independent oracle: scan minute by minute with a hand-written
+ * predicate, skipping the second pass through a repeated wall time unless
+ * the schedule runs every hour. */
+typedef struct oracle_case {
+	const char *spec;
+	bool all_hours;
+	bool (*match)(const stow_civil *c);
+} oracle_case;
+
+static bool m_0230(const stow_civil *c)
+{
+	return c->hour == 2 && c->minute == 30;
+}
+static bool m_hourly(const stow_civil *c)
+{
+	return c->minute == 0;
+}
+static bool m_20_1to3(const stow_civil *c)
+{
+	return c->minute % 20 == 0 && c->hour >= 1 && c->hour <= 3;
+}
+static bool m_13_or_fri(const stow_civil *c)
+{
+	return c->hour == 0 && c->minute == 0 && (c->day == 13 || c->wday == 5);
+}
+static bool m_sun_0115(const stow_civil *c)
+{
+	return c->hour == 1 && c->minute == 15 && c->wday == 0;
+}
+static bool m_2345(const stow_civil *c)
+{
+	return c->hour == 23 && c->minute == 45;
+}
+
+static int64_t oracle_next(const stow_tz *tz, const oracle_case *oc,
+			   int64_t after)
+{
+	int64_t t = after - (after % 60 + 60) % 60 + 60;
+
+	for (int i = 0; i < 40 * 1440; i++, t += 60) {
+		stow_civil c, prev;
+
+		stow_tz_civil(tz, t, &c);
+		if (!oc->match(&c))
+			continue;
+		stow_tz_civil(tz, t - 3600, &prev);
+		if (!oc->all_hours && prev.day == c.day &&
+		    prev.hour == c.hour && prev.minute == c.minute)
+			continue; /* the repeat of a wall time */
+		return t;
+	}
+	return -1;
+}
+
+static void test_oracle_dst(void **state)
+{
+	static const oracle_case cases[] = {
+		{"30 2 * * *", false, m_0230},
+		{"0 * * * *", true, m_hourly},
+		{"*/20 1-3 * * *", false, m_20_1to3},
+		{"0 0 13 * 5", false, m_13_or_fri},
+		{"15 1 * * SUN", false, m_sun_0115},
+		{"45 23 * * *", false, m_2345},
+	};
+	static const struct {
+		const char *zone;
+		const char *when; /* the transition instant */
+	} changes[] = {
+		{"America/New_York", "2026-03-08T07:00:00Z"},
+		{"America/New_York", "2026-11-01T06:00:00Z"},
+		{"America/New_York", "2040-03-11T07:00:00Z"},
+		{"America/New_York", "2040-11-04T06:00:00Z"},
+		{"Europe/Berlin", "2026-03-29T01:00:00Z"},
+		{"Europe/Berlin", "2026-10-25T01:00:00Z"},
+		{"Europe/Berlin", "2040-03-25T01:00:00Z"},
+		{"Europe/Berlin", "2040-10-28T01:00:00Z"},
+	};
+	size_t checked = 0;
+
+	(void)state;
+	for (size_t z = 0; z < sizeof(changes) / sizeof(changes[0]); z++) {
+		int64_t t0 = ts(changes[z].when);
+
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			char e[128];
+			stow_cron *c = NULL;
+
+			snprintf(e, sizeof(e), "CRON_TZ=%s %s", changes[z].zone,
+				 cases[k].spec);
+			assert_int_equal(stow_cron_parse(&c, e), 0);
+			for (int64_t a = t0 - 2 * 86400; a < t0 + 2 * 86400;
+			     a += 97 * 60 + 1) {
+				/* Also from the instants around the change. */
+				int64_t afters[] = {a, t0 - 1, t0, t0 + 1,
+						    t0 - 1800, t0 + 1800};
+				size_t na = a == t0 - 2 * 86400 ? 6 : 1;
+
+				for (size_t j = 0; j < na; j++) {
+					int64_t got, want;
+					char g[32], w[32];
+
+					want = oracle_next(
+						stow_cron_tz(c), &cases[k],
+						afters[j]);
+					assert_int_equal(
+						stow_cron_next(c, afters[j],
+							       &got),
+						0);
+					if (got != want) {
+						fmt_utc(got, g);
+						fmt_utc(want, w);
+						fail_msg("%s after %lld: got %s "
+							 "want %s", e,
+							 (long long)afters[j],
+							 g, w);
+					}
+					checked++;
+				}
+			}
+			stow_cron_free(c);
+		}
+	}
+	assert_true(checked > 2000);
+}
+
 static void expect_error(const char *expr, const char *want_msg)
 {
 	stow_cron *c = NULL;
@@ -538,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_descriptors),
 		cmocka_unit_test(test_dst_new_york),
 		cmocka_unit_test(test_dst_berlin),
+		cmocka_unit_test(test_oracle_dst),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_timezones),
 		cmocka_unit_test(test_zone_files),
