@@ -79,6 +79,14 @@ expect_ok()
 	fi
 }
 
+# kubesim's own unit tests (patches, selectors, printer columns, store)
+set +e
+python3 "$ROOT/tools/kubesim/test_units.py" >"$T/.out" 2>&1
+RC=$?
+set -e
+OUT=$(cat "$T/.out")
+expect_grep '^OK$' "$OUT" "kubesim unit tests (tools/kubesim/test_units.py, exit $RC)"
+
 start_kubesim
 
 # ------------------------------------------------------------ discovery

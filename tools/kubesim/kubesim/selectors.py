@@ -7,6 +7,9 @@ from .errors import ApiError
 _KEY = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
+_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
 def _split_top(s):
     """Split on commas that are not inside parentheses."""
     parts, depth, cur = [], 0, []
@@ -52,6 +55,9 @@ def parse_labels(sel):
                 raise _bad(part, "invalid label selector")
         if not _KEY.match(key) or len(key) > 317:
             raise _bad(part, "invalid label key %r" % key)
+        for v in vals:
+            if len(v) > 63 or not _VALUE.match(v):
+                raise _bad(part, "invalid label value %r" % v)
         reqs.append((key, op, vals))
     return reqs
 
