@@ -3,18 +3,20 @@
  *   'c' cron expression (rest of the input, as text), evaluated in UTC;
  *   'z' TZif file bytes; if they load, a few schedules run in that zone;
  *   'p' POSIX TZ rule text;
- *   'd' Go duration text.
+ *   'd' Go duration text;
+ *   'r' a stowage.io/retention policy (src/velero/retention.c).
  * Any input must return cleanly. Properties checked: an activation is
  * strictly after the instant asked about and, for wall-clock schedules, is
  * the first one (asking again from just before it gives it back); wall times round-trip through the
- * civil conversion; durations print in a form that parses back to the same
- * value. */
+ * civil conversion; durations and retention policies print in a form that
+ * parses back to the same value. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cron.h"
 #include "util/duration.h"
+#include "velero/retention.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -129,6 +131,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			stow_duration_format(ns, out);
 			check(stow_duration_parse(out, &back) == 0 &&
 			      back == ns);
+		}
+		free(s);
+		break;
+	}
+	case 'r': {
+		stow_retention_policy p, q;
+		char out[128];
+
+		s = text(data + 1, size - 1);
+		if (stow_retention_policy_parse(&p, s) == 0) {
+			check(stow_retention_policy_format(&p, out,
+							   sizeof(out)) == 0);
+			check(stow_retention_policy_parse(&q, out) == 0);
+			check(memcmp(&p, &q, sizeof(p)) == 0);
 		}
 		free(s);
 		break;
