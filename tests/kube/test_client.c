@@ -1055,6 +1055,28 @@ static void test_token_file_and_exec_refresh(void **state)
 	assert_non_null(fgets(script, sizeof(script), f));
 	fclose(f);
 	assert_string_equal(script, "2\n");
+
+	/* A plugin that returns a client certificate instead of a token. */
+	snprintf(path, sizeof(path), "%s/certplugin.sh", dir);
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\n"
+		 "pem() { awk '{printf \"%%s\\\\n\", $0}' \"$1\"; }\n"
+		 "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",'\n"
+		 "printf '\"kind\":\"ExecCredential\",\"status\":{'\n"
+		 "printf '\"clientCertificateData\":\"%%s\",' \"$(pem %s/client.crt)\"\n"
+		 "printf '\"clientKeyData\":\"%%s\"}}' \"$(pem %s/client.key)\"\n",
+		 dir, dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+	k = client_from("execcert.yaml", "    certificate-authority: ca.crt\n",
+			"    exec:\n"
+			"      apiVersion: client.authentication.k8s.io/v1\n"
+			"      command: ./certplugin.sh\n");
+	CHECK(get_version(k));
+	stow_kube_free(k);
 }
 
 int main(void)
