@@ -3,6 +3,7 @@
 #include "velero/tarball.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,11 @@
 
 /* ---- path pieces ---- */
 
-/* A component that is safe in a path: non-empty, at most SEG_MAX bytes,
- * no '/', no control characters, not "." or "..". */
-static int seg_ok(const char *s, size_t n)
+/* A component that is safe in a path: non-empty, at most max bytes (seg_ok:
+ * SEG_MAX), no '/', no control characters, not "." or "..". */
+static int seg_ok_max(const char *s, size_t n, size_t max)
 {
-	if (n == 0 || n > SEG_MAX)
+	if (n == 0 || n > max)
 		return 0;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return 0;
@@ -37,6 +38,11 @@ static int seg_ok(const char *s, size_t n)
 		if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return 0;
 	return 1;
+}
+
+static int seg_ok(const char *s, size_t n)
+{
+	return seg_ok_max(s, n, SEG_MAX);
 }
 
 static int seg_ok_str(const char *s)
@@ -69,6 +75,7 @@ struct stow_velero_tar_writer {
 	int started; /* metadata/version written */
 	int fixed_mtime;
 	time_t mtime;
+	locale_t utf8; /* C.UTF-8 for libarchive's header writes, or 0 */
 	stow_buf js;
 	stow_buf path;
 	stow_velero_tar_stats st;
@@ -113,6 +120,13 @@ static int write_entry(stow_velero_tar_writer *w, const char *path,
 	if (w->failed)
 		return stow_err_set(STOW_EINVAL,
 				    "tarball writer failed earlier");
+	for (const char *c = path; *c; c++)
+		if ((unsigned char)*c >= 0x80 && !w->utf8)
+			return stow_err_set(STOW_EINVAL,
+					    "%s: a non-ASCII path needs the "
+					    "C.UTF-8 locale, which this "
+					    "system lacks",
+					    path);
 	e = archive_entry_new();
 	if (!e)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
@@ -121,7 +135,19 @@ static int write_entry(stow_velero_tar_writer *w, const char *path,
 	archive_entry_set_perm(e, 0755);
 	archive_entry_set_size(e, (la_int64_t)len);
 	archive_entry_set_mtime(e, w->fixed_mtime ? w->mtime : time(NULL), 0);
-	r = archive_write_header(w->a, e);
+	/* libarchive converts the UTF-8 path to the locale's charset for
+	 * the USTAR fields; in the C locale a non-ASCII name has no such
+	 * form and libarchive 3.6 dereferences NULL. A thread-local UTF-8
+	 * locale for the call (uselocale) changes nothing for other
+	 * threads; the pax header then carries the UTF-8 path, as Go's. */
+	if (w->utf8) {
+		locale_t old = uselocale(w->utf8);
+
+		r = archive_write_header(w->a, e);
+		uselocale(old);
+	} else {
+		r = archive_write_header(w->a, e);
+	}
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK)
 		return archive_fail(w, path);
@@ -147,10 +173,13 @@ int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
+	w->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	stow_buf_init(&w->js, STOW_VELERO_TAR_MAX_ENTRY);
 	stow_buf_init(&w->path, PATH_MAX_LEN);
 	rc = stow_velero_sink_open(&w->sink, s, key, 0);
 	if (rc < 0) {
+		if (w->utf8)
+			freelocale(w->utf8);
 		free(w);
 		return rc;
 	}
@@ -326,6 +355,8 @@ void stow_velero_tar_writer_free(stow_velero_tar_writer *w)
 	if (w->a)
 		archive_write_free(w->a);
 	stow_velero_sink_abort(&w->sink);
+	if (w->utf8)
+		freelocale(w->utf8);
 	stow_buf_free(&w->js);
 	stow_buf_free(&w->path);
 	free(w);
@@ -449,11 +480,15 @@ static int parse_item_path(char *buf, stow_velero_tar_item *it,
 		*slash = '\0';
 		p = slash + 1;
 	}
-	for (size_t k = 0; k < n; k++)
-		if (!seg_ok(comp[k], strlen(comp[k]))) {
+	/* Components carry suffixes (".json", "-preferredversion") on top
+	 * of a name of at most SEG_MAX bytes; the bare names are checked
+	 * below. */
+	for (size_t k = 0; k < n; k++) {
+		if (!seg_ok_max(comp[k], strlen(comp[k]), SEG_MAX + 32)) {
 			*why = "empty, over-long or unprintable path component";
 			return -1;
 		}
+	}
 	if (n < 4 || strcmp(comp[0], "resources") != 0) {
 		*why = "not an item path (resources/<gr>/.../<name>.json)";
 		return -1;
@@ -498,6 +533,11 @@ static int parse_item_path(char *buf, stow_velero_tar_item *it,
 	}
 	comp[n - 1][len - 5] = '\0';
 	it->name = comp[n - 1];
+	if (strlen(it->gr) > SEG_MAX || strlen(it->name) > SEG_MAX ||
+	    (it->version && strlen(it->version) > SEG_MAX)) {
+		*why = "name longer than 253 bytes";
+		return -1;
+	}
 	return 0;
 }
 

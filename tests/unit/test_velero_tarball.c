@@ -362,6 +362,58 @@ static void test_round_trip(void **state)
 	stow_buf_free(&tar);
 }
 
+/* Names at the length limit and outside ASCII (RBAC names may hold
+ * anything but '/'): written with a pax path as Go does, read back. */
+static void test_odd_names(void **state)
+{
+	fixture *f = *state;
+	stow_velero_tar_writer *w;
+	stow_velero_tar_read_opts o = {0};
+	char n253[254];
+	static const char *const names[] = {"r\xc3\xb4le:\xe6\x97\xa5\xe6\x9c\xac",
+					    "system:aggregate-to-edit", "a b",
+					    NULL};
+	got g = {0};
+
+	memset(n253, 'y', 253);
+	n253[253] = '\0';
+	assert_int_equal(stow_velero_tar_writer_open_key(&w, f->s, "odd.tar.gz"),
+			 0);
+	for (int i = 0; i < 4; i++) {
+		const char *nm = names[i] ? names[i] : n253;
+		json_t *o1 = k8s_obj("rbac.authorization.k8s.io/v1",
+				     "ClusterRole", NULL, nm);
+
+		assert_int_equal(stow_velero_tar_writer_add_item(
+				     w, "clusterroles.rbac.authorization.k8s.io",
+				     "v1", 1, NULL, nm, o1),
+				 0);
+		json_decref(o1);
+	}
+	{
+		json_t *o1 = k8s_obj("v1", "ConfigMap", "ns", n253);
+
+		assert_int_equal(stow_velero_tar_writer_add_item(
+				     w, "configmaps", "v1", 1, "ns", n253, o1),
+				 0);
+		json_decref(o1);
+	}
+	assert_int_equal(stow_velero_tar_writer_commit(w, NULL), 0);
+	o.item_cb = item_cb;
+	o.error_cb = error_cb;
+	o.ctx = &g;
+	assert_int_equal(stow_velero_tar_read_store(f->s, "odd.tar.gz", &o,
+						    NULL),
+			 0);
+	for (int i = 0; i < g.errors; i++)
+		print_error("%s\n", g.msgs[i]);
+	assert_int_equal(g.errors, 0);
+	assert_int_equal(g.items, 10);
+	assert_true(find_path(&g, "resources/clusterroles.rbac.authorization."
+				  "k8s.io/cluster/r\xc3\xb4le:\xe6\x97\xa5"
+				  "\xe6\x9c\xac.json") >= 0);
+}
+
 /* Items bigger than a read chunk and many entries: the streamed read
  * sees the same bytes. */
 static void test_large(void **state)
@@ -1025,6 +1077,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    BOTH(test_round_trip),
 	    BOTH(test_large),
+	    BOTH(test_odd_names),
 	    cmocka_unit_test(test_writer_errors),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_item_errors),
