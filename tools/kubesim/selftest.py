@@ -136,8 +136,9 @@ def main():
 
     # request log
     st, log, _ = req("GET", "/kubesim/requests", headers={"User-Agent": "selftest/1"})
-    check(st == 200 and any(e["path"] == CM and e["method"] == "GET" for e in log) and
-          all("headers" in e for e in log), "request log")
+    check(st == 200 and any(e["path"] == CM and e["method"] == "GET" and
+                            e.get("status") == 429 for e in log) and
+          all("headers" in e for e in log), "request log (with statuses)")
 
     # pagination over a consistent snapshot
     for i in range(25):

@@ -100,6 +100,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ plumbing
 
+    _entry = None   # this request's entry in the request log
+
+    def send_response(self, code, message=None):
+        if self._entry is not None:
+            self._entry["status"] = code
+            self._entry = None
+        super().send_response(code, message)
+
     def _send(self, code, body, ctype="application/json", headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(code)
@@ -176,11 +184,12 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/kubesim/"):
                 self._control(path, query, self._body())
                 return
-            self.sim.requests.append({
+            self._entry = {
                 "time": time.time(), "method": self.command, "path": path, "query": url.query,
                 "headers": {h: self.headers.get(h) for h in ("User-Agent", "Content-Type",
                                                               "Accept")
-                            if self.headers.get(h) is not None}})
+                            if self.headers.get(h) is not None}}
+            self.sim.requests.append(self._entry)
             fault = self.sim.take_fault(self.command, path)
             if fault is not None:
                 self._body()

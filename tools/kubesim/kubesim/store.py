@@ -828,6 +828,11 @@ class Store:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.persist)
+        dfd = os.open(os.path.dirname(os.path.abspath(self.persist)), os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
     def _load(self, path):
         with open(path) as f:

@@ -277,32 +277,56 @@ def _crd_cell(value, typ):
     return value
 
 
+def _crd_columns(rt):
+    """Name, then the CRD's additionalPrinterColumns (Age if it has none)."""
+    pcs = rt.printer_columns or []
+    cols = [NAME] + [_col(c.get("name", ""), c.get("type", "string"), c.get("description", ""),
+                          c.get("priority", 0), c.get("format", "")) for c in pcs]
+    if not pcs:
+        return cols + [AGE], lambda o: [_created(o)]
+    return cols, lambda o: [_crd_cell(jsonpath(o, c.get("jsonPath", "")), c.get("type", "string"))
+                            for c in pcs]
+
+
 def _columns(rt):
+    """(column definitions, object -> all cells)."""
     if rt.crd is not None:
-        cols = [NAME]
-        for c in rt.printer_columns or []:
-            cols.append(_col(c.get("name", ""), c.get("type", "string"),
-                             c.get("description", ""), c.get("priority", 0),
-                             c.get("format", "")))
-        if not rt.printer_columns:
-            cols.append(AGE)
-        return cols, lambda o: [_crd_cell(jsonpath(o, c.get("jsonPath", "")),
-                                          c.get("type", "string"))
-                                for c in rt.printer_columns or []] or [_created(o)]
+        cols, crd_cells = _crd_columns(rt)
+        return cols, lambda o: [o["metadata"]["name"]] + crd_cells(o)
+    if (rt.group, rt.resource) in (("", "events"), ("events.k8s.io", "events")):
+        return EVENT_COLUMNS, _event_cells
     spec = BUILTIN.get((rt.group, rt.resource))
     if spec is None:
-        return [NAME, AGE], lambda o: [_created(o)]
+        return [NAME, AGE], lambda o: [o["metadata"]["name"], _created(o)]
     cols, cells = spec
-    if (rt.group, rt.resource) == ("apiextensions.k8s.io", "customresourcedefinitions"):
-        return [NAME] + cols, cells
-    return [NAME] + cols, cells
+    return [NAME] + cols, lambda o: [o["metadata"]["name"]] + cells(o)
+
+
+EVENT_COLUMNS = [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"),
+                 _col("Subobject", priority=1), _col("Source", priority=1), _col("Message"),
+                 _col("First Seen", priority=1), _col("Count", "integer", priority=1),
+                 dict(NAME, priority=1)]
+
+
+def _event_cells(o):
+    io = o.get("involvedObject") or o.get("regarding") or {}
+    last = o.get("lastTimestamp") or o.get("eventTime") or _g(o, "metadata", "creationTimestamp")
+    first = o.get("firstTimestamp") or o.get("eventTime") or _g(o, "metadata",
+                                                                 "creationTimestamp")
+    src = _g(o, "source", "component") or o.get("reportingComponent") or ""
+    if _g(o, "source", "host"):
+        src += ", " + _g(o, "source", "host")
+    return [age(last), o.get("type", ""), o.get("reason", ""),
+            "%s/%s" % (str(io.get("kind", "")).lower(), io.get("name", "")),
+            io.get("fieldPath", ""), src, o.get("message") or o.get("note", ""), age(first),
+            o.get("count", 1), o["metadata"]["name"]]
 
 
 def table(rt, items, include_object=None, resource_version="", headers=True):
     cols, cells = _columns(rt)
     rows = []
     for o in items:
-        row = {"cells": [o["metadata"]["name"]] + cells(o)}
+        row = {"cells": cells(o)}
         if include_object == "Object":
             row["object"] = o
         elif include_object != "None":
