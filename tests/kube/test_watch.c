@@ -403,6 +403,21 @@ static void on_inf(void *ctx, stow_kube_event_type t, json_t *old_obj,
 	}
 }
 
+/* A consistent copy of the counters (the handler runs on the informer's
+ * thread). */
+static inf_log snap(inf_log *l)
+{
+	inf_log c;
+
+	pthread_mutex_lock(&l->mu);
+	c.added = l->added;
+	c.modified = l->modified;
+	c.deleted = l->deleted;
+	memcpy(c.last_deleted, l->last_deleted, sizeof(c.last_deleted));
+	pthread_mutex_unlock(&l->mu);
+	return c;
+}
+
 /* The informer's view equals the server's list (names and versions). */
 static bool cache_matches(stow_kube_informer *inf, const char *ns)
 {
@@ -460,7 +475,7 @@ static void test_informer(void **state)
 	CHECK(stow_kube_informer_start(&inf, k, cm, "inf", NULL, &h));
 	CHECK(stow_kube_informer_wait_synced(inf, 10000));
 	assert_true(cache_matches(inf, "inf"));
-	assert_int_equal(log.added, 3);
+	assert_int_equal(snap(&log).added, 3);
 	assert_null(stow_kube_informer_get(inf, "inf", "nope"));
 
 	/* Live events. */
@@ -474,12 +489,13 @@ static void test_informer(void **state)
 			    "2");
 	json_decref(o);
 	end = now_ms() + 5000;
-	while ((log.added < 4 || log.modified < 1 || log.deleted < 1) &&
+	while ((snap(&log).added < 4 || snap(&log).modified < 1 ||
+		snap(&log).deleted < 1) &&
 	       now_ms() < end)
 		sleep_ms(20);
-	assert_int_equal(log.added, 4);
-	assert_true(log.modified >= 1);
-	assert_int_equal(log.deleted, 1);
+	assert_int_equal(snap(&log).added, 4);
+	assert_true(snap(&log).modified >= 1);
+	assert_int_equal(snap(&log).deleted, 1);
 
 	/* Dropped streams: the informer resumes. */
 	control("drop-watches");
@@ -497,7 +513,7 @@ static void test_informer(void **state)
 	while (!__atomic_load_n(&log.in_handler, __ATOMIC_ACQUIRE) &&
 	       now_ms() < end)
 		sleep_ms(10);
-	assert_true(log.in_handler);
+	assert_true(__atomic_load_n(&log.in_handler, __ATOMIC_ACQUIRE));
 	control("drop-watches");
 	cm_delete("inf", "i4");
 	cm_create("inf", "i6", "1");
@@ -509,10 +525,10 @@ static void test_informer(void **state)
 	__atomic_store_n(&log.gate_closed, 0, __ATOMIC_RELEASE);
 	wait_matches(inf, "inf");
 	end = now_ms() + 5000;
-	while (log.deleted < 1 && now_ms() < end)
+	while (snap(&log).deleted < 1 && now_ms() < end)
 		sleep_ms(20);
-	assert_int_equal(log.deleted, 1);
-	assert_string_equal(log.last_deleted, "i4");
+	assert_int_equal(snap(&log).deleted, 1);
+	assert_string_equal(snap(&log).last_deleted, "i4");
 	o = stow_kube_informer_get(inf, "inf", "i6");
 	assert_non_null(o);
 	json_decref(o);
