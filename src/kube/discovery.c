@@ -344,6 +344,50 @@ fail:
 	return rc;
 }
 
+/* Whether a new pass found what the current generation has. A refresh
+ * that changed nothing is dropped, so repeated misses (a lookup of a
+ * resource that does not exist, in a loop) do not pile up generations. */
+static bool same_gen(const disco_gen *a, const disco_gen *b)
+{
+	if (a->nres != b->nres)
+		return false;
+	for (size_t i = 0; i < a->nres; i++) {
+		const stow_kube_resource *x = &a->res[i], *y = &b->res[i];
+
+		if (strcmp(x->group, y->group) || strcmp(x->version, y->version) ||
+		    strcmp(x->resource, y->resource) ||
+		    strcmp(x->kind, y->kind) ||
+		    strcmp(x->singular, y->singular) ||
+		    x->namespaced != y->namespaced ||
+		    x->preferred != y->preferred ||
+		    x->has_status != y->has_status)
+			return false;
+		for (size_t j = 0;; j++) {
+			const char *v = x->verbs[j], *w = y->verbs[j];
+
+			if (!v || !w) {
+				if (v != w)
+					return false;
+				break;
+			}
+			if (strcmp(v, w))
+				return false;
+		}
+		for (size_t j = 0;; j++) {
+			const char *v = x->short_names[j], *w = y->short_names[j];
+
+			if (!v || !w) {
+				if (v != w)
+					return false;
+				break;
+			}
+			if (strcmp(v, w))
+				return false;
+		}
+	}
+	return true;
+}
+
 int stow_kube_discover(stow_kube *k, bool refresh)
 {
 	stow_kube_disco *d;
@@ -357,7 +401,9 @@ int stow_kube_discover(stow_kube *k, bool refresh)
 	pthread_mutex_lock(&d->mu);
 	if (!d->cur || refresh) {
 		rc = build(k, &g);
-		if (rc == 0) {
+		if (rc == 0 && d->cur && same_gen(d->cur, g)) {
+			gen_free(g);
+		} else if (rc == 0) {
 			g->prev = d->cur;
 			d->cur = g;
 		}

@@ -194,6 +194,9 @@ static void test_discovery(void **state)
 	assert_int_equal(stow_kube_resource_lookup(kc, "nosuchthings", &r),
 			 STOW_ENOTFOUND);
 	assert_non_null(strstr(stow_err_msg(), "nosuchthings"));
+	/* That miss refreshed the cache; nothing had changed, so the old
+	 * generation is still the current one. */
+	assert_true(res("pods") == pods);
 	assert_int_equal(stow_kube_resource_for_kind(kc, "v1", "Nope", &r),
 			 STOW_ENOTFOUND);
 }
