@@ -25,6 +25,7 @@
 #define STDIN_CHUNK ((size_t)32 << 10)
 #define PROTO_V5 "v5.channel.k8s.io"
 #define PROTO_V4 "v4.channel.k8s.io"
+#define EXEC_DONE 1 /* on_message: stop reading, the status is in */
 
 int stow_kube_exec_status_parse(const void *p, size_t n, int *exit_code,
 				char **message)
@@ -123,9 +124,10 @@ static int on_message(void *ctx, int opcode, const uint8_t *data, size_t len)
 					    "exec: status over %zu bytes",
 					    STATUS_MAX);
 		x->got_status = true;
-		/* The server closes right after the status; wait for that
-		 * so a status split over messages is read whole. */
-		return 0;
+		/* The status is the server's last word (it is written after
+		 * the output streams were drained): done, even if the server
+		 * were slow to close. */
+		return EXEC_DONE;
 	default:
 		return 0; /* stdin/resize echoes and unknown channels */
 	}
@@ -267,6 +269,8 @@ int stow_kube_exec_protocols(stow_kube *k, const stow_kube_exec_opts *opts,
 			goto fail;
 	}
 	rc = stow_ws_run(ws, on_message, &x, deadline);
+	if (rc == EXEC_DONE)
+		rc = 0;
 	if (rc == STOW_ETIMEOUT) {
 		(void)stow_ws_close(ws, 1000);
 		rc = stow_err_set(STOW_ETIMEOUT,

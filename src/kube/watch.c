@@ -166,6 +166,7 @@ typedef struct watch_run {
 	void *ctx;
 	const volatile int *stop;
 	const char *what;    /* "watch /api/v1/pods" for messages */
+	const char *from_rv; /* the resourceVersion asked for */
 	char *rv;            /* newest resourceVersion seen */
 	long status;         /* HTTP status, once known */
 	int rc;              /* why the write callback stopped the transfer */
@@ -367,7 +368,8 @@ static int watch_perform(stow_kube *k, watch_run *w, const char *path,
 			return stow_err_set(STOW_ENOTFOUND,
 					    "%s: expired: resourceVersion %s "
 					    "is too old",
-					    w->what, w->rv ? w->rv : "?");
+					    w->what,
+					    w->rv ? w->rv : w->from_rv);
 		return stow_kube_status_error(w->status, w->what,
 					      (const char *)w->errbody.data,
 					      w->errbody.len);
@@ -422,6 +424,7 @@ int stow_kube_watch(stow_kube *k, const stow_kube_resource *r, const char *ns,
 	w.ctx = ctx;
 	w.stop = stop;
 	w.what = (const char *)what.data;
+	w.from_rv = opts->resource_version;
 	stow_kube_watch_decoder_init(&w.dec, 0);
 	stow_buf_init(&w.errbody, ERROR_BODY_MAX);
 
