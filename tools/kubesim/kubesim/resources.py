@@ -29,6 +29,7 @@ class ResourceType:
         self.name_rule = name_rule          # subdomain | label | path
         # the scale subresource: where replicas and the selector live
         self.scale_paths = (".spec.replicas", ".status.replicas", None)
+        self.list_kind = kind + "List"
 
     @property
     def api_version(self):
@@ -266,6 +267,7 @@ def crd_types(crd):
             crd=crd["metadata"]["name"],
             printer_columns=copy.deepcopy(v.get("additionalPrinterColumns")),
             name_rule="subdomain"))
+        out[-1].list_kind = names.get("listKind") or names.get("kind", "") + "List"
         if scale is not None:
             out[-1].scale_paths = (scale.get("specReplicasPath", ".spec.replicas"),
                                    scale.get("statusReplicasPath", ".status.replicas"),

@@ -388,7 +388,7 @@ class Handler(BaseHTTPRequestHandler):
                               query.get("fieldSelector", ""), group, resource)
                 items = store.delete_collection(group, version, resource, filt,
                                                 opts.get("propagationPolicy"))
-                return self._send(200, {"kind": rt.kind + "List", "apiVersion": rt.api_version,
+                return self._send(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                                         "metadata": {"resourceVersion": str(store.rv)},
                                         "items": items})
             raise ApiError(405, "MethodNotAllowed", "method %s not allowed" % method)
@@ -546,7 +546,7 @@ class Handler(BaseHTTPRequestHandler):
             t = tables.table(rt, items, query.get("includeObject"), rv)
             t["metadata"] = md
             return self._send(200, t)
-        self._send(200, {"kind": rt.kind + "List", "apiVersion": rt.api_version,
+        self._send(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                          "metadata": md, "items": items})
 
     def _watch(self, rt, filt, query):

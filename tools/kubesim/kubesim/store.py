@@ -106,6 +106,7 @@ class Store:
         self._dirty = threading.Event()
         self._ns_wake = threading.Event()
         self._ns_seen = {}        # terminating namespace -> when first seen
+        self._save_lock = threading.Lock()
         self._stopping = False
         threading.Thread(target=self._dispatch_loop, name="listeners", daemon=True).start()
         if persist and os.path.exists(persist):
@@ -815,6 +816,10 @@ class Store:
     def save(self):
         if not self.persist:
             return
+        with self._save_lock:
+            self._save()
+
+    def _save(self):
         with self.lock:
             state = {"resourceVersion": self.rv, "ipCounter": self.ip_counter,
                      "objects": [o for (g, r), t in sorted(self.objects.items())
