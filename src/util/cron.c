@@ -118,7 +118,7 @@ typedef struct posix_rule {
 struct stow_tz {
 	char name[TZ_NAME_MAX + 1];
 	int64_t *times; /* ascending transition instants */
-	uint8_t *idx;   /* type index per transition */
+	uint8_t *idx;	/* type index per transition */
 	size_t ntimes;
 	int32_t *type_off;
 	size_t ntypes;
@@ -275,10 +275,10 @@ static int posix_parse(posix_rule *r, const char *s)
 	if (*s == '\0') {
 		/* No dates: POSIX leaves them to the implementation; the
 		 * US rules are what everyone (glibc, Go) assumes. */
-		r->start = (rule_date){.kind = 'M', .m = 3, .w = 2, .d = 0,
-				       .time = 7200};
-		r->end = (rule_date){.kind = 'M', .m = 11, .w = 1, .d = 0,
-				     .time = 7200};
+		r->start = (rule_date){
+		    .kind = 'M', .m = 3, .w = 2, .d = 0, .time = 7200};
+		r->end = (rule_date){
+		    .kind = 'M', .m = 11, .w = 1, .d = 0, .time = 7200};
 		return 0;
 	}
 	if (*s++ != ',' || !rule_date_parse(&s, &r->start) || *s++ != ',' ||
@@ -398,12 +398,12 @@ typedef struct tzif_counts {
 	uint32_t isut, isstd, leap, time, type, chars;
 } tzif_counts;
 
-static int tzif_header(const uint8_t *p, size_t len, size_t off,
-		       tzif_counts *c, const char *name)
+static int tzif_header(const uint8_t *p, size_t len, size_t off, tzif_counts *c,
+		       const char *name)
 {
 	if (len - off < 44 || memcmp(p + off, "TZif", 4) != 0)
-		return stow_err_set(STOW_ECORRUPT,
-				    "zone %s: not a TZif file", name);
+		return stow_err_set(STOW_ECORRUPT, "zone %s: not a TZif file",
+				    name);
 	c->isut = be32(p + off + 20);
 	c->isstd = be32(p + off + 24);
 	c->leap = be32(p + off + 28);
@@ -412,8 +412,7 @@ static int tzif_header(const uint8_t *p, size_t len, size_t off,
 	c->chars = be32(p + off + 40);
 	if (c->time > TZIF_MAX_TIMES || c->type == 0 ||
 	    c->type > TZIF_MAX_TYPES || c->chars > TZIF_MAX_CHARS ||
-	    c->leap > TZIF_MAX_LEAPS || c->isut > c->type ||
-	    c->isstd > c->type)
+	    c->leap > TZIF_MAX_LEAPS || c->isut > c->type || c->isstd > c->type)
 		return stow_err_set(STOW_ECORRUPT,
 				    "zone %s: TZif counts out of range", name);
 	return 0;
@@ -443,8 +442,8 @@ int stow_tz_parse_tzif(stow_tz **out, const char *name, const uint8_t *data,
 	if (data[4] >= '2') {
 		/* Skip the 32-bit block; the 64-bit one follows. */
 		if (len - 44 < blen)
-			return stow_err_set(STOW_ECORRUPT,
-					    "zone %s: truncated", name);
+			return stow_err_set(STOW_ECORRUPT, "zone %s: truncated",
+					    name);
 		off = 44 + blen;
 		STOW_TRY(tzif_header(data, len, off, &c, name));
 		tsize = 8;
@@ -468,14 +467,14 @@ int stow_tz_parse_tzif(stow_tz **out, const char *name, const uint8_t *data,
 	}
 	p = data + off;
 	for (size_t i = 0; i < c.time; i++) {
-		tz->times[i] = tsize == 8 ? be64s(p + i * 8)
-					  : (int32_t)be32(p + i * 4);
+		tz->times[i] =
+		    tsize == 8 ? be64s(p + i * 8) : (int32_t)be32(p + i * 4);
 		if (i > 0 && tz->times[i] <= tz->times[i - 1])
 			goto corrupt;
 		/* Clamp the "big bang" sentinel far in the past. */
 		if (tz->times[i] < -TIME_LIMIT || tz->times[i] > TIME_LIMIT)
-			tz->times[i] = tz->times[i] < 0 ? -TIME_LIMIT
-							: TIME_LIMIT;
+			tz->times[i] =
+			    tz->times[i] < 0 ? -TIME_LIMIT : TIME_LIMIT;
 	}
 	p += c.time * tsize;
 	for (size_t i = 0; i < c.time; i++)
@@ -546,9 +545,9 @@ static int read_small_file(const char *path, stow_buf *b)
 
 	if (!f)
 		return errno == ENOENT || errno == ENOTDIR || errno == EISDIR
-			       ? STOW_ENOTFOUND
-			       : stow_err_set(STOW_EIO, "%s: %s", path,
-					      strerror(errno));
+			   ? STOW_ENOTFOUND
+			   : stow_err_set(STOW_EIO, "%s: %s", path,
+					  strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		int rc = stow_buf_append(b, chunk, n);
 
@@ -556,7 +555,8 @@ static int read_small_file(const char *path, stow_buf *b)
 			fclose(f);
 			return stow_err_set(STOW_ECORRUPT,
 					    "%s: larger than a zone file can "
-					    "be", path);
+					    "be",
+					    path);
 		}
 	}
 	if (ferror(f)) {
@@ -754,34 +754,32 @@ static bool wall_seen_before(const stow_tz *tz, int64_t t)
 struct stow_cron {
 	uint64_t minute;
 	uint32_t hour;
-	uint32_t dom; /* bits 1-31 */
+	uint32_t dom;	/* bits 1-31 */
 	uint16_t month; /* bits 1-12 */
-	uint8_t dow;  /* bits 0-6 */
+	uint8_t dow;	/* bits 0-6 */
 	bool dom_star, dow_star;
-	int64_t every; /* seconds; 0 for wall-clock schedules */
+	int64_t every;	   /* seconds; 0 for wall-clock schedules */
 	const stow_tz *tz; /* the zone used: owned_tz or the caller's */
 	stow_tz *owned_tz;
 };
 
 typedef struct field_spec {
 	const char *what;
-	int min, max;      /* accepted numbers */
-	int star_max;      /* upper end of '*' and of "n/step" */
+	int min, max;		  /* accepted numbers */
+	int star_max;		  /* upper end of '*' and of "n/step" */
 	const char *const *names; /* three-letter names from min, or NULL */
 } field_spec;
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr",
-					  "may", "jun", "jul", "aug",
-					  "sep", "oct", "nov", "dec", NULL};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may",
+					  "jun", "jul", "aug", "sep", "oct",
+					  "nov", "dec", NULL};
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed",
 					"thu", "fri", "sat", NULL};
 
 static const field_spec fields[5] = {
-	{"minute", 0, 59, 59, NULL},
-	{"hour", 0, 23, 23, NULL},
-	{"day-of-month", 1, 31, 31, NULL},
-	{"month", 1, 12, 12, month_names},
-	{"day-of-week", 0, 7, 6, dow_names},
+    {"minute", 0, 59, 59, NULL},	 {"hour", 0, 23, 23, NULL},
+    {"day-of-month", 1, 31, 31, NULL},	 {"month", 1, 12, 12, month_names},
+    {"day-of-week", 0, 7, 6, dow_names},
 };
 
 /* One number or name of a field, [s, e). */
@@ -800,13 +798,12 @@ static int field_value(const field_spec *f, const char *s, size_t n, int *out)
 		return stow_err_set(STOW_EINVAL, "%s: empty value", f->what);
 	for (size_t i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)s[i]))
-			return stow_err_set(STOW_EINVAL,
-					    "%s: \"%.*s\" is not a number%s",
-					    f->what, (int)(n > 32 ? 32 : n), s,
-					    f->names == month_names
-						    ? " or month name"
-					    : f->names ? " or weekday name"
-						       : "");
+			return stow_err_set(
+			    STOW_EINVAL, "%s: \"%.*s\" is not a number%s",
+			    f->what, (int)(n > 32 ? 32 : n), s,
+			    f->names == month_names ? " or month name"
+			    : f->names		    ? " or weekday name"
+						    : "");
 		if (v < 1000)
 			v = v * 10 + (s[i] - '0');
 	}
@@ -841,16 +838,16 @@ static int field_term(const field_spec *f, const char *s, size_t n,
 			if (!isdigit((unsigned char)slash[1 + i]))
 				return stow_err_set(STOW_EINVAL,
 						    "%s: step \"%.*s\" is not "
-						    "a number", f->what,
+						    "a number",
+						    f->what,
 						    (int)(sn > 32 ? 32 : sn),
 						    slash + 1);
 			if (v < 1000)
 				v = v * 10 + (slash[1 + i] - '0');
 		}
 		if (v == 0)
-			return stow_err_set(STOW_EINVAL,
-					    "%s: step must be positive",
-					    f->what);
+			return stow_err_set(
+			    STOW_EINVAL, "%s: step must be positive", f->what);
 		step = (int)v;
 	}
 	if (rn == 1 && (s[0] == '*' || s[0] == '?')) {
@@ -863,23 +860,22 @@ static int field_term(const field_spec *f, const char *s, size_t n,
 			size_t an = (size_t)(dash - s);
 
 			if (memchr(dash + 1, '-', rn - an - 1))
-				return stow_err_set(STOW_EINVAL,
-						    "%s: too many hyphens in "
-						    "\"%.*s\"", f->what,
-						    (int)(rn > 32 ? 32 : rn),
-						    s);
+				return stow_err_set(
+				    STOW_EINVAL,
+				    "%s: too many hyphens in "
+				    "\"%.*s\"",
+				    f->what, (int)(rn > 32 ? 32 : rn), s);
 			STOW_TRY(field_value(f, s, an, &lo));
 			STOW_TRY(field_value(f, dash + 1, rn - an - 1, &hi));
 			if (lo > hi)
 				return stow_err_set(STOW_EINVAL,
 						    "%s: range %d-%d runs "
-						    "backwards", f->what, lo,
-						    hi);
+						    "backwards",
+						    f->what, lo, hi);
 		} else {
 			STOW_TRY(field_value(f, s, rn, &lo));
 			/* "a/step" means a through the maximum. */
-			hi = slash ? (lo > f->star_max ? lo : f->star_max)
-				   : lo;
+			hi = slash ? (lo > f->star_max ? lo : f->star_max) : lo;
 		}
 	}
 	for (int v = lo; v <= hi; v += step)
@@ -915,10 +911,10 @@ static const struct {
 	const char *name;
 	const char *expr;
 } descriptors[] = {
-	{"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
-	{"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
-	{"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-	{"@hourly", "0 * * * *"},
+    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
+    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},
 };
 
 static bool is_space(char c)
@@ -1011,7 +1007,8 @@ static int parse_spec(stow_cron *c, const char *s)
 	return stow_err_set(STOW_EINVAL,
 			    "unrecognized descriptor \"%.32s\" (want @yearly, "
 			    "@annually, @monthly, @weekly, @daily, @midnight, "
-			    "@hourly or @every <duration>)", s);
+			    "@hourly or @every <duration>)",
+			    s);
 }
 
 void stow_cron_free(stow_cron *c)
@@ -1139,16 +1136,16 @@ int stow_cron_next(const stow_cron *c, int64_t after, int64_t *next)
 			int64_t y = cv.year + (cv.month == 12);
 			int m = cv.month == 12 ? 1 : cv.month + 1;
 			int64_t u = first_instant_at_or_after(
-				tz, stow_days_from_civil(y, m, 1) * 86400);
+			    tz, stow_days_from_civil(y, m, 1) * 86400);
 
 			t = u > t ? u : t + 60;
 			continue;
 		}
 		if (!day_matches(c, &cv)) {
 			int64_t u = first_instant_at_or_after(
-				tz, stow_days_from_civil(cv.year, cv.month,
-							 cv.day + 1) *
-					    86400);
+			    tz, stow_days_from_civil(cv.year, cv.month,
+						     cv.day + 1) *
+				    86400);
 
 			t = u > t ? u : t + 60;
 			continue;

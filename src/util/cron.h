@@ -70,13 +70,13 @@ int32_t stow_tz_offset(const stow_tz *tz, int64_t t);
 /* Broken-down wall time. */
 typedef struct stow_civil {
 	int64_t year;
-	int month;   /* 1-12 */
-	int day;     /* 1-31 */
-	int hour;    /* 0-23 */
-	int minute;  /* 0-59 */
-	int second;  /* 0-59 */
-	int wday;    /* 0 = Sunday */
-	int yday;    /* 0-365 */
+	int month;  /* 1-12 */
+	int day;    /* 1-31 */
+	int hour;   /* 0-23 */
+	int minute; /* 0-59 */
+	int second; /* 0-59 */
+	int wday;   /* 0 = Sunday */
+	int yday;   /* 0-365 */
 	int32_t utc_offset;
 } stow_civil;
 

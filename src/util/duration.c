@@ -12,14 +12,14 @@ static const struct {
 	const char *name;
 	uint64_t ns;
 } units[] = {
-	{"ns", 1},
-	{"us", 1000},
-	{"\xc2\xb5s", 1000}, /* U+00B5 MICRO SIGN */
-	{"\xce\xbcs", 1000}, /* U+03BC GREEK SMALL LETTER MU */
-	{"ms", 1000000},
-	{"s", 1000000000},
-	{"m", UINT64_C(60) * 1000000000},
-	{"h", UINT64_C(3600) * 1000000000},
+    {"ns", 1},
+    {"us", 1000},
+    {"\xc2\xb5s", 1000}, /* U+00B5 MICRO SIGN */
+    {"\xce\xbcs", 1000}, /* U+03BC GREEK SMALL LETTER MU */
+    {"ms", 1000000},
+    {"s", 1000000000},
+    {"m", UINT64_C(60) * 1000000000},
+    {"h", UINT64_C(3600) * 1000000000},
 };
 
 static bool is_digit(char c)
@@ -42,7 +42,8 @@ int stow_duration_parse(const char *s, int64_t *ns_out)
 		return 0;
 	}
 	if (*s == '\0')
-		return stow_err_set(STOW_EINVAL, "invalid duration \"%s\"", orig);
+		return stow_err_set(STOW_EINVAL, "invalid duration \"%s\"",
+				    orig);
 	while (*s) {
 		uint64_t v = 0, frac = 0, unit = 0;
 		double scale = 1;
@@ -56,12 +57,14 @@ int stow_duration_parse(const char *s, int64_t *ns_out)
 			if (v > (LIMIT - 1) / 10)
 				return stow_err_set(STOW_EINVAL,
 						    "invalid duration \"%s\": "
-						    "out of range", orig);
+						    "out of range",
+						    orig);
 			v = v * 10 + (uint64_t)(*s - '0');
 			if (v > LIMIT)
 				return stow_err_set(STOW_EINVAL,
 						    "invalid duration \"%s\": "
-						    "out of range", orig);
+						    "out of range",
+						    orig);
 			pre = true;
 		}
 		if (*s == '.') {
@@ -97,12 +100,14 @@ int stow_duration_parse(const char *s, int64_t *ns_out)
 			return stow_err_set(STOW_EINVAL,
 					    "unknown unit \"%.*s\" in duration "
 					    "\"%s\" (want ns, us, ms, s, m, h)",
-					    (int)(ulen > 16 ? 16 : ulen), s, orig);
+					    (int)(ulen > 16 ? 16 : ulen), s,
+					    orig);
 		s += ulen;
 		if (v > LIMIT / unit)
 			return stow_err_set(STOW_EINVAL,
 					    "invalid duration \"%s\": out of "
-					    "range", orig);
+					    "range",
+					    orig);
 		v *= unit;
 		if (frac > 0) {
 			/* Go computes the fractional part in float64; doing
@@ -111,22 +116,23 @@ int stow_duration_parse(const char *s, int64_t *ns_out)
 			if (v > LIMIT)
 				return stow_err_set(STOW_EINVAL,
 						    "invalid duration \"%s\": "
-						    "out of range", orig);
+						    "out of range",
+						    orig);
 		}
 		total += v;
 		if (total > LIMIT)
 			return stow_err_set(STOW_EINVAL,
 					    "invalid duration \"%s\": out of "
-					    "range", orig);
+					    "range",
+					    orig);
 	}
 	if (neg) {
 		*ns_out = total == LIMIT ? INT64_MIN : -(int64_t)total;
 		return 0;
 	}
 	if (total > LIMIT - 1)
-		return stow_err_set(STOW_EINVAL,
-				    "invalid duration \"%s\": out of range",
-				    orig);
+		return stow_err_set(
+		    STOW_EINVAL, "invalid duration \"%s\": out of range", orig);
 	*ns_out = (int64_t)total;
 	return 0;
 }

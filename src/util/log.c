@@ -11,7 +11,8 @@
 #define MAX_CALL_FIELDS 32
 #define MAX_FIELDS 64
 #define MAX_VALUE 16384
-#define MAX_LINE (256 * 1024)
+/* 64 fields of 16 KiB, each byte escaped to at most 6: always fits. */
+#define MAX_LINE (8u << 20)
 #define TRUNC_MARK "...(truncated)"
 
 struct stow_log {
@@ -32,8 +33,7 @@ struct stow_log {
 	uint64_t errors, warnings;
 };
 
-static const char *const level_names[] = {"debug", "info", "warning",
-					  "error"};
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
 const char *stow_log_level_name(stow_log_level level)
 {
@@ -46,10 +46,10 @@ int stow_log_level_parse(const char *s, stow_log_level *out)
 		const char *name;
 		stow_log_level level;
 	} names[] = {
-		{"trace", STOW_LOG_DEBUG},   {"debug", STOW_LOG_DEBUG},
-		{"info", STOW_LOG_INFO},     {"warning", STOW_LOG_WARNING},
-		{"warn", STOW_LOG_WARNING},  {"error", STOW_LOG_ERROR},
-		{"fatal", STOW_LOG_ERROR},   {"panic", STOW_LOG_ERROR},
+	    {"trace", STOW_LOG_DEBUG},	{"debug", STOW_LOG_DEBUG},
+	    {"info", STOW_LOG_INFO},	{"warning", STOW_LOG_WARNING},
+	    {"warn", STOW_LOG_WARNING}, {"error", STOW_LOG_ERROR},
+	    {"fatal", STOW_LOG_ERROR},	{"panic", STOW_LOG_ERROR},
 	};
 
 	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
@@ -59,7 +59,8 @@ int stow_log_level_parse(const char *s, stow_log_level *out)
 		}
 	return stow_err_set(STOW_EINVAL,
 			    "unknown log level \"%.32s\" (want debug, info, "
-			    "warning or error)", s ? s : "");
+			    "warning or error)",
+			    s ? s : "");
 }
 
 int stow_log_format_parse(const char *s, stow_log_format *out)
@@ -205,8 +206,8 @@ int stow_log_append_json_string(stow_buf *b, const char *v, size_t n)
 			if (esc) {
 				STOW_TRY(stow_buf_append_str(b, esc));
 			} else {
-				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4],
-					     hex[c & 15]};
+				char u[6] = {'\\', 'u',		'0',
+					     '0',  hex[c >> 4], hex[c & 15]};
 
 				STOW_TRY(stow_buf_append(b, u, 6));
 			}
@@ -287,24 +288,22 @@ static int append_value(stow_buf *b, stow_log_format f, const out_kv *kv)
 {
 	if (!kv->truncated)
 		return f == STOW_LOG_JSON
-			       ? stow_log_append_json_string(b, kv->value,
-							     kv->len)
-			       : stow_log_append_logfmt_value(b, kv->value,
-							      kv->len);
+			   ? stow_log_append_json_string(b, kv->value, kv->len)
+			   : stow_log_append_logfmt_value(b, kv->value,
+							  kv->len);
 	{
 		/* Cut, then mark; both parts escaped as one value. */
-		_cleanup_free_ char *tmp =
-			malloc(kv->len + sizeof(TRUNC_MARK));
+		_cleanup_free_ char *tmp = malloc(kv->len + sizeof(TRUNC_MARK));
 
 		if (!tmp)
 			return STOW_ENOMEM;
 		memcpy(tmp, kv->value, kv->len);
 		memcpy(tmp + kv->len, TRUNC_MARK, sizeof(TRUNC_MARK));
 		return f == STOW_LOG_JSON
-			       ? stow_log_append_json_string(
-					 b, tmp, kv->len + strlen(TRUNC_MARK))
-			       : stow_log_append_logfmt_value(
-					 b, tmp, kv->len + strlen(TRUNC_MARK));
+			   ? stow_log_append_json_string(
+				 b, tmp, kv->len + strlen(TRUNC_MARK))
+			   : stow_log_append_logfmt_value(
+				 b, tmp, kv->len + strlen(TRUNC_MARK));
 	}
 }
 
@@ -352,7 +351,7 @@ static int format_record(stow_buf *b, stow_log_format f, const record *r)
 			if (i > 0)
 				STOW_TRY(stow_buf_append_u8(b, ','));
 			STOW_TRY(stow_log_append_json_string(
-				b, kv[i].key, strlen(kv[i].key)));
+			    b, kv[i].key, strlen(kv[i].key)));
 			STOW_TRY(stow_buf_append_u8(b, ':'));
 			STOW_TRY(append_value(b, f, &kv[i]));
 		}
@@ -493,7 +492,8 @@ bool stow_log_enabled(const stow_log *lg, stow_log_level level)
 
 static void capture_line(stow_log *lg, const stow_buf *line)
 {
-	if (lg->dropped == 0 && lg->capture.len + line->len <= lg->capture_max &&
+	if (lg->dropped == 0 &&
+	    lg->capture.len + line->len <= lg->capture_max &&
 	    stow_buf_append(&lg->capture, line->data, line->len) == 0)
 		return;
 	/* Once a line is dropped, later ones are too: the log keeps its
@@ -511,8 +511,10 @@ static void dispatch(stow_log *lg, record *r)
 
 		add_fields(r, lg->fields, lg->nfields);
 		stow_buf_init(&line, MAX_LINE);
+		/* Only a failed allocation stops a line now (MAX_LINE fits
+		 * every record); then there is nothing sane to print. */
 		if (out && format_record(&line, lg->format, r) < 0)
-			out = false; /* over the line cap: nothing sane to print */
+			out = false;
 		pthread_mutex_lock(&lg->mu);
 		if (r->level == STOW_LOG_ERROR)
 			lg->errors++;
@@ -638,8 +640,8 @@ int stow_log_capture_take(stow_log *lg, stow_buf *out)
 		r.time = lg->now();
 		snprintf(note, sizeof(note),
 			 "log truncated: %llu later lines dropped (limit %zu "
-			 "bytes)", (unsigned long long)dropped,
-			 lg->capture_max);
+			 "bytes)",
+			 (unsigned long long)dropped, lg->capture_max);
 		r.msg = note;
 		add_fields(&r, lg->fields, lg->nfields);
 		stow_buf_init(&line, 1024);

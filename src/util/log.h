@@ -9,9 +9,9 @@
  *     {"backup":"velero/nightly-1","level":"info","logSource":"...",
  *      "msg":"backup completed","time":"2026-11-25T17:00:00Z"}
  * As logrus does, logfmt prints time, level and msg first and then the
- * other keys (logSource included) sorted; JSON sorts all keys; a field named time, level, msg
- * or logSource is renamed fields.<name>. Levels print as debug, info,
- * warning, error. Time is UTC, RFC 3339, whole seconds.
+ * other keys (logSource included) sorted; JSON sorts all keys; a field named
+ * time, level, msg or logSource is renamed fields.<name>. Levels print as
+ * debug, info, warning, error. Time is UTC, RFC 3339, whole seconds.
  *
  * Quoting (logfmt): a value made only of [A-Za-z0-9-._/@^+] is bare; any
  * other value (including an empty one) is double-quoted with Go's escapes:
@@ -105,7 +105,7 @@ void stow_log_writev(stow_log *lg, stow_log_level level, const char *src,
 /* A printf-formatted message, no fields. */
 void stow_log_printf(stow_log *lg, stow_log_level level, const char *src,
 		     int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 #define stow_log_debug(lg, msg, ...)                                           \
 	stow_log_write((lg), STOW_LOG_DEBUG, __FILE__, __LINE__, (msg),        \
@@ -122,8 +122,7 @@ void stow_log_printf(stow_log *lg, stow_log_level level, const char *src,
 #define stow_log_infof(lg, ...)                                                \
 	stow_log_printf((lg), STOW_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define stow_log_warningf(lg, ...)                                             \
-	stow_log_printf((lg), STOW_LOG_WARNING, __FILE__, __LINE__,            \
-			__VA_ARGS__)
+	stow_log_printf((lg), STOW_LOG_WARNING, __FILE__, __LINE__, __VA_ARGS__)
 #define stow_log_errorf(lg, ...)                                               \
 	stow_log_printf((lg), STOW_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define stow_log_debugf(lg, ...)                                               \

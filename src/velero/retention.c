@@ -12,7 +12,7 @@
 
 enum { R_LAST, R_HOURLY, R_DAILY, R_WEEKLY, R_MONTHLY, R_YEARLY, R_N };
 
-static const char *const rule_names[R_N] = {"last",   "hourly",  "daily",
+static const char *const rule_names[R_N] = {"last",   "hourly",	 "daily",
 					    "weekly", "monthly", "yearly"};
 
 static int *rule_slot(stow_retention_policy *p, int r)
@@ -68,15 +68,16 @@ int stow_retention_policy_parse(stow_retention_policy *out, const char *s)
 			    strncmp(rule_names[i], key, kn) == 0)
 				r = i;
 		if (r < 0)
-			return stow_err_set(STOW_EINVAL,
-					    "retention: unknown rule \"%.*s\" "
-					    "(want last, hourly, daily, weekly, "
-					    "monthly or yearly)",
-					    (int)(kn > 32 ? 32 : kn), key);
+			return stow_err_set(
+			    STOW_EINVAL,
+			    "retention: unknown rule \"%.*s\" "
+			    "(want last, hourly, daily, weekly, "
+			    "monthly or yearly)",
+			    (int)(kn > 32 ? 32 : kn), key);
 		if (*s != '=')
-			return stow_err_set(STOW_EINVAL,
-					    "retention: %s: missing \"=<count>\"",
-					    rule_names[r]);
+			return stow_err_set(
+			    STOW_EINVAL, "retention: %s: missing \"=<count>\"",
+			    rule_names[r]);
 		s++;
 		while (isspace((unsigned char)*s))
 			s++;
@@ -115,10 +116,11 @@ int stow_retention_policy_parse(stow_retention_policy *out, const char *s)
 		if (*s != ',')
 			return stow_err_set(STOW_EINVAL,
 					    "retention: expected \",\" after "
-					    "%s", rule_names[r]);
+					    "%s",
+					    rule_names[r]);
 		s++;
 		continue;
-bad_count:
+	bad_count:
 		return stow_err_set(STOW_EINVAL,
 				    "retention: %s: \"%.*s\" is not a count "
 				    "(an integer from -1 for unlimited to %d)",
@@ -165,9 +167,9 @@ int stow_retention_policy_format(const stow_retention_policy *p, char *out,
 /* ---- Decisions ---------------------------------------------------------- */
 
 typedef enum phase_kind {
-	PHASE_RUNNING,  /* still being made, or a phase we do not know */
-	PHASE_USABLE,   /* Completed, PartiallyFailed */
-	PHASE_FAILED,   /* Failed, FailedValidation */
+	PHASE_RUNNING, /* still being made, or a phase we do not know */
+	PHASE_USABLE,  /* Completed, PartiallyFailed */
+	PHASE_FAILED,  /* Failed, FailedValidation */
 	PHASE_DELETING,
 } phase_kind;
 
@@ -189,8 +191,8 @@ static phase_kind classify(const char *phase)
 }
 
 /* The reason is the concatenation of up to three parts. */
-static void set_reason(stow_retention_decision *d, bool expire,
-		       const char *a, const char *b, const char *c)
+static void set_reason(stow_retention_decision *d, bool expire, const char *a,
+		       const char *b, const char *c)
 {
 	d->expire = expire;
 	snprintf(d->reason, sizeof(d->reason), "%s%s%s", a, b ? b : "",
@@ -283,8 +285,7 @@ int stow_retention_decide(const stow_retention_backup *backups, size_t n,
 	size_t kept_last = 0;
 
 	if ((n > 0 && (!backups || !out)) || (policy && !schedule))
-		return stow_err_set(STOW_EINVAL,
-				    "retention: bad arguments");
+		return stow_err_set(STOW_EINVAL, "retention: bad arguments");
 	if (n > SIZE_MAX / sizeof(*ord))
 		return stow_err_set(STOW_ENOMEM, "retention: too many backups");
 	if (n > 0) {
@@ -295,8 +296,8 @@ int stow_retention_decide(const stow_retention_backup *backups, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const stow_retention_backup *b = &backups[i];
 		stow_retention_decision *d = &out[i];
-		bool gfs = policy && b->schedule &&
-			   strcmp(b->schedule, schedule) == 0;
+		bool gfs =
+		    policy && b->schedule && strcmp(b->schedule, schedule) == 0;
 
 		switch (classify(b->phase)) {
 		case PHASE_RUNNING:
@@ -308,9 +309,7 @@ int stow_retention_decide(const stow_retention_backup *backups, size_t n,
 			set_reason(d, false, "kept: already deleting", NULL,
 				   NULL);
 			break;
-		case PHASE_FAILED:
-			decide_ttl(b, now, d, "failed, ");
-			break;
+		case PHASE_FAILED: decide_ttl(b, now, d, "failed, "); break;
 		case PHASE_USABLE:
 			if (gfs) {
 				/* Decided below; expired unless a rule

@@ -4,8 +4,8 @@
  * TTL: a backup whose status.expiration is at or before `now` expires
  * ("expired: ttl"), as Velero's GC controller decides.
  *
- * GFS: a Schedule may carry the annotation
- *     stowage.io/retention: "last=5,hourly=24,daily=7,weekly=4,monthly=12,yearly=3"
+ * GFS: a Schedule may carry the annotation stowage.io/retention with a
+ * policy such as "last=5,hourly=24,daily=7,weekly=4,monthly=12,yearly=3"
  * (any subset, any order; a count of -1 means unlimited). For the backups
  * of that schedule (label velero.io/schedule-name) the policy replaces the
  * TTL: with the usable backups sorted newest first, `last=N` keeps the N
@@ -52,10 +52,10 @@ int stow_retention_policy_format(const stow_retention_policy *p, char *out,
 
 typedef struct stow_retention_backup {
 	const char *name;
-	int64_t created;    /* Unix seconds (metadata.creationTimestamp or
-			       status.startTimestamp) */
-	int64_t expiration; /* Unix seconds; 0 = none */
-	const char *phase;  /* Velero status.phase; NULL or "" = New */
+	int64_t created;      /* Unix seconds (metadata.creationTimestamp or
+				 status.startTimestamp) */
+	int64_t expiration;   /* Unix seconds; 0 = none */
+	const char *phase;    /* Velero status.phase; NULL or "" = New */
 	const char *schedule; /* velero.io/schedule-name label; NULL = none */
 } stow_retention_backup;
 

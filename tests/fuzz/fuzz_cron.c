@@ -7,9 +7,9 @@
  *   'r' a stowage.io/retention policy (src/velero/retention.c).
  * Any input must return cleanly. Properties checked: an activation is
  * strictly after the instant asked about and, for wall-clock schedules, is
- * the first one (asking again from just before it gives it back); wall times round-trip through the
- * civil conversion; durations and retention policies print in a form that
- * parses back to the same value. */
+ * the first one (asking again from just before it gives it back); wall times
+ * round-trip through the civil conversion; durations and retention policies
+ * print in a form that parses back to the same value. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,8 @@ static void run_schedule(const stow_cron *c, int64_t after)
 static void check_zone(const stow_tz *tz)
 {
 	static const int64_t probes[] = {
-		-2208988800, 0, 1000000000, 1774745400, 1793500000,
-		2208988800, 4102444800,
+	    -2208988800, 0,	     1000000000, 1774745400,
+	    1793500000,	 2208988800, 4102444800,
 	};
 
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
@@ -72,7 +72,7 @@ static void check_zone(const stow_tz *tz)
 		      c.minute >= 0 && c.minute < 60 && c.wday >= 0 &&
 		      c.wday < 7);
 		check(stow_days_from_civil(c.year, c.month, c.day) * 86400 +
-			      c.hour * 3600 + c.minute * 60 + c.second ==
+			  c.hour * 3600 + c.minute * 60 + c.second ==
 		      t + c.utc_offset);
 	}
 }
@@ -80,8 +80,8 @@ static void check_zone(const stow_tz *tz)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const schedules[] = {
-		"30 2 * * *", "0 * * * *", "*/7 1-3 * * SUN", "0 0 1 * *",
-		"@every 1h",
+	    "30 2 * * *", "0 * * * *", "*/7 1-3 * * SUN",
+	    "0 0 1 * *",  "@every 1h",
 	};
 	stow_cron *c = NULL;
 	stow_tz *tz = NULL;
@@ -149,8 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(s);
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 	return 0;
 }

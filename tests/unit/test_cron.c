@@ -40,13 +40,11 @@ static void fmt_utc(int64_t t, char out[32])
 	stow_civil c;
 
 	stow_tz_civil(NULL, t, &c);
-	snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ",
-		 (long long)c.year, c.month, c.day, c.hour, c.minute,
-		 c.second);
+	snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)c.year,
+		 c.month, c.day, c.hour, c.minute, c.second);
 }
 
-static void expect_next(const char *expr, const char *after,
-			const char *want)
+static void expect_next(const char *expr, const char *after, const char *want)
 {
 	stow_cron *c = NULL;
 	int64_t next = 0;
@@ -149,8 +147,7 @@ static void test_descriptors(void **state)
 	expect_next("@yearly", "2026-11-25T17:00:00Z", "2027-01-01T00:00:00Z");
 	expect_next("@annually", "2026-11-25T17:00:00Z",
 		    "2027-01-01T00:00:00Z");
-	expect_next("@monthly", "2026-11-25T17:00:00Z",
-		    "2026-12-01T00:00:00Z");
+	expect_next("@monthly", "2026-11-25T17:00:00Z", "2026-12-01T00:00:00Z");
 	expect_next("@weekly", "2026-11-25T17:00:00Z", "2026-11-29T00:00:00Z");
 	expect_next("@daily", "2026-11-25T17:00:00Z", "2026-11-26T00:00:00Z");
 	expect_next("@midnight", "2026-11-25T00:00:00Z",
@@ -254,8 +251,8 @@ static void test_dst_berlin(void **state)
 	/* 2040, from the footer rule. */
 	expect_next(e, "2040-03-25T00:00:00+01:00",
 		    "2040-03-26T02:30:00+02:00");
-	expect_next("CRON_TZ=Europe/Berlin 0 12 29 2 *",
-		    "2026-01-01T00:00:00Z", "2028-02-29T12:00:00+01:00");
+	expect_next("CRON_TZ=Europe/Berlin 0 12 29 2 *", "2026-01-01T00:00:00Z",
+		    "2028-02-29T12:00:00+01:00");
 }
 
 /* An independent oracle: scan minute by minute with a hand-written
@@ -315,25 +312,25 @@ static int64_t oracle_next(const stow_tz *tz, const oracle_case *oc,
 static void test_oracle_dst(void **state)
 {
 	static const oracle_case cases[] = {
-		{"30 2 * * *", false, m_0230},
-		{"0 * * * *", true, m_hourly},
-		{"*/20 1-3 * * *", false, m_20_1to3},
-		{"0 0 13 * 5", false, m_13_or_fri},
-		{"15 1 * * SUN", false, m_sun_0115},
-		{"45 23 * * *", false, m_2345},
+	    {"30 2 * * *", false, m_0230},
+	    {"0 * * * *", true, m_hourly},
+	    {"*/20 1-3 * * *", false, m_20_1to3},
+	    {"0 0 13 * 5", false, m_13_or_fri},
+	    {"15 1 * * SUN", false, m_sun_0115},
+	    {"45 23 * * *", false, m_2345},
 	};
 	static const struct {
 		const char *zone;
 		const char *when; /* the transition instant */
 	} changes[] = {
-		{"America/New_York", "2026-03-08T07:00:00Z"},
-		{"America/New_York", "2026-11-01T06:00:00Z"},
-		{"America/New_York", "2040-03-11T07:00:00Z"},
-		{"America/New_York", "2040-11-04T06:00:00Z"},
-		{"Europe/Berlin", "2026-03-29T01:00:00Z"},
-		{"Europe/Berlin", "2026-10-25T01:00:00Z"},
-		{"Europe/Berlin", "2040-03-25T01:00:00Z"},
-		{"Europe/Berlin", "2040-10-28T01:00:00Z"},
+	    {"America/New_York", "2026-03-08T07:00:00Z"},
+	    {"America/New_York", "2026-11-01T06:00:00Z"},
+	    {"America/New_York", "2040-03-11T07:00:00Z"},
+	    {"America/New_York", "2040-11-04T06:00:00Z"},
+	    {"Europe/Berlin", "2026-03-29T01:00:00Z"},
+	    {"Europe/Berlin", "2026-10-25T01:00:00Z"},
+	    {"Europe/Berlin", "2040-03-25T01:00:00Z"},
+	    {"Europe/Berlin", "2040-10-28T01:00:00Z"},
 	};
 	size_t checked = 0;
 
@@ -351,7 +348,8 @@ static void test_oracle_dst(void **state)
 			for (int64_t a = t0 - 2 * 86400; a < t0 + 2 * 86400;
 			     a += 97 * 60 + 1) {
 				/* Also from the instants around the change. */
-				int64_t afters[] = {a, t0 - 1, t0, t0 + 1,
+				int64_t afters[] = {a,	       t0 - 1,
+						    t0,	       t0 + 1,
 						    t0 - 1800, t0 + 1800};
 				size_t na = a == t0 - 2 * 86400 ? 6 : 1;
 
@@ -359,20 +357,20 @@ static void test_oracle_dst(void **state)
 					int64_t got, want;
 					char g[32], w[32];
 
-					want = oracle_next(
-						stow_cron_tz(c), &cases[k],
-						afters[j]);
+					want =
+					    oracle_next(stow_cron_tz(c),
+							&cases[k], afters[j]);
 					assert_int_equal(
-						stow_cron_next(c, afters[j],
-							       &got),
-						0);
+					    stow_cron_next(c, afters[j], &got),
+					    0);
 					if (got != want) {
 						fmt_utc(got, g);
 						fmt_utc(want, w);
-						fail_msg("%s after %lld: got %s "
-							 "want %s", e,
-							 (long long)afters[j],
-							 g, w);
+						fail_msg(
+						    "%s after %lld: got %s "
+						    "want %s",
+						    e, (long long)afters[j], g,
+						    w);
 					}
 					checked++;
 				}
@@ -473,9 +471,8 @@ static void test_timezones(void **state)
 	assert_int_equal(stow_tz_offset(tz, ts("2026-10-25T00:59:59Z")), 7200);
 	assert_int_equal(stow_tz_offset(tz, ts("2026-10-25T01:00:00Z")), 3600);
 	stow_tz_free(tz);
-	assert_int_equal(stow_tz_parse_posix(&tz,
-					     "AEST-10AEDT,M10.1.0,M4.1.0/3"),
-			 0);
+	assert_int_equal(
+	    stow_tz_parse_posix(&tz, "AEST-10AEDT,M10.1.0,M4.1.0/3"), 0);
 	assert_int_equal(stow_tz_offset(tz, ts("2026-01-15T00:00:00Z")),
 			 11 * 3600);
 	assert_int_equal(stow_tz_offset(tz, ts("2026-06-15T00:00:00Z")),
@@ -501,9 +498,9 @@ static void test_timezones(void **state)
 	assert_int_equal(stow_tz_load(&tz, "No/Such_Zone"), STOW_ENOTFOUND);
 
 	/* Broken TZif bytes are a clean error. */
-	assert_int_equal(stow_tz_parse_tzif(&tz, "x", (const uint8_t *)"TZif2",
-					    5),
-			 STOW_ECORRUPT);
+	assert_int_equal(
+	    stow_tz_parse_tzif(&tz, "x", (const uint8_t *)"TZif2", 5),
+	    STOW_ECORRUPT);
 	assert_null(tz);
 
 	/* ISO weeks around year ends. */
@@ -531,10 +528,10 @@ static void test_timezones(void **state)
 static void test_zone_files(void **state)
 {
 	static const char *zones[] = {
-		"Europe/London",   "Australia/Sydney", "Asia/Kolkata",
-		"Asia/Kathmandu",  "Pacific/Chatham",  "America/Sao_Paulo",
-		"Australia/Lord_Howe", "Pacific/Apia",  "Africa/Casablanca",
-		"America/St_Johns"};
+	    "Europe/London",	   "Australia/Sydney", "Asia/Kolkata",
+	    "Asia/Kathmandu",	   "Pacific/Chatham",  "America/Sao_Paulo",
+	    "Australia/Lord_Howe", "Pacific/Apia",     "Africa/Casablanca",
+	    "America/St_Johns"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
@@ -659,15 +656,15 @@ static void test_durations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_descriptors),
-		cmocka_unit_test(test_dst_new_york),
-		cmocka_unit_test(test_dst_berlin),
-		cmocka_unit_test(test_oracle_dst),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_timezones),
-		cmocka_unit_test(test_zone_files),
-		cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_descriptors),
+	    cmocka_unit_test(test_dst_new_york),
+	    cmocka_unit_test(test_dst_berlin),
+	    cmocka_unit_test(test_oracle_dst),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_timezones),
+	    cmocka_unit_test(test_zone_files),
+	    cmocka_unit_test(test_durations),
 	};
 
 	/* Schedules without a prefix use the local zone; pin it. */

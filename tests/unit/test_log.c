@@ -66,10 +66,9 @@ static void test_logfmt_line(void **state)
 		       "backup completed", "backup", "velero/nightly-1",
 		       "controller", "backup", (const char *)NULL);
 	assert_string_equal(
-		s.text,
-		"time=\"2026-11-25T17:00:00Z\" level=info msg=\"backup "
-		"completed\" backup=velero/nightly-1 controller=backup "
-		"logSource=\"src/velero/backup.c:120\"\n");
+	    s.text, "time=\"2026-11-25T17:00:00Z\" level=info msg=\"backup "
+		    "completed\" backup=velero/nightly-1 controller=backup "
+		    "logSource=\"src/velero/backup.c:120\"\n");
 	stow_log_free(lg);
 }
 
@@ -83,11 +82,10 @@ static void test_json_line(void **state)
 		       "a \"b\"\n", "backup", "velero/nightly-1", "zeta", "",
 		       (const char *)NULL);
 	assert_string_equal(
-		s.text,
-		"{\"backup\":\"velero/nightly-1\",\"level\":\"warning\","
-		"\"logSource\":\"src/util/log.c:7\",\"msg\":\"a "
-		"\\\"b\\\"\\n\",\"time\":\"2026-11-25T17:00:00Z\","
-		"\"zeta\":\"\"}\n");
+	    s.text, "{\"backup\":\"velero/nightly-1\",\"level\":\"warning\","
+		    "\"logSource\":\"src/util/log.c:7\",\"msg\":\"a "
+		    "\\\"b\\\"\\n\",\"time\":\"2026-11-25T17:00:00Z\","
+		    "\"zeta\":\"\"}\n");
 	stow_log_free(lg);
 }
 
@@ -156,8 +154,8 @@ static void test_fields_order(void **state)
 	sink s;
 	stow_log *lg = mk(STOW_LOG_LOGFMT, STOW_LOG_DEBUG, &s);
 	stow_log_field f[] = {
-		{"zulu", "1"}, {"msg", "clash"}, {"alpha", NULL},
-		{"logger", "call wins"}, {"bad key!", "x"},
+	    {"zulu", "1"},	     {"msg", "clash"},	{"alpha", NULL},
+	    {"logger", "call wins"}, {"bad key!", "x"},
 	};
 
 	(void)state;
@@ -197,7 +195,8 @@ static void test_levels(void **state)
 	assert_int_equal(s.lines, 2);
 	assert_non_null(strstr(s.text, "level=warning msg=shown logSource="));
 	assert_non_null(strstr(s.text, " n=1\n"));
-	assert_non_null(strstr(s.text, "level=error msg=\"failed: disk full\""));
+	assert_non_null(
+	    strstr(s.text, "level=error msg=\"failed: disk full\""));
 	assert_non_null(strstr(s.text, "logSource=\"test_log.c:"));
 	stow_log_counts(lg, &e, &w);
 	assert_int_equal(e, 1);
@@ -233,7 +232,8 @@ static void test_source_and_long_values(void **state)
 		       (const char *)NULL);
 	assert_non_null(strstr(s.text, "logSource=\"src/velero/gc.c:9\"\n"));
 	s.len = 0;
-	stow_log_write(lg, STOW_LOG_INFO, "plain.c", 3, "x", (const char *)NULL);
+	stow_log_write(lg, STOW_LOG_INFO, "plain.c", 3, "x",
+		       (const char *)NULL);
 	assert_non_null(strstr(s.text, "logSource=\"plain.c:3\"\n"));
 	s.len = 0;
 	memset(big, 'a', 19999);
@@ -334,8 +334,8 @@ static void test_capture_bound(void **state)
 	assert_true(out.len - 1 <= 1000 + 200);
 	assert_true(lines >= 5 && lines < 100);
 	assert_non_null(strstr((char *)out.data, " i=0 "));
-	assert_non_null(strstr((char *)out.data,
-			       "level=warning msg=\"log truncated: "));
+	assert_non_null(
+	    strstr((char *)out.data, "level=warning msg=\"log truncated: "));
 	assert_non_null(strstr((char *)out.data, "lines dropped (limit 1000 "
 						 "bytes)\"\n"));
 	assert_int_equal(out.data[out.len - 2], '\n');
@@ -428,15 +428,15 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_logfmt_line),
-		cmocka_unit_test(test_json_line),
-		cmocka_unit_test(test_quoting),
-		cmocka_unit_test(test_fields_order),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_source_and_long_values),
-		cmocka_unit_test(test_capture),
-		cmocka_unit_test(test_capture_bound),
-		cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_logfmt_line),
+	    cmocka_unit_test(test_json_line),
+	    cmocka_unit_test(test_quoting),
+	    cmocka_unit_test(test_fields_order),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_source_and_long_values),
+	    cmocka_unit_test(test_capture),
+	    cmocka_unit_test(test_capture_bound),
+	    cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,11 +45,11 @@ static year *make_year(void)
 			 "nightly-%04d%02d%02d%02d0000", (int)c.year, c.month,
 			 c.day, c.hour);
 		y->b[i] = (stow_retention_backup){
-			.name = y->names[i],
-			.created = t,
-			.expiration = t + 720 * 3600,
-			.phase = "Completed",
-			.schedule = "nightly",
+		    .name = y->names[i],
+		    .created = t,
+		    .expiration = t + 720 * 3600,
+		    .phase = "Completed",
+		    .schedule = "nightly",
 		};
 	}
 	return y;
@@ -65,16 +65,15 @@ static void test_gfs_year_utc(void **state)
 	year *y = make_year();
 	stow_retention_policy p;
 	bool want[HOURS_2026] = {false};
-	static const int month_end[11][2] = {{1, 31}, {2, 28}, {3, 31},
-					     {4, 30}, {5, 31}, {6, 30},
-					     {7, 31}, {8, 31}, {9, 30},
-					     {10, 31}, {11, 30}};
+	static const int month_end[11][2] = {
+	    {1, 31}, {2, 28}, {3, 31}, {4, 30},	 {5, 31}, {6, 30},
+	    {7, 31}, {8, 31}, {9, 30}, {10, 31}, {11, 30}};
 	int kept = 0;
 
 	(void)state;
 	assert_int_equal(stow_retention_policy_parse(
-				 &p, "hourly=24,daily=7,weekly=4,monthly=12,"
-				     "yearly=3,last=5"),
+			     &p, "hourly=24,daily=7,weekly=4,monthly=12,"
+				 "yearly=3,last=5"),
 			 0);
 	assert_int_equal(stow_retention_decide(y->b, HOURS_2026, &p, "nightly",
 					       NULL, utc(2027, 1, 1, 0) + 1800,
@@ -131,9 +130,9 @@ static void test_gfs_year_berlin(void **state)
 
 	(void)state;
 	assert_int_equal(stow_tz_load(&berlin, "Europe/Berlin"), 0);
-	assert_int_equal(stow_retention_policy_parse(
-				 &p, "daily=7, monthly=12, yearly=3"),
-			 0);
+	assert_int_equal(
+	    stow_retention_policy_parse(&p, "daily=7, monthly=12, yearly=3"),
+	    0);
 	assert_int_equal(stow_retention_decide(y->b, HOURS_2026, &p, "nightly",
 					       berlin, utc(2027, 1, 2, 0),
 					       y->d),
@@ -191,8 +190,8 @@ static void test_unlimited_and_order(void **state)
 
 	/* The same input reversed and interleaved gives the same answers. */
 	assert_int_equal(stow_retention_policy_parse(
-				 &p, "last=3,hourly=10,daily=10,weekly=10,"
-				     "monthly=10,yearly=10"),
+			     &p, "last=3,hourly=10,daily=10,weekly=10,"
+				 "monthly=10,yearly=10"),
 			 0);
 	assert_int_equal(stow_retention_decide(y->b, HOURS_2026, &p, "nightly",
 					       NULL, utc(2027, 1, 1, 0), y->d),
@@ -219,59 +218,57 @@ static void test_ttl_and_safety(void **state)
 {
 	const int64_t now = utc(2026, 11, 25, 17);
 	stow_retention_backup b[] = {
-		{"old", now - 800 * 3600, now - 80 * 3600, "Completed",
-		 "nightly"},
-		{"edge", now - 720 * 3600, now, "Completed", NULL},
-		{"fresh", now - 3600, now + 719 * 3600, "Completed", NULL},
-		{"forever", now - 9000 * 3600, 0, "PartiallyFailed", NULL},
-		{"running", now - 900 * 3600, now - 1, "InProgress", "nightly"},
-		{"new", now - 900 * 3600, now - 1, "", "nightly"},
-		{"nophase", now - 900 * 3600, now - 1, NULL, NULL},
-		{"finalizing", now - 900 * 3600, now - 1,
-		 "FinalizingPartiallyFailed", "nightly"},
-		{"future-phase", now - 900 * 3600, now - 1, "Paused", NULL},
-		{"deleting", now - 900 * 3600, now - 1, "Deleting", "nightly"},
-		{"failed-old", now - 900 * 3600, now - 1, "Failed", "nightly"},
-		{"failed-new", now - 2 * 3600, now + 3600, "FailedValidation",
-		 "nightly"},
-		{"other-sched", now - 900 * 3600, now - 1, "Completed",
-		 "weekly"},
-		{"newest", now - 60, now + 719 * 3600, "Completed", "nightly"},
+	    {"old", now - 800 * 3600, now - 80 * 3600, "Completed", "nightly"},
+	    {"edge", now - 720 * 3600, now, "Completed", NULL},
+	    {"fresh", now - 3600, now + 719 * 3600, "Completed", NULL},
+	    {"forever", now - 9000 * 3600, 0, "PartiallyFailed", NULL},
+	    {"running", now - 900 * 3600, now - 1, "InProgress", "nightly"},
+	    {"new", now - 900 * 3600, now - 1, "", "nightly"},
+	    {"nophase", now - 900 * 3600, now - 1, NULL, NULL},
+	    {"finalizing", now - 900 * 3600, now - 1,
+	     "FinalizingPartiallyFailed", "nightly"},
+	    {"future-phase", now - 900 * 3600, now - 1, "Paused", NULL},
+	    {"deleting", now - 900 * 3600, now - 1, "Deleting", "nightly"},
+	    {"failed-old", now - 900 * 3600, now - 1, "Failed", "nightly"},
+	    {"failed-new", now - 2 * 3600, now + 3600, "FailedValidation",
+	     "nightly"},
+	    {"other-sched", now - 900 * 3600, now - 1, "Completed", "weekly"},
+	    {"newest", now - 60, now + 719 * 3600, "Completed", "nightly"},
 	};
 	const size_t n = sizeof(b) / sizeof(b[0]);
 	stow_retention_decision d[sizeof(b) / sizeof(b[0])];
 	stow_retention_policy p;
 	static const char *const ttl_only[] = {
-		"expired: ttl",
-		"expired: ttl",
-		"kept: ttl not reached",
-		"kept: no expiration",
-		"kept: in progress (InProgress)",
-		"kept: in progress (New)",
-		"kept: in progress (New)",
-		"kept: in progress (FinalizingPartiallyFailed)",
-		"kept: in progress (Paused)",
-		"kept: already deleting",
-		"expired: ttl",
-		"kept: failed, ttl not reached",
-		"expired: ttl",
-		"kept: ttl not reached",
+	    "expired: ttl",
+	    "expired: ttl",
+	    "kept: ttl not reached",
+	    "kept: no expiration",
+	    "kept: in progress (InProgress)",
+	    "kept: in progress (New)",
+	    "kept: in progress (New)",
+	    "kept: in progress (FinalizingPartiallyFailed)",
+	    "kept: in progress (Paused)",
+	    "kept: already deleting",
+	    "expired: ttl",
+	    "kept: failed, ttl not reached",
+	    "expired: ttl",
+	    "kept: ttl not reached",
 	};
 	static const char *const with_policy[] = {
-		"expired: outside GFS policy",
-		"expired: ttl",
-		"kept: ttl not reached",
-		"kept: no expiration",
-		"kept: in progress (InProgress)",
-		"kept: in progress (New)",
-		"kept: in progress (New)",
-		"kept: in progress (FinalizingPartiallyFailed)",
-		"kept: in progress (Paused)",
-		"kept: already deleting",
-		"expired: ttl",
-		"kept: failed, ttl not reached",
-		"expired: ttl",
-		"kept: last 1",
+	    "expired: outside GFS policy",
+	    "expired: ttl",
+	    "kept: ttl not reached",
+	    "kept: no expiration",
+	    "kept: in progress (InProgress)",
+	    "kept: in progress (New)",
+	    "kept: in progress (New)",
+	    "kept: in progress (FinalizingPartiallyFailed)",
+	    "kept: in progress (Paused)",
+	    "kept: already deleting",
+	    "expired: ttl",
+	    "kept: failed, ttl not reached",
+	    "expired: ttl",
+	    "kept: last 1",
 	};
 
 	(void)state;
@@ -286,9 +283,8 @@ static void test_ttl_and_safety(void **state)
 	 * slot) expires even though the TTL alone would also expire it;
 	 * running, failed and other schedules' backups never fill slots. */
 	assert_int_equal(stow_retention_policy_parse(&p, "last=1"), 0);
-	assert_int_equal(stow_retention_decide(b, n, &p, "nightly", NULL, now,
-					       d),
-			 0);
+	assert_int_equal(
+	    stow_retention_decide(b, n, &p, "nightly", NULL, now, d), 0);
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(d[i].reason, with_policy[i]);
 		assert_int_equal(d[i].expire,
@@ -297,15 +293,13 @@ static void test_ttl_and_safety(void **state)
 	/* A policy keeps what it covers past its TTL. */
 	b[0].expiration = now - 1;
 	assert_int_equal(stow_retention_policy_parse(&p, "last=2"), 0);
-	assert_int_equal(stow_retention_decide(b, n, &p, "nightly", NULL, now,
-					       d),
-			 0);
+	assert_int_equal(
+	    stow_retention_decide(b, n, &p, "nightly", NULL, now, d), 0);
 	assert_false(d[0].expire);
 	assert_string_equal(d[0].reason, "kept: last 2");
 
-	assert_int_equal(stow_retention_decide(b, 0, NULL, NULL, NULL, now,
-					       NULL),
-			 0);
+	assert_int_equal(
+	    stow_retention_decide(b, 0, NULL, NULL, NULL, now, NULL), 0);
 	assert_int_equal(stow_retention_decide(b, n, &p, NULL, NULL, now, d),
 			 STOW_EINVAL);
 }
@@ -317,8 +311,7 @@ static void expect_policy_error(const char *s, const char *msg)
 	if (stow_retention_policy_parse(&p, s) != STOW_EINVAL)
 		fail_msg("\"%s\" parsed", s);
 	if (!strstr(stow_err_msg(), msg))
-		fail_msg("\"%s\": \"%s\" lacks \"%s\"", s, stow_err_msg(),
-			 msg);
+		fail_msg("\"%s\": \"%s\" lacks \"%s\"", s, stow_err_msg(), msg);
 }
 
 static void test_policy_parse(void **state)
@@ -328,8 +321,8 @@ static void test_policy_parse(void **state)
 
 	(void)state;
 	assert_int_equal(stow_retention_policy_parse(
-				 &p, "hourly=24,daily=7,weekly=4,monthly=12,"
-				     "yearly=3,last=5"),
+			     &p, "hourly=24,daily=7,weekly=4,monthly=12,"
+				 "yearly=3,last=5"),
 			 0);
 	assert_int_equal(p.hourly, 24);
 	assert_int_equal(p.daily, 7);
@@ -341,9 +334,8 @@ static void test_policy_parse(void **state)
 			 0);
 	assert_string_equal(text, "last=5,hourly=24,daily=7,weekly=4,"
 				  "monthly=12,yearly=3");
-	assert_int_equal(stow_retention_policy_parse(&p,
-						     "  daily = 7 , weekly=0 "),
-			 0);
+	assert_int_equal(
+	    stow_retention_policy_parse(&p, "  daily = 7 , weekly=0 "), 0);
 	assert_int_equal(p.daily, 7);
 	assert_int_equal(p.weekly, 0);
 	assert_int_equal(stow_retention_policy_format(&p, text, sizeof(text)),
@@ -371,11 +363,11 @@ static void test_policy_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gfs_year_utc),
-		cmocka_unit_test(test_gfs_year_berlin),
-		cmocka_unit_test(test_unlimited_and_order),
-		cmocka_unit_test(test_ttl_and_safety),
-		cmocka_unit_test(test_policy_parse),
+	    cmocka_unit_test(test_gfs_year_utc),
+	    cmocka_unit_test(test_gfs_year_berlin),
+	    cmocka_unit_test(test_unlimited_and_order),
+	    cmocka_unit_test(test_ttl_and_safety),
+	    cmocka_unit_test(test_policy_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
