@@ -149,8 +149,7 @@ expect_grep '^persistentvolumeclaim/shop-uploads$' "$OUT" "get -l app=shop acros
 k get cm,secret -n shop -l 'app=shop,tier!=config' -o name
 expect_eq "secret/shop-secret" "$OUT" "get -l with != "
 k get deploy,sts -n shop -l 'tier in (frontend,db)' -o name
-expect_eq "deployment.apps/web
-statefulset.apps/db" "$OUT" "get -l 'tier in (...)'"
+expect_eq "deployment.apps/web statefulset.apps/db" "$(echo $OUT)" "get -l 'tier in (...)'"
 k get deploy,sts -n shop -l 'tier notin (frontend),!missing' -o name
 expect_eq "statefulset.apps/db" "$OUT" "get -l 'notin' and '!key'"
 k get cm -n shop --field-selector metadata.name=shop-config -o name
@@ -323,7 +322,6 @@ expect_grep 'strategic-merge-patch\+json is not supported' "$ERR" \
 timeout 6 kubectl --kubeconfig "$KCFG" get cm -n shop -w >"$T/watch.out" 2>"$T/watch.err" &
 WPID=$!
 sleep 2
-k create configmap-does-not-exist 2>/dev/null || true
 cat >"$T/w.yaml" <<'EOF'
 apiVersion: v1
 kind: ConfigMap
