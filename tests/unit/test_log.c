@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -246,6 +247,41 @@ static void test_source_and_long_values(void **state)
 	stow_log_free(lg);
 }
 
+/* 32 fields of 16 KiB of control bytes (each printed as \xHH or \u00HH)
+ * still make one whole line. */
+static void test_huge_record(void **state)
+{
+	stow_log *lg = NULL;
+	static char vals[32][17000];
+	static char keys[32][8];
+	stow_log_field f[32];
+	FILE *tmp = tmpfile();
+	long size;
+
+	(void)state;
+	assert_non_null(tmp);
+	for (int i = 0; i < 32; i++) {
+		memset(vals[i], 1, sizeof(vals[i]) - 1);
+		vals[i][sizeof(vals[i]) - 1] = '\0';
+		snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+		f[i].key = keys[i];
+		f[i].value = vals[i];
+	}
+	for (int fmt = 0; fmt < 2; fmt++) {
+		assert_int_equal(
+		    stow_log_new(&lg, (stow_log_format)fmt, STOW_LOG_INFO), 0);
+		stow_log_set_file(lg, tmp);
+		rewind(tmp);
+		assert_int_equal(ftruncate(fileno(tmp), 0), 0);
+		stow_log_writev(lg, STOW_LOG_INFO, NULL, 0, "big", f, 32);
+		size = ftell(tmp);
+		/* 32 x 16 KiB x 4 (\xHH) or 6 (\u00HH) bytes, and more. */
+		assert_true(size > 32L * 16384 * (fmt ? 6 : 4));
+		stow_log_free(lg);
+	}
+	fclose(tmp);
+}
+
 static void test_capture(void **state)
 {
 	sink s;
@@ -434,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_fields_order),
 	    cmocka_unit_test(test_levels),
 	    cmocka_unit_test(test_source_and_long_values),
+	    cmocka_unit_test(test_huge_record),
 	    cmocka_unit_test(test_capture),
 	    cmocka_unit_test(test_capture_bound),
 	    cmocka_unit_test(test_threads),
