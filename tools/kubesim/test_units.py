@@ -188,6 +188,23 @@ class StoreSemantics(unittest.TestCase):
         dep = self.s.get("", "v1", "configmaps", "default", "dep2")
         self.assertNotIn("ownerReferences", dep["metadata"])
 
+    def test_validation(self):
+        for bad in ({"labels": {"a": "b c"}}, {"labels": {"-a": "b"}},
+                    {"labels": {"a": "x" * 64}}, {"annotations": {"a": 1}}):
+            with self.assertRaises(ApiError) as cm:
+                self.cm("v", **bad)
+            self.assertEqual(cm.exception.code, 422)
+        self.cm("ok", labels={"example.com/a": "", "b": "x.y_z-1"})
+        frozen = self.s.create("", "v1", "configmaps", "default", {
+            "metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True})
+        frozen["data"] = {"a": "2"}
+        with self.assertRaises(ApiError) as cm:
+            self.s.update("", "v1", "configmaps", "default", frozen)
+        self.assertEqual(cm.exception.code, 422)
+        frozen["data"] = {"a": "1"}
+        frozen["metadata"]["labels"] = {"l": "v"}
+        self.s.update("", "v1", "configmaps", "default", frozen)
+
     def test_crd_lifecycle(self):
         crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
                "metadata": {"name": "widgets.example.com"},

@@ -47,6 +47,9 @@ GENERATION_KINDS = {("", "replicationcontrollers"), ("policy", "poddisruptionbud
                     ("autoscaling", "horizontalpodautoscalers"), ("networking.k8s.io", "ingresses"),
                     ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingressclasses"),
                     CRD_KEY}
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -391,6 +394,14 @@ class Store:
                 raise errors.invalid(rt.group, rt.kind, md.get("name", ""),
                                      [("metadata." + field, "Invalid value: must be a map "
                                        "of strings")])
+        for k, v in (md.get("labels") or {}).items():
+            if not _LABEL_KEY.match(k) or len(k.split("/")[-1]) > 63 or \
+                    len(v) > 63 or not _LABEL_VALUE.match(v):
+                raise errors.invalid(rt.group, rt.kind, md.get("name", ""), [
+                    ("metadata.labels", 'Invalid value: "%s": a valid label must be an empty '
+                     "string or consist of alphanumeric characters, '-', '_' or '.', and "
+                     "must start and end with an alphanumeric character" % v
+                     if _LABEL_KEY.match(k) else 'Invalid value: "%s": invalid label key' % k)])
         if (rt.group, rt.resource) == CRD_KEY:
             spec = obj.get("spec") or {}
             names = spec.get("names") or {}
@@ -546,6 +557,13 @@ class Store:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._normalize(rt, new)
             self._validate(rt, new)
+            if (rt.group, rt.resource) in (("", "configmaps"), ("", "secrets")) and \
+                    old.get("immutable") and subresource is None:
+                changed = [f for f in ("data", "binaryData", "immutable")
+                           if new.get(f) != old.get(f)]
+                if changed:
+                    raise errors.invalid(rt.group, rt.kind, name, [
+                        (changed[0], "Forbidden: field is immutable when `immutable` is set")])
             if self._has_generation(rt) and self._spec_of(rt, new) != self._spec_of(rt, old):
                 new["metadata"]["generation"] = omd.get("generation", 1) + 1
             new["metadata"]["resourceVersion"] = omd["resourceVersion"]
