@@ -905,15 +905,14 @@ static void write_backup(stow_velero_location *loc, const char *name)
 
 	for (int obj = STOW_VELERO_BACKUP_PODVOLUMEBACKUPS;
 	     obj <= STOW_VELERO_BACKUP_VOLUMEINFO; obj++) {
+		json_t *v = obj == STOW_VELERO_BACKUP_VOLUMEINFO ? json_array()
+								  : json_null();
+
 		assert_int_equal(stow_velero_backup_key(loc, name, obj, key,
 							sizeof(key)),
 				 0);
-		assert_int_equal(stow_velero_put_gzjson(
-				     loc, key,
-				     obj == STOW_VELERO_BACKUP_VOLUMEINFO
-					 ? json_array()
-					 : json_null()),
-				 0);
+		assert_int_equal(stow_velero_put_gzjson(loc, key, v), 0);
+		json_decref(v);
 	}
 	assert_int_equal(stow_velero_backup_key(loc, name,
 						STOW_VELERO_BACKUP_LOG, key,
