@@ -13,6 +13,7 @@ const stow_velero_controller *const *stow_velero_controllers(void)
 	size_t n = 0;
 
 	/* list[n++] = stow_velero_ctl_<x>(); -- one line per controller */
+	list[n++] = stow_velero_ctl_bsl();
 	list[n] = NULL;
 	return list;
 }
