@@ -40,9 +40,9 @@ int stow_kube_exec_status_parse(const void *p, size_t n, int *exit_code,
 	st = json_loadb(p, n, 0, NULL);
 	if (!json_is_object(st)) {
 		json_decref(st);
-		return stow_err_set(STOW_ECORRUPT,
-				    "exec: the status channel carried no Status "
-				    "object");
+		return stow_err_set(
+		    STOW_ECORRUPT, "exec: the status channel carried no Status "
+				   "object");
 	}
 	status = json_string_value(json_object_get(st, "status"));
 	reason = json_string_value(json_object_get(st, "reason"));
@@ -59,8 +59,8 @@ int stow_kube_exec_status_parse(const void *p, size_t n, int *exit_code,
 		goto out;
 	}
 	if (reason && strcmp(reason, "NonZeroExitCode") == 0) {
-		causes = json_object_get(json_object_get(st, "details"),
-					 "causes");
+		causes =
+		    json_object_get(json_object_get(st, "details"), "causes");
 		json_array_foreach(causes, i, c)
 		{
 			const char *cr =
@@ -74,9 +74,9 @@ int stow_kube_exec_status_parse(const void *p, size_t n, int *exit_code,
 				continue;
 			v = strtol(cm, &end, 10);
 			if (end == cm || *end || v < 0 || v > 255) {
-				rc = stow_err_set(STOW_ECORRUPT,
-						  "exec: bad exit code \"%.32s\"",
-						  cm);
+				rc = stow_err_set(
+				    STOW_ECORRUPT,
+				    "exec: bad exit code \"%.32s\"", cm);
 				goto out;
 			}
 			*exit_code = (int)v;
@@ -96,7 +96,7 @@ out:
 typedef struct exec_run {
 	stow_kube_exec_result *res;
 	size_t max_output;
-	stow_buf status;   /* channel 3 bytes (may come in pieces) */
+	stow_buf status; /* channel 3 bytes (may come in pieces) */
 	bool got_status;
 	int rc;
 } exec_run;
@@ -128,12 +128,11 @@ static int on_message(void *ctx, int opcode, const uint8_t *data, size_t len)
 		 * the output streams were drained): done, even if the server
 		 * were slow to close. */
 		return EXEC_DONE;
-	default:
-		return 0; /* stdin/resize echoes and unknown channels */
+	default: return 0; /* stdin/resize echoes and unknown channels */
 	}
 	if (len - 1 > x->max_output - dst->len)
-		return stow_err_set(STOW_ENOMEM, "exec: %s over %zu bytes", name,
-				    x->max_output);
+		return stow_err_set(STOW_ENOMEM, "exec: %s over %zu bytes",
+				    name, x->max_output);
 	return stow_buf_append(dst, data + 1, len - 1);
 }
 
@@ -235,7 +234,7 @@ int stow_kube_exec_protocols(stow_kube *k, const stow_kube_exec_opts *opts,
 	ns = opts->namespace && *opts->namespace ? opts->namespace
 	     : cfg && cfg->namespace		 ? cfg->namespace
 						 : "default";
-	timeout_ms = opts->timeout_ms > 0		   ? opts->timeout_ms
+	timeout_ms = opts->timeout_ms > 0	  ? opts->timeout_ms
 		     : cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms
 						  : 30000;
 	deadline = stow_kube_now_ms() + timeout_ms;

@@ -34,7 +34,8 @@
 #define QUICK_END_MS 1000 /* a watch shorter than this ends suspiciously */
 #define WATCH_TIMEOUT_S 300
 
-/* ---- the cache ------------------------------------------------------------ */
+/* ---- the cache ------------------------------------------------------------
+ */
 
 typedef struct entry {
 	struct entry *next;
@@ -163,7 +164,8 @@ static json_t *cache_del(cache *c, const char *key)
 	return obj;
 }
 
-/* ---- the informer --------------------------------------------------------- */
+/* ---- the informer ---------------------------------------------------------
+ */
 
 struct stow_kube_informer {
 	stow_kube *k;
@@ -215,8 +217,8 @@ static int object_key(const stow_kube_informer *inf, json_t *obj, char *out,
 
 static const char *rv_of(json_t *obj)
 {
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
-						 "resourceVersion"));
+	return json_string_value(json_object_get(
+	    json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
 static void notify(stow_kube_informer *inf, stow_kube_event_type t,
@@ -300,9 +302,8 @@ static int relist(stow_kube_informer *inf)
 	if (!rv || !*rv) {
 		cache_clear(&rc.fresh);
 		free(rv);
-		return stow_err_set(STOW_ECORRUPT,
-				    "informer: list without a "
-				    "resourceVersion");
+		return stow_err_set(STOW_ECORRUPT, "informer: list without a "
+						   "resourceVersion");
 	}
 	/* The cache is replaced first, then the handler learns the
 	 * difference: a handler that reads the cache sees the new state. */
@@ -389,7 +390,8 @@ static long watch_timeout_s(stow_kube_informer *inf)
 		return t;
 	/* Resync happens between watch streams: end each stream by the time
 	 * the next resync is due. */
-	left_s = (long)((inf->next_resync_ms - stow_kube_now_ms() + 999) / 1000);
+	left_s =
+	    (long)((inf->next_resync_ms - stow_kube_now_ms() + 999) / 1000);
 	if (left_s < 1)
 		left_s = 1;
 	return left_s < t ? left_s : t;
@@ -445,8 +447,8 @@ static void *informer_main(void *arg)
 			continue; /* 410 Gone: relist at once */
 		if (nap(inf, jitter(backoff)))
 			break;
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-						       : backoff * 2;
+		backoff =
+		    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 	return NULL;
 }
@@ -490,7 +492,8 @@ int stow_kube_informer_start(stow_kube_informer **out, stow_kube *k,
 	pthread_cond_init(&inf->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if ((ns && r->namespaced && !(inf->ns = strdup(ns))) ||
-	    (label_selector && !(inf->label_selector = strdup(label_selector)))) {
+	    (label_selector &&
+	     !(inf->label_selector = strdup(label_selector)))) {
 		informer_free(inf);
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	}
@@ -526,10 +529,10 @@ int stow_kube_informer_wait_synced(stow_kube_informer *inf, long timeout_ms)
 			break;
 	synced = inf->synced;
 	if (!synced)
-		stow_err_set(STOW_ETIMEOUT,
-			     "informer: not synced after %ld ms%s%s", timeout_ms,
-			     inf->last_error[0] ? "; last error: " : "",
-			     inf->last_error);
+		stow_err_set(
+		    STOW_ETIMEOUT, "informer: not synced after %ld ms%s%s",
+		    timeout_ms, inf->last_error[0] ? "; last error: " : "",
+		    inf->last_error);
 	pthread_mutex_unlock(&inf->mu);
 	return synced ? 0 : STOW_ETIMEOUT;
 }
@@ -565,10 +568,10 @@ json_t *stow_kube_informer_list(stow_kube_informer *inf, const char *ns)
 	for (size_t i = 0; i < inf->c.nb; i++)
 		for (entry *e = inf->c.b[i]; e; e = e->next) {
 			if (ns && inf->r->namespaced) {
-				const char *ons = json_string_value(
-				    json_object_get(json_object_get(e->obj,
-								    "metadata"),
-						    "namespace"));
+				const char *ons =
+				    json_string_value(json_object_get(
+					json_object_get(e->obj, "metadata"),
+					"namespace"));
 
 				if (!ons || strcmp(ons, ns) != 0)
 					continue;

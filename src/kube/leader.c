@@ -146,10 +146,10 @@ static int set_holder(json_t *spec, const stow_kube_leader_opts *o,
 static int create_lease(stow_kube *k, const stow_kube_resource *r,
 			const stow_kube_leader_opts *o, bool *is_leader)
 {
-	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion",
-				"coordination.k8s.io/v1", "kind", "Lease",
-				"metadata", "name", o->name, "namespace",
-				o->namespace, "spec");
+	json_t *obj =
+	    json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion",
+		      "coordination.k8s.io/v1", "kind", "Lease", "metadata",
+		      "name", o->name, "namespace", o->namespace, "spec");
 	int rc;
 
 	if (!obj)
@@ -204,7 +204,8 @@ int stow_kube_lease_try(stow_kube *k, const stow_kube_leader_opts *opts,
 	}
 	holder = json_string_value(json_object_get(spec, "holderIdentity"));
 	renew = json_string_value(json_object_get(spec, "renewTime"));
-	dur_s = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+	dur_s =
+	    json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
 	transitions =
 	    json_integer_value(json_object_get(spec, "leaseTransitions"));
 	ours = holder && strcmp(holder, o.identity) == 0;
@@ -267,7 +268,8 @@ int stow_kube_lease_release(stow_kube *k, const stow_kube_leader_opts *opts)
 	     json_object_set_new(spec, "renewTime", json_string(now))))
 		rc = stow_err_set(STOW_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = stow_kube_update(k, r, opts->namespace, lease, false, NULL);
+		rc =
+		    stow_kube_update(k, r, opts->namespace, lease, false, NULL);
 	json_decref(lease);
 	if (rc == STOW_ECONFLICT) {
 		/* Changed under us: whoever changed it holds it now. */
@@ -277,7 +279,8 @@ int stow_kube_lease_release(stow_kube *k, const stow_kube_leader_opts *opts)
 	return rc;
 }
 
-/* ---- leader_run ----------------------------------------------------------- */
+/* ---- leader_run -----------------------------------------------------------
+ */
 
 typedef struct lead_thread {
 	void (*lead)(void *ctx, const volatile int *lost);
@@ -364,7 +367,8 @@ static int run_terms(stow_kube *k, const stow_kube_leader_opts *opts,
 			}
 			if (rc == 0 && !still)
 				break; /* someone else holds it now */
-			if (stow_kube_now_ms() - last_renew > o.renew_deadline_ms)
+			if (stow_kube_now_ms() - last_renew >
+			    o.renew_deadline_ms)
 				break;
 		}
 		__atomic_store_n(&t.lost, 1, __ATOMIC_RELEASE);
@@ -389,16 +393,16 @@ int stow_kube_leader_run(stow_kube *k, const stow_kube_leader_opts *opts,
 
 	STOW_TRY(check_opts(opts));
 	if (!k || !lead)
-		return stow_err_set(STOW_EINVAL,
-				    "leader: client and lead function required");
+		return stow_err_set(
+		    STOW_EINVAL, "leader: client and lead function required");
 	opts_defaults(opts, &o);
 	/* A client of our own whose requests (retries included) give up
 	 * within half the renew deadline: a renewal stuck in retries must
 	 * not keep us believing we lead past renew_deadline, while another
 	 * candidate may take over after lease_duration. */
 	STOW_TRY(stow_kube_config_dup(&cfg, stow_kube_config_of(k)));
-	cfg->timeout_ms = o.renew_deadline_ms / 2 > 0 ? o.renew_deadline_ms / 2
-						      : 1;
+	cfg->timeout_ms =
+	    o.renew_deadline_ms / 2 > 0 ? o.renew_deadline_ms / 2 : 1;
 	rc = stow_kube_new(&lk, cfg);
 	stow_kube_config_free(cfg);
 	if (rc)

@@ -28,7 +28,8 @@
  * considered dead. */
 #define WATCH_SILENCE_MARGIN_S 60
 
-/* ---- the line decoder ----------------------------------------------------- */
+/* ---- the line decoder -----------------------------------------------------
+ */
 
 void stow_kube_watch_decoder_init(stow_kube_watch_decoder *d, size_t max_line)
 {
@@ -48,10 +49,8 @@ static int event_type(const char *t, int *out)
 		const char *name;
 		int type;
 	} types[] = {
-	    {"ADDED", STOW_KUBE_ADDED},
-	    {"MODIFIED", STOW_KUBE_MODIFIED},
-	    {"DELETED", STOW_KUBE_DELETED},
-	    {"BOOKMARK", STOW_KUBE_BOOKMARK},
+	    {"ADDED", STOW_KUBE_ADDED},	      {"MODIFIED", STOW_KUBE_MODIFIED},
+	    {"DELETED", STOW_KUBE_DELETED},   {"BOOKMARK", STOW_KUBE_BOOKMARK},
 	    {"ERROR", STOW_KUBE_WATCH_ERROR},
 	};
 
@@ -60,8 +59,8 @@ static int event_type(const char *t, int *out)
 			*out = types[i].type;
 			return 0;
 		}
-	return stow_err_set(STOW_ECORRUPT, "watch: unknown event type \"%.64s\"",
-			    t);
+	return stow_err_set(STOW_ECORRUPT,
+			    "watch: unknown event type \"%.64s\"", t);
 }
 
 static int decode_line(const char *p, size_t n, stow_kube_watch_line_fn fn,
@@ -86,8 +85,8 @@ static int decode_line(const char *p, size_t n, stow_kube_watch_line_fn fn,
 	if (!json_is_object(ev) || !json_is_string(type) ||
 	    !json_is_object(obj)) {
 		json_decref(ev);
-		return stow_err_set(STOW_ECORRUPT,
-				    "watch: event without a type and an object");
+		return stow_err_set(
+		    STOW_ECORRUPT, "watch: event without a type and an object");
 	}
 	rc = event_type(json_string_value(type), &t);
 	if (rc == 0)
@@ -157,7 +156,8 @@ int stow_kube_watch_decoder_finish(stow_kube_watch_decoder *d,
 	return rc;
 }
 
-/* ---- the watch ------------------------------------------------------------ */
+/* ---- the watch ------------------------------------------------------------
+ */
 
 typedef struct watch_run {
 	CURL *h;
@@ -167,9 +167,9 @@ typedef struct watch_run {
 	const volatile int *stop;
 	const char *what;    /* "watch /api/v1/pods" for messages */
 	const char *from_rv; /* the resourceVersion asked for */
-	char *rv;            /* newest resourceVersion seen */
-	long status;         /* HTTP status, once known */
-	int rc;              /* why the write callback stopped the transfer */
+	char *rv;	     /* newest resourceVersion seen */
+	long status;	     /* HTTP status, once known */
+	int rc;		     /* why the write callback stopped the transfer */
 	stow_buf errbody;    /* body of a non-200 reply */
 } watch_run;
 
@@ -191,9 +191,9 @@ static int error_event(watch_run *w, json_t *status)
 		return stow_err_set(STOW_ENOTFOUND, "%s: expired: %s", w->what,
 				    msg ? msg : "resourceVersion too old");
 	raw = json_dumps(status, JSON_COMPACT);
-	rc = stow_kube_status_error(code >= 400 && code < 600 ? (long)code
-							       : 500,
-				    w->what, raw, raw ? strlen(raw) : 0);
+	rc =
+	    stow_kube_status_error(code >= 400 && code < 600 ? (long)code : 500,
+				   w->what, raw, raw ? strlen(raw) : 0);
 	free(raw);
 	/* A Status with a 2xx code or none would map to success: an ERROR
 	 * event is never that. */
@@ -210,8 +210,8 @@ static int on_event(void *ctx, int type, json_t *obj)
 
 	if (type == STOW_KUBE_WATCH_ERROR)
 		return error_event(w, obj);
-	rv = json_string_value(
-	    json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+					       "resourceVersion"));
 	rc = w->fn(w->ctx, (stow_kube_event_type)type, obj);
 	if (rc)
 		return rc;
@@ -268,8 +268,8 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 static int build_query(stow_buf *out, const stow_kube_list_opts *opts,
 		       long timeout_s)
 {
-	STOW_TRY(stow_buf_printf(out, "?watch=1&timeoutSeconds=%ld",
-				 timeout_s));
+	STOW_TRY(
+	    stow_buf_printf(out, "?watch=1&timeoutSeconds=%ld", timeout_s));
 	if (opts->resource_version && *opts->resource_version) {
 		STOW_TRY(stow_buf_append_str(out, "&resourceVersion="));
 		STOW_TRY(stow_kube_query_escape(out, opts->resource_version));
@@ -383,10 +383,9 @@ static int watch_perform(stow_kube *k, watch_run *w, const char *path,
 		/* The stream broke after it started (a dropped connection,
 		 * the low-speed guard): an ordinary end, resume. */
 		return 0;
-	return stow_err_set(cc == CURLE_OPERATION_TIMEDOUT ? STOW_ETIMEOUT
-							   : STOW_EIO,
-			    "%s: %s", w->what,
-			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	return stow_err_set(
+	    cc == CURLE_OPERATION_TIMEDOUT ? STOW_ETIMEOUT : STOW_EIO, "%s: %s",
+	    w->what, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
 int stow_kube_watch(stow_kube *k, const stow_kube_resource *r, const char *ns,
@@ -409,9 +408,9 @@ int stow_kube_watch(stow_kube *k, const stow_kube_resource *r, const char *ns,
 		uint8_t rnd[2] = {0, 0};
 
 		(void)stow_random(rnd, sizeof(rnd));
-		timeout_s = WATCH_TIMEOUT_MIN_S +
-			    (long)((rnd[0] << 8 | rnd[1]) %
-				   WATCH_TIMEOUT_SPREAD_S);
+		timeout_s =
+		    WATCH_TIMEOUT_MIN_S +
+		    (long)((rnd[0] << 8 | rnd[1]) % WATCH_TIMEOUT_SPREAD_S);
 	}
 	stow_buf_init(&path, 0);
 	stow_buf_init(&what, 0);

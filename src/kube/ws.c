@@ -21,7 +21,7 @@
 #include "util/err.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define HEAD_MAX ((size_t)64 << 10)     /* reply status line and headers */
+#define HEAD_MAX ((size_t)64 << 10)	 /* reply status line and headers */
 #define ERROR_BODY_MAX ((size_t)1 << 20) /* body of a refused upgrade */
 #define POLL_SLICE_MS 1000
 
@@ -41,7 +41,8 @@ int stow_kube_query_escape(stow_buf *out, const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
 			STOW_TRY(stow_buf_append_u8(out, c));
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -53,7 +54,8 @@ int stow_kube_query_escape(stow_buf *out, const char *s)
 	return stow_buf_append_str(out, "");
 }
 
-/* ---- frames --------------------------------------------------------------- */
+/* ---- frames ---------------------------------------------------------------
+ */
 
 static bool is_control(int opcode)
 {
@@ -68,7 +70,8 @@ int stow_ws_frame_encode(stow_buf *out, int opcode, bool fin,
 	const uint8_t *src = payload;
 
 	if (opcode < 0 || opcode > 0xf || (!payload && len))
-		return stow_err_set(STOW_EINVAL, "websocket: bad frame arguments");
+		return stow_err_set(STOW_EINVAL,
+				    "websocket: bad frame arguments");
 	if (is_control(opcode) && (!fin || len > 125))
 		return stow_err_set(STOW_EINVAL,
 				    "websocket: control frames are final and "
@@ -278,7 +281,8 @@ int stow_ws_reader_feed(stow_ws_reader *r, const void *p, size_t n,
 	return 0;
 }
 
-/* ---- handshake ------------------------------------------------------------ */
+/* ---- handshake ------------------------------------------------------------
+ */
 
 int stow_ws_accept_for_key(const char *key, char out[29])
 {
@@ -348,8 +352,7 @@ int stow_ws_handshake_parse(const char *head, size_t len,
 	memset(out, 0, sizeof(*out));
 	out->content_length = -1;
 	eol = memchr(p, '\n', (size_t)(end - p));
-	if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
-	    p[8] != ' ')
+	if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
 		return stow_err_set(STOW_ECORRUPT,
 				    "websocket: bad HTTP status line");
 	for (const char *d = p + 9;
@@ -412,18 +415,19 @@ int stow_ws_handshake_parse(const char *head, size_t len,
 	return 0;
 }
 
-/* ---- the connection ------------------------------------------------------- */
+/* ---- the connection -------------------------------------------------------
+ */
 
 struct stow_ws {
 	CURL *h;
 	curl_socket_t sock;
 	stow_ws_reader rd;
-	stow_buf pending;  /* frame bytes that came with the reply head */
-	stow_buf out;      /* scratch for encoding */
+	stow_buf pending; /* frame bytes that came with the reply head */
+	stow_buf out;	  /* scratch for encoding */
 	char protocol[64];
 	int64_t deadline_ms;
 	bool close_sent;
-	bool closed;       /* a close frame arrived */
+	bool closed; /* a close frame arrived */
 	/* the caller's callback during stow_ws_run */
 	stow_ws_message_fn fn;
 	void *ctx;
@@ -590,8 +594,7 @@ static int refused(stow_ws *ws, const stow_ws_handshake_reply *rep,
 
 	stow_buf_init(&body, ERROR_BODY_MAX);
 	want = rep->content_length >= 0 &&
-			       (unsigned long long)rep->content_length <
-				   ERROR_BODY_MAX
+		       (unsigned long long)rep->content_length < ERROR_BODY_MAX
 		   ? (size_t)rep->content_length
 		   : ERROR_BODY_MAX;
 	if (stow_buf_append(&body, ws->pending.data,
@@ -607,8 +610,8 @@ static int refused(stow_ws *ws, const stow_ws_handshake_reply *rep,
 		if (stow_buf_append(&body, chunk, got))
 			break;
 	}
-	return stow_kube_status_error(rep->status, what, (const char *)body.data,
-				      body.len);
+	return stow_kube_status_error(rep->status, what,
+				      (const char *)body.data, body.len);
 }
 
 int stow_ws_connect(stow_ws **out, stow_kube *k, const char *path,
@@ -691,13 +694,10 @@ int stow_ws_connect(stow_ws **out, stow_kube *k, const char *path,
 	cc = curl_easy_perform(ws->h);
 	curl_easy_setopt(ws->h, CURLOPT_ERRORBUFFER, NULL);
 	if (cc != CURLE_OK)
-		return stow_err_set(cc == CURLE_OPERATION_TIMEDOUT
-					? STOW_ETIMEOUT
-					: STOW_EIO,
-				    "%s: connecting: %s",
-				    (const char *)what.data,
-				    errbuf[0] ? errbuf
-					      : curl_easy_strerror(cc));
+		return stow_err_set(
+		    cc == CURLE_OPERATION_TIMEDOUT ? STOW_ETIMEOUT : STOW_EIO,
+		    "%s: connecting: %s", (const char *)what.data,
+		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	if (curl_easy_getinfo(ws->h, CURLINFO_ACTIVESOCKET, &sock) !=
 		CURLE_OK ||
 	    sock == CURL_SOCKET_BAD)
@@ -705,23 +705,22 @@ int stow_ws_connect(stow_ws **out, stow_kube *k, const char *path,
 				    (const char *)what.data);
 	ws->sock = sock;
 
-	STOW_TRY(stow_buf_printf(&req,
-				 "GET %s HTTP/1.1\r\n"
-				 "Host: %s\r\n"
-				 "Upgrade: websocket\r\n"
-				 "Connection: Upgrade\r\n"
-				 "Sec-WebSocket-Key: %s\r\n"
-				 "Sec-WebSocket-Version: 13\r\n"
-				 "User-Agent: %s\r\n"
-				 "Sec-WebSocket-Protocol: ",
-				 (const char *)target.data,
-				 (const char *)host.data, key,
-				 cfg && cfg->user_agent
-				     ? cfg->user_agent
-				     : "stowage/" STOW_VERSION));
+	STOW_TRY(stow_buf_printf(
+	    &req,
+	    "GET %s HTTP/1.1\r\n"
+	    "Host: %s\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "User-Agent: %s\r\n"
+	    "Sec-WebSocket-Protocol: ",
+	    (const char *)target.data, (const char *)host.data, key,
+	    cfg && cfg->user_agent ? cfg->user_agent
+				   : "stowage/" STOW_VERSION));
 	for (size_t i = 0; protocols[i]; i++)
-		STOW_TRY(stow_buf_printf(&req, "%s%s", i ? ", " : "",
-					 protocols[i]));
+		STOW_TRY(
+		    stow_buf_printf(&req, "%s%s", i ? ", " : "", protocols[i]));
 	STOW_TRY(stow_buf_append_str(&req, "\r\n"));
 	if (auth)
 		STOW_TRY(stow_buf_printf(&req, "Authorization: %s\r\n", auth));
@@ -732,19 +731,17 @@ int stow_ws_connect(stow_ws **out, stow_kube *k, const char *path,
 		/* The request carries the token: do not keep it around. */
 		stow_secure_zero(req.data, req.len);
 		if (rc)
-			return stow_err_wrap(rc, "%s",
-					     (const char *)what.data);
+			return stow_err_wrap(rc, "%s", (const char *)what.data);
 	}
 
 	{
 		int rc = read_head(ws, &head, &head_len);
 
 		if (rc)
-			return stow_err_wrap(rc, "%s",
-					     (const char *)what.data);
+			return stow_err_wrap(rc, "%s", (const char *)what.data);
 	}
-	STOW_TRY(stow_ws_handshake_parse((const char *)head.data, head_len,
-					 &rep));
+	STOW_TRY(
+	    stow_ws_handshake_parse((const char *)head.data, head_len, &rep));
 	if (rep.status != 101)
 		return refused(ws, &rep, (const char *)what.data);
 	if (!rep.upgrade_ok)
@@ -778,8 +775,7 @@ static int on_message(void *ctx, int opcode, const uint8_t *data, size_t len)
 		if (ws->close_sent)
 			return 0;
 		return stow_ws_send(ws, STOW_WS_PONG, data, len);
-	case STOW_WS_PONG:
-		return 0;
+	case STOW_WS_PONG: return 0;
 	case STOW_WS_CLOSE:
 		ws->closed = true;
 		if (!ws->close_sent) {
@@ -790,8 +786,7 @@ static int on_message(void *ctx, int opcode, const uint8_t *data, size_t len)
 			stow_err_clear();
 		}
 		return 1;
-	default:
-		return ws->fn(ws->ctx, opcode, data, len);
+	default: return ws->fn(ws->ctx, opcode, data, len);
 	}
 }
 

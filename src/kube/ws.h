@@ -95,9 +95,9 @@ typedef int (*stow_ws_message_fn)(void *ctx, int opcode, const uint8_t *data,
  * frames must be masked (a server reading a client) or must not be (a
  * client reading a server). After an error the reader must be dropped. */
 typedef struct stow_ws_reader {
-	stow_buf in;      /* bytes that do not yet make a whole frame */
-	stow_buf msg;     /* payload of the fragmented message so far */
-	int msg_opcode;   /* its opcode; 0 = none in progress */
+	stow_buf in;	/* bytes that do not yet make a whole frame */
+	stow_buf msg;	/* payload of the fragmented message so far */
+	int msg_opcode; /* its opcode; 0 = none in progress */
 	size_t max_message;
 	bool expect_masked;
 } stow_ws_reader;
@@ -117,10 +117,10 @@ int stow_ws_accept_for_key(const char *key, char out[29]);
 
 /* What the server answered to the Upgrade request. */
 typedef struct stow_ws_handshake_reply {
-	long status;         /* 101 when the upgrade happened */
-	char protocol[64];   /* Sec-WebSocket-Protocol, "" if none */
-	char accept[64];     /* Sec-WebSocket-Accept, "" if none */
-	bool upgrade_ok;     /* "Upgrade: websocket" and "Connection: upgrade" */
+	long status;	   /* 101 when the upgrade happened */
+	char protocol[64]; /* Sec-WebSocket-Protocol, "" if none */
+	char accept[64];   /* Sec-WebSocket-Accept, "" if none */
+	bool upgrade_ok;   /* "Upgrade: websocket" and "Connection: upgrade" */
 	long long content_length; /* -1 if absent */
 } stow_ws_handshake_reply;
 

@@ -59,10 +59,8 @@ static int watch_run(const uint8_t *p, size_t n, size_t step, trace *t)
 
 	stow_kube_watch_decoder_init(&d, 4096);
 	for (size_t off = 0; off < n && rc == 0; off += step)
-		rc = stow_kube_watch_decoder_feed(&d, p + off,
-						  n - off < step ? n - off
-								 : step,
-						  on_event, t);
+		rc = stow_kube_watch_decoder_feed(
+		    &d, p + off, n - off < step ? n - off : step, on_event, t);
 	if (rc == 0)
 		rc = stow_kube_watch_decoder_finish(&d, on_event, t);
 	stow_kube_watch_decoder_free(&d);
@@ -134,7 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (stow_ws_handshake_parse((const char *)p, n, &r) == 0) {
 			check(r.status >= 0 && r.status <= 999);
-			check(memchr(r.protocol, 0, sizeof(r.protocol)) != NULL);
+			check(memchr(r.protocol, 0, sizeof(r.protocol)) !=
+			      NULL);
 			check(memchr(r.accept, 0, sizeof(r.accept)) != NULL);
 		}
 		break;

@@ -21,7 +21,8 @@
 	do {                                                                   \
 		int check_rc_ = (expr);                                        \
 		if (check_rc_ != 0)                                            \
-			fail_msg("%s: %d %s", #expr, check_rc_, stow_err_msg()); \
+			fail_msg("%s: %d %s", #expr, check_rc_,                \
+				 stow_err_msg());                              \
 	} while (0)
 
 static stow_kube *k;
@@ -46,16 +47,16 @@ static int setup(void **state)
 	CHECK(stow_kube_new(&k, cfg));
 	stow_kube_config_free(cfg);
 	CHECK(stow_kube_resource_lookup(k, "pods", &pods));
-	pod = json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s}]}}", "apiVersion",
-			"v1", "kind", "Pod", "metadata", "name", "hooks",
-			"spec", "containers", "name", "main", "image",
-			"busybox");
+	pod =
+	    json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s}]}}", "apiVersion", "v1",
+		      "kind", "Pod", "metadata", "name", "hooks", "spec",
+		      "containers", "name", "main", "image", "busybox");
 	CHECK(stow_kube_create(k, pods, "default", pod, NULL));
 	json_decref(pod);
 	for (int i = 0; i < 200; i++) {
 		CHECK(stow_kube_get(k, pods, "default", "hooks", &got));
-		phase = json_string_value(json_object_get(
-		    json_object_get(got, "status"), "phase"));
+		phase = json_string_value(
+		    json_object_get(json_object_get(got, "status"), "phase"));
 		if (phase && strcmp(phase, "Running") == 0) {
 			json_decref(got);
 			return 0;
@@ -78,8 +79,10 @@ static void test_output_and_exit_code(void **state)
 {
 	const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 7",
 			      NULL};
-	stow_kube_exec_opts o = {.namespace = "default", .pod = "hooks",
-				 .argv = argv, .timeout_ms = 10000};
+	stow_kube_exec_opts o = {.namespace = "default",
+				 .pod = "hooks",
+				 .argv = argv,
+				 .timeout_ms = 10000};
 	stow_kube_exec_result res;
 
 	(void)state;
@@ -94,8 +97,9 @@ static void test_output_and_exit_code(void **state)
 
 	/* exit 0, the container named, arguments with spaces and quotes. */
 	{
-		const char *a2[] = {"sh", "-c", "printf '%s|' \"$@\"", "x",
-				    "a b", "'q'&=", NULL};
+		const char *a2[] = {
+		    "sh",    "-c", "printf '%s|' \"$@\"", "x", "a b",
+		    "'q'&=", NULL};
 
 		o.argv = a2;
 		o.container = "main";
@@ -112,8 +116,10 @@ static void test_stdin(void **state)
 {
 	const char *argv[] = {"cat", NULL};
 	static char big[200000];
-	stow_kube_exec_opts o = {.namespace = "default", .pod = "hooks",
-				 .argv = argv, .timeout_ms = 10000};
+	stow_kube_exec_opts o = {.namespace = "default",
+				 .pod = "hooks",
+				 .argv = argv,
+				 .timeout_ms = 10000};
 	stow_kube_exec_result res;
 
 	(void)state;
@@ -138,8 +144,10 @@ static void test_stdin(void **state)
 static void test_timeout(void **state)
 {
 	const char *argv[] = {"sleep", "30", NULL};
-	stow_kube_exec_opts o = {.namespace = "default", .pod = "hooks",
-				 .argv = argv, .timeout_ms = 1000};
+	stow_kube_exec_opts o = {.namespace = "default",
+				 .pod = "hooks",
+				 .argv = argv,
+				 .timeout_ms = 1000};
 	stow_kube_exec_result res;
 	struct timespec a, b;
 	long ms;
@@ -174,8 +182,10 @@ static void test_timeout(void **state)
 static void test_output_cap(void **state)
 {
 	const char *argv[] = {"sh", "-c", "head -c 100000 /dev/zero", NULL};
-	stow_kube_exec_opts o = {.namespace = "default", .pod = "hooks",
-				 .argv = argv, .timeout_ms = 10000,
+	stow_kube_exec_opts o = {.namespace = "default",
+				 .pod = "hooks",
+				 .argv = argv,
+				 .timeout_ms = 10000,
 				 .max_output = 1000};
 	stow_kube_exec_result res;
 
@@ -189,8 +199,10 @@ static void test_errors(void **state)
 {
 	const char *argv[] = {"true", NULL};
 	const char *missing[] = {"no-such-binary-xyz", NULL};
-	stow_kube_exec_opts o = {.namespace = "default", .pod = "nope",
-				 .argv = argv, .timeout_ms = 5000};
+	stow_kube_exec_opts o = {.namespace = "default",
+				 .pod = "nope",
+				 .argv = argv,
+				 .timeout_ms = 5000};
 	stow_kube_exec_result res;
 	int rc;
 

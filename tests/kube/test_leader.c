@@ -21,7 +21,8 @@
 	do {                                                                   \
 		int check_rc_ = (expr);                                        \
 		if (check_rc_ != 0)                                            \
-			fail_msg("%s: %d %s", #expr, check_rc_, stow_err_msg()); \
+			fail_msg("%s: %d %s", #expr, check_rc_,                \
+				 stow_err_msg());                              \
 	} while (0)
 
 static stow_kube *ka, *kb; /* two clients, as two replicas would have */
@@ -52,8 +53,8 @@ static int setup(void **state)
 	CHECK(stow_kube_new(&ka, cfg));
 	CHECK(stow_kube_new(&kb, cfg));
 	stow_kube_config_free(cfg);
-	CHECK(stow_kube_resource_for_kind(ka, "coordination.k8s.io/v1",
-					  "Lease", &leases));
+	CHECK(stow_kube_resource_for_kind(ka, "coordination.k8s.io/v1", "Lease",
+					  &leases));
 	return 0;
 }
 
@@ -75,7 +76,8 @@ static json_t *get_lease(const char *name)
 
 static const char *spec_str(json_t *l, const char *f)
 {
-	return json_string_value(json_object_get(json_object_get(l, "spec"), f));
+	return json_string_value(
+	    json_object_get(json_object_get(l, "spec"), f));
 }
 
 static json_int_t spec_int(json_t *l, const char *f)
@@ -86,7 +88,8 @@ static json_int_t spec_int(json_t *l, const char *f)
 
 static void test_try_takeover_release(void **state)
 {
-	stow_kube_leader_opts a = {.namespace = "default", .name = "l1",
+	stow_kube_leader_opts a = {.namespace = "default",
+				   .name = "l1",
 				   .identity = "replica-a",
 				   .lease_duration_ms = 2000};
 	stow_kube_leader_opts b = a;
@@ -151,7 +154,8 @@ static void test_try_takeover_release(void **state)
 
 static void test_conflict(void **state)
 {
-	stow_kube_leader_opts a = {.namespace = "default", .name = "l2",
+	stow_kube_leader_opts a = {.namespace = "default",
+				   .name = "l2",
 				   .identity = "replica-a",
 				   .lease_duration_ms = 2000};
 	bool lead = false;
@@ -165,9 +169,9 @@ static void test_conflict(void **state)
 	CHECK(stow_kube_lease_try(ka, &a, &lead));
 	assert_true(lead);
 	/* The server refuses a write from a stale read. */
-	assert_int_equal(stow_kube_update(kb, leases, "default", stale, false,
-					  NULL),
-			 STOW_ECONFLICT);
+	assert_int_equal(
+	    stow_kube_update(kb, leases, "default", stale, false, NULL),
+	    STOW_ECONFLICT);
 	json_decref(stale);
 
 	/* A renewal that loses a race (409) is "not leader", no error. */
@@ -212,7 +216,7 @@ typedef struct candidate {
 	pthread_t th;
 	volatile int stop;
 	int rc;
-	int terms;   /* how often lead() was called */
+	int terms; /* how often lead() was called */
 } candidate;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -260,8 +264,10 @@ static const char *who_leads(void)
 static void test_leader_run(void **state)
 {
 	candidate a = {.k = ka,
-		       .o = {.namespace = "default", .name = "run",
-			     .identity = "run-a", .lease_duration_ms = 5000,
+		       .o = {.namespace = "default",
+			     .name = "run",
+			     .identity = "run-a",
+			     .lease_duration_ms = 5000,
 			     .renew_deadline_ms = 1500,
 			     .retry_period_ms = 200}};
 	candidate b = a;
@@ -318,8 +324,10 @@ static void test_leader_run(void **state)
 static void test_leader_loses(void **state)
 {
 	candidate a = {.k = ka,
-		       .o = {.namespace = "default", .name = "lose",
-			     .identity = "lose-a", .lease_duration_ms = 3000,
+		       .o = {.namespace = "default",
+			     .name = "lose",
+			     .identity = "lose-a",
+			     .lease_duration_ms = 3000,
 			     .renew_deadline_ms = 1000,
 			     .retry_period_ms = 200}};
 	json_t *f;

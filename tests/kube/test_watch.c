@@ -40,7 +40,8 @@ static int64_t now_ms(void)
 	do {                                                                   \
 		int check_rc_ = (expr);                                        \
 		if (check_rc_ != 0)                                            \
-			fail_msg("%s: %d %s", #expr, check_rc_, stow_err_msg()); \
+			fail_msg("%s: %d %s", #expr, check_rc_,                \
+				 stow_err_msg());                              \
 	} while (0)
 
 static int setup(void **state)
@@ -123,7 +124,8 @@ static char *current_rv(const char *ns)
 	return rv;
 }
 
-/* ---- a recorded watch ------------------------------------------------------- */
+/* ---- a recorded watch -------------------------------------------------------
+ */
 
 typedef struct rec {
 	pthread_mutex_t mu;
@@ -140,7 +142,8 @@ static int record(void *ctx, stow_kube_event_type t, json_t *obj)
 	rec *r = ctx;
 	json_t *md = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(md, "name"));
-	const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+	const char *rv =
+	    json_string_value(json_object_get(md, "resourceVersion"));
 	const char *v = json_string_value(
 	    json_object_get(json_object_get(obj, "data"), "v"));
 
@@ -228,7 +231,7 @@ static void test_bookmarks(void **state)
 typedef struct bg_watch {
 	pthread_t th;
 	const char *ns;
-	char *rv;  /* in: start; out: last_rv */
+	char *rv; /* in: start; out: last_rv */
 	rec *r;
 	volatile int stop;
 	int rc;
@@ -242,8 +245,8 @@ static void *bg_main(void *arg)
 
 	o.resource_version = b->rv;
 	o.timeout_seconds = 60;
-	b->rc = stow_kube_watch(k, cm, b->ns, &o, record, b->r, &b->stop,
-				&b->rv);
+	b->rc =
+	    stow_kube_watch(k, cm, b->ns, &o, record, b->r, &b->stop, &b->rv);
 	b->ended_ms = now_ms();
 	return NULL;
 }
@@ -354,9 +357,9 @@ static void test_bad_requests(void **state)
 
 	(void)state;
 	/* No resourceVersion: refused before any request. */
-	assert_int_equal(stow_kube_watch(k, cm, "w1", &o, record, &r, NULL,
-					 NULL),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_kube_watch(k, cm, "w1", &o, record, &r, NULL, NULL),
+	    STOW_EINVAL);
 	/* The server refuses a bad selector with a Status. */
 	o.resource_version = "0";
 	o.label_selector = "a in (";
@@ -365,7 +368,8 @@ static void test_bad_requests(void **state)
 	assert_true(rc < 0);
 }
 
-/* ---- informer ---------------------------------------------------------------- */
+/* ---- informer
+ * ---------------------------------------------------------------- */
 
 typedef struct inf_log {
 	pthread_mutex_t mu;
@@ -484,9 +488,9 @@ static void test_informer(void **state)
 	cm_delete("inf", "i2");
 	wait_matches(inf, "inf");
 	o = stow_kube_informer_get(inf, "inf", "i1");
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(o, "data"), "v")),
-			    "2");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(o, "data"), "v")),
+	    "2");
 	json_decref(o);
 	end = now_ms() + 5000;
 	while ((snap(&log).added < 4 || snap(&log).modified < 1 ||
@@ -567,9 +571,9 @@ static void test_informer_resync_and_wait(void **state)
 
 	/* A list that keeps failing: wait_synced times out and says why. */
 	{
-		json_t *f = json_pack("{s:s,s:s,s:i,s:i}", "method", "GET",
-				      "path_regex", "/namespaces/rs/configmaps$",
-				      "status", 403, "count", 1000);
+		json_t *f = json_pack(
+		    "{s:s,s:s,s:i,s:i}", "method", "GET", "path_regex",
+		    "/namespaces/rs/configmaps$", "status", 403, "count", 1000);
 		char *body = json_dumps(f, JSON_COMPACT);
 
 		CHECK(stow_kube_request(k, "POST", "/kubesim/faults",

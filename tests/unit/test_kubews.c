@@ -61,24 +61,23 @@ static int feed_steps(const uint8_t *p, size_t n, size_t step,
 	if (!step)
 		step = n ? n : 1;
 	for (size_t off = 0; off < n && rc == 0; off += step)
-		rc = stow_ws_reader_feed(&r, p + off,
-					 n - off < step ? n - off : step,
-					 collect, m);
+		rc = stow_ws_reader_feed(
+		    &r, p + off, n - off < step ? n - off : step, collect, m);
 	stow_ws_reader_free(&r);
 	return rc;
 }
 
 /* ---- RFC 6455 §5.7 examples ---------------------------------------------- */
 
-static const uint8_t hello_unmasked[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c,
-					 0x6f};
+static const uint8_t hello_unmasked[] = {0x81, 0x05, 0x48, 0x65,
+					 0x6c, 0x6c, 0x6f};
 static const uint8_t hello_masked[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
 				       0x7f, 0x9f, 0x4d, 0x51, 0x58};
 static const uint8_t hel_lo_fragments[] = {0x01, 0x03, 0x48, 0x65, 0x6c,
 					   0x80, 0x02, 0x6c, 0x6f};
 static const uint8_t ping_hello[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-static const uint8_t pong_hello_masked[] = {0x8a, 0x85, 0x37, 0xfa, 0x21,
-					    0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+static const uint8_t pong_hello_masked[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+					    0x7f, 0x9f, 0x4d, 0x51, 0x58};
 static const uint8_t mask_37fa213d[4] = {0x37, 0xfa, 0x21, 0x3d};
 
 static void test_encode_rfc_examples(void **state)
@@ -88,9 +87,8 @@ static void test_encode_rfc_examples(void **state)
 
 	(void)state;
 	stow_buf_init(&b, 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_TEXT, true, NULL,
-					      "Hello", 5),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_TEXT, true, NULL, "Hello", 5), 0);
 	assert_int_equal(b.len, sizeof(hello_unmasked));
 	assert_memory_equal(b.data, hello_unmasked, b.len);
 
@@ -101,12 +99,10 @@ static void test_encode_rfc_examples(void **state)
 	assert_memory_equal(b.data, hello_masked, sizeof(hello_masked));
 
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_TEXT, false, NULL,
-					      "Hel", 3),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CONT, true, NULL,
-					      "lo", 2),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_TEXT, false, NULL, "Hel", 3), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CONT, true, NULL, "lo", 2), 0);
 	assert_memory_equal(b.data, hel_lo_fragments, sizeof(hel_lo_fragments));
 
 	stow_buf_reset(&b);
@@ -120,39 +116,35 @@ static void test_encode_rfc_examples(void **state)
 	big = calloc(1, 65536);
 	assert_non_null(big);
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 256),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 256), 0);
 	assert_int_equal(b.len, 4 + 256);
 	assert_memory_equal(b.data, ((uint8_t[]){0x82, 0x7e, 0x01, 0x00}), 4);
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 65536),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 65536),
+	    0);
 	assert_int_equal(b.len, 10 + 65536);
-	assert_memory_equal(b.data,
-			    ((uint8_t[]){0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0}),
-			    10);
+	assert_memory_equal(
+	    b.data, ((uint8_t[]){0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0}), 10);
 	/* 125 is the last 7-bit length, 126 the first 16-bit one. */
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 125),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 125), 0);
 	assert_int_equal(b.data[1], 125);
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 126),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 126), 0);
 	assert_int_equal(b.data[1], 126);
 	assert_int_equal(b.len, 4 + 126);
 
 	/* Control frames: final and at most 125 bytes. */
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_PING, true, NULL,
-					      big, 126),
-			 STOW_EINVAL);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CLOSE, false, NULL,
-					      big, 2),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_PING, true, NULL, big, 126),
+	    STOW_EINVAL);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CLOSE, false, NULL, big, 2),
+	    STOW_EINVAL);
 	free(big);
 	stow_buf_free(&b);
 }
@@ -208,15 +200,13 @@ static void test_decode_lengths(void **state)
 	for (size_t i = 0; i < 70000; i++)
 		big[i] = (uint8_t)(i * 7);
 	stow_buf_init(&b, 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 0),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 256),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 70000),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 0), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 256), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 70000),
+	    0);
 	assert_int_equal(feed_steps(b.data, b.len, 997, false, 0, &m), 0);
 	assert_int_equal(m.n, 3);
 	assert_msg(&m, 0, STOW_WS_BINARY, NULL, 0);
@@ -236,9 +226,8 @@ static void test_decode_lengths(void **state)
 
 	/* Over the cap: refused from the header, before the payload. */
 	stow_buf_reset(&b);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL,
-					      big, 1000),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_BINARY, true, NULL, big, 1000), 0);
 	assert_int_equal(feed_steps(b.data, 4, 0, false, 999, &m), STOW_ENOMEM);
 	assert_int_equal(m.n, 0);
 	free(big);
@@ -253,29 +242,30 @@ static void test_fragments_with_control(void **state)
 	(void)state;
 	stow_buf_init(&b, 0);
 	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_BINARY, false, NULL,
-					      "\x01" "ab", 3),
+					      "\x01"
+					      "ab",
+					      3),
 			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_PING, true, NULL,
-					      "p", 1),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CONT, false, NULL,
-					      "cd", 2),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CONT, false, NULL,
-					      "", 0),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CONT, true, NULL,
-					      "e", 1),
-			 0);
-	assert_int_equal(stow_ws_frame_encode(&b, STOW_WS_CLOSE, true, NULL,
-					      "\x03\xe8", 2),
-			 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_PING, true, NULL, "p", 1), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CONT, false, NULL, "cd", 2), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CONT, false, NULL, "", 0), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CONT, true, NULL, "e", 1), 0);
+	assert_int_equal(
+	    stow_ws_frame_encode(&b, STOW_WS_CLOSE, true, NULL, "\x03\xe8", 2),
+	    0);
 	for (size_t step = 0; step < 8; step++) {
 		assert_int_equal(feed_steps(b.data, b.len, step, false, 0, &m),
 				 0);
 		assert_int_equal(m.n, 3);
 		assert_msg(&m, 0, STOW_WS_PING, "p", 1);
-		assert_msg(&m, 1, STOW_WS_BINARY, "\x01" "abcde", 6);
+		assert_msg(&m, 1, STOW_WS_BINARY,
+			   "\x01"
+			   "abcde",
+			   6);
 		assert_msg(&m, 2, STOW_WS_CLOSE, "\x03\xe8", 2);
 		msgs_free(&m);
 	}
@@ -321,15 +311,18 @@ static void test_decode_violations(void **state)
 	     7,
 	     false,
 	     STOW_ECORRUPT},
-	    {"unmasked from a client", {0x81, 0x01, 'x'}, 3, true,
+	    {"unmasked from a client",
+	     {0x81, 0x01, 'x'},
+	     3,
+	     true,
 	     STOW_ECORRUPT},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		msgs m = {0};
-		int rc = feed_steps(bad[i].b, bad[i].n, 0, bad[i].masked, 0,
-				    &m);
+		int rc =
+		    feed_steps(bad[i].b, bad[i].n, 0, bad[i].masked, 0, &m);
 
 		if (rc != bad[i].rc)
 			fail_msg("%s: got %d (%s), want %d", bad[i].name, rc,
@@ -338,7 +331,8 @@ static void test_decode_violations(void **state)
 	}
 }
 
-/* ---- handshake -------------------------------------------------------------- */
+/* ---- handshake --------------------------------------------------------------
+ */
 
 static void test_accept_key(void **state)
 {
@@ -346,9 +340,8 @@ static void test_accept_key(void **state)
 
 	(void)state;
 	/* RFC 6455 §1.3. */
-	assert_int_equal(stow_ws_accept_for_key("dGhlIHNhbXBsZSBub25jZQ==",
-						out),
-			 0);
+	assert_int_equal(
+	    stow_ws_accept_for_key("dGhlIHNhbXBsZSBub25jZQ==", out), 0);
 	assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
@@ -387,19 +380,18 @@ static void test_handshake_parse(void **state)
 	assert_false(r.upgrade_ok);
 	assert_string_equal(r.protocol, "");
 
-	assert_int_equal(stow_ws_handshake_parse("HTTP/1.1 1x1 X\r\n\r\n", 18,
-						 &r),
-			 STOW_ECORRUPT);
+	assert_int_equal(
+	    stow_ws_handshake_parse("HTTP/1.1 1x1 X\r\n\r\n", 18, &r),
+	    STOW_ECORRUPT);
 	assert_int_equal(stow_ws_handshake_parse("SSH-2.0\r\n\r\n", 11, &r),
 			 STOW_ECORRUPT);
 	assert_int_equal(
-	    stow_ws_handshake_parse("HTTP/1.1 101 X\r\nbroken\r\n\r\n", 26,
-				    &r),
+	    stow_ws_handshake_parse("HTTP/1.1 101 X\r\nbroken\r\n\r\n", 26, &r),
 	    STOW_ECORRUPT);
-	assert_int_equal(stow_ws_handshake_parse(
-			     "HTTP/1.1 400 X\r\nContent-Length: -1\r\n\r\n", 38,
-			     &r),
-			 STOW_ECORRUPT);
+	assert_int_equal(
+	    stow_ws_handshake_parse(
+		"HTTP/1.1 400 X\r\nContent-Length: -1\r\n\r\n", 38, &r),
+	    STOW_ECORRUPT);
 }
 
 static void test_query_escape(void **state)
@@ -408,14 +400,15 @@ static void test_query_escape(void **state)
 
 	(void)state;
 	stow_buf_init(&b, 0);
-	assert_int_equal(stow_kube_query_escape(&b, "sh -c 'echo a&b=c'/~x_y.z"),
-			 0);
+	assert_int_equal(
+	    stow_kube_query_escape(&b, "sh -c 'echo a&b=c'/~x_y.z"), 0);
 	assert_string_equal((const char *)b.data,
 			    "sh%20-c%20%27echo%20a%26b%3Dc%27%2F~x_y.z");
 	stow_buf_free(&b);
 }
 
-/* ---- watch lines ---------------------------------------------------------- */
+/* ---- watch lines ----------------------------------------------------------
+ */
 
 typedef struct events {
 	int n;
@@ -472,9 +465,9 @@ static void test_watch_every_split(void **state)
 		events e = {0};
 
 		stow_kube_watch_decoder_init(&d, 0);
-		assert_int_equal(stow_kube_watch_decoder_feed(&d, stream, cut,
-							      on_ev, &e),
-				 0);
+		assert_int_equal(
+		    stow_kube_watch_decoder_feed(&d, stream, cut, on_ev, &e),
+		    0);
 		assert_int_equal(stow_kube_watch_decoder_feed(
 				     &d, stream + cut, n - cut, on_ev, &e),
 				 0);
@@ -520,10 +513,9 @@ static void test_watch_last_line_and_errors(void **state)
 
 	(void)state;
 	stow_kube_watch_decoder_init(&d, 0);
-	assert_int_equal(stow_kube_watch_decoder_feed(&d, last,
-						      sizeof(last) - 1, on_ev,
-						      &e),
-			 0);
+	assert_int_equal(
+	    stow_kube_watch_decoder_feed(&d, last, sizeof(last) - 1, on_ev, &e),
+	    0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stow_kube_watch_decoder_finish(&d, on_ev, &e), 0);
 	assert_int_equal(e.n, 1);
@@ -531,9 +523,8 @@ static void test_watch_last_line_and_errors(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		stow_kube_watch_decoder_init(&d, 0);
-		assert_int_equal(stow_kube_watch_decoder_feed(&d, bad[i],
-							      strlen(bad[i]),
-							      on_ev, &e),
+		assert_int_equal(stow_kube_watch_decoder_feed(
+				     &d, bad[i], strlen(bad[i]), on_ev, &e),
 				 STOW_ECORRUPT);
 		stow_kube_watch_decoder_free(&d);
 	}
@@ -542,9 +533,9 @@ static void test_watch_last_line_and_errors(void **state)
 	memset(big, ' ', sizeof(big));
 	big[sizeof(big) - 1] = '\n';
 	stow_kube_watch_decoder_init(&d, 100);
-	assert_int_equal(stow_kube_watch_decoder_feed(&d, big, sizeof(big),
-						      on_ev, &e),
-			 STOW_ENOMEM);
+	assert_int_equal(
+	    stow_kube_watch_decoder_feed(&d, big, sizeof(big), on_ev, &e),
+	    STOW_ENOMEM);
 	stow_kube_watch_decoder_free(&d);
 	stow_kube_watch_decoder_init(&d, 100);
 	assert_int_equal(stow_kube_watch_decoder_feed(&d, big, 60, on_ev, &e),
@@ -578,11 +569,13 @@ static void test_watch_handler_stops(void **state)
 	stow_kube_watch_decoder_free(&d);
 }
 
-/* ---- exec status ----------------------------------------------------------- */
+/* ---- exec status -----------------------------------------------------------
+ */
 
 static void test_exec_status(void **state)
 {
-	static const char success[] = "{\"metadata\":{},\"status\":\"Success\"}";
+	static const char success[] =
+	    "{\"metadata\":{},\"status\":\"Success\"}";
 	static const char exit7[] =
 	    "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command "
 	    "terminated with non-zero exit code: exit status 7\",\"reason\":"
@@ -592,34 +585,32 @@ static void test_exec_status(void **state)
 	    "{\"status\":\"Failure\",\"message\":\"executable file not found\","
 	    "\"reason\":\"InternalError\"}";
 	static const char bad_code[] =
-	    "{\"status\":\"Failure\",\"reason\":\"NonZeroExitCode\",\"details\":"
+	    "{\"status\":\"Failure\",\"reason\":\"NonZeroExitCode\","
+	    "\"details\":"
 	    "{\"causes\":[{\"reason\":\"ExitCode\",\"message\":\"7x\"}]}}";
 	char *msg = NULL;
 	int code = 99;
 
 	(void)state;
-	assert_int_equal(stow_kube_exec_status_parse(success,
-						     sizeof(success) - 1, &code,
-						     &msg),
+	assert_int_equal(stow_kube_exec_status_parse(
+			     success, sizeof(success) - 1, &code, &msg),
 			 0);
 	assert_int_equal(code, 0);
 	assert_null(msg);
-	assert_int_equal(stow_kube_exec_status_parse(exit7, sizeof(exit7) - 1,
-						     &code, &msg),
-			 0);
+	assert_int_equal(
+	    stow_kube_exec_status_parse(exit7, sizeof(exit7) - 1, &code, &msg),
+	    0);
 	assert_int_equal(code, 7);
 	assert_null(msg);
-	assert_int_equal(stow_kube_exec_status_parse(internal,
-						     sizeof(internal) - 1,
-						     &code, &msg),
+	assert_int_equal(stow_kube_exec_status_parse(
+			     internal, sizeof(internal) - 1, &code, &msg),
 			 0);
 	assert_int_equal(code, -1);
 	assert_string_equal(msg, "executable file not found");
 	free(msg);
 	msg = NULL;
-	assert_int_equal(stow_kube_exec_status_parse(bad_code,
-						     sizeof(bad_code) - 1,
-						     &code, &msg),
+	assert_int_equal(stow_kube_exec_status_parse(
+			     bad_code, sizeof(bad_code) - 1, &code, &msg),
 			 STOW_ECORRUPT);
 	assert_int_equal(stow_kube_exec_status_parse("nope", 4, &code, &msg),
 			 STOW_ECORRUPT);
