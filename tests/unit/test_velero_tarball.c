@@ -476,6 +476,155 @@ static void test_large(void **state)
 	free(big);
 }
 
+/* A store in front of another that records how the tarball arrives:
+ * through a streamed put, in pieces no bigger than libarchive's buffer,
+ * never as one put of the whole object. */
+typedef struct spy_store {
+	stow_store base;
+	stow_store *inner;
+	size_t max_append, appends, whole_puts;
+} spy_store;
+
+typedef struct spy_writer {
+	stow_put_writer base;
+	stow_put_writer *inner;
+	spy_store *spy;
+} spy_writer;
+
+static stow_store_ops spy_ops;
+
+static int spy_get(stow_store *s, const char *key, uint64_t off, uint64_t len,
+		   stow_buf *out)
+{
+	return stow_store_get(((spy_store *)s)->inner, key, off, len, out);
+}
+static int spy_put(stow_store *s, const char *key, const void *data,
+		   size_t len, unsigned flags)
+{
+	((spy_store *)s)->whole_puts++;
+	return stow_store_put(((spy_store *)s)->inner, key, data, len, flags);
+}
+static int spy_stat(stow_store *s, const char *key, uint64_t *size)
+{
+	return stow_store_stat(((spy_store *)s)->inner, key, size);
+}
+static int spy_list(stow_store *s, const char *prefix, stow_store_list_cb cb,
+		    void *ctx)
+{
+	return stow_store_list(((spy_store *)s)->inner, prefix, cb, ctx);
+}
+static int spy_del(stow_store *s, const char *key)
+{
+	return stow_store_del(((spy_store *)s)->inner, key);
+}
+static void spy_close(stow_store *s)
+{
+	(void)s;
+}
+static int spy_put_begin(stow_store *s, const char *key, unsigned flags,
+			 stow_put_writer **out)
+{
+	spy_writer *w = calloc(1, sizeof(*w));
+	int rc;
+
+	assert_non_null(w);
+	rc = stow_store_put_begin(((spy_store *)s)->inner, key, flags,
+				  &w->inner);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	w->base.ops = &spy_ops;
+	w->spy = (spy_store *)s;
+	*out = &w->base;
+	return 0;
+}
+static int spy_put_append(stow_put_writer *pw, const void *data, size_t len)
+{
+	spy_writer *w = (spy_writer *)pw;
+
+	w->spy->appends++;
+	if (len > w->spy->max_append)
+		w->spy->max_append = len;
+	return stow_store_put_append(w->inner, data, len);
+}
+static int spy_put_commit(stow_put_writer *pw)
+{
+	spy_writer *w = (spy_writer *)pw;
+	int rc = stow_store_put_commit(w->inner);
+
+	free(w);
+	return rc;
+}
+static void spy_put_abort(stow_put_writer *pw)
+{
+	spy_writer *w = (spy_writer *)pw;
+
+	stow_store_put_abort(w->inner);
+	free(w);
+}
+static stow_store_ops spy_ops = {
+    .version = STOW_STORE_OPS_VERSION,
+    .name = "spy",
+    .get = spy_get,
+    .put = spy_put,
+    .stat = spy_stat,
+    .list = spy_list,
+    .del = spy_del,
+    .close = spy_close,
+    .put_begin = spy_put_begin,
+    .put_append = spy_put_append,
+    .put_commit = spy_put_commit,
+    .put_abort = spy_put_abort,
+};
+
+static void test_streamed(void **state)
+{
+	fixture *f = *state;
+	spy_store spy = {.base = {.ops = &spy_ops, .location = "spy"},
+			 .inner = f->s};
+	stow_velero_location loc;
+	stow_velero_tar_writer *w;
+	stow_velero_tar_stats st;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	assert_true(stow_store_can_stream(f->s));
+	assert_int_equal(stow_velero_location_init(&loc, &spy.base, NULL), 0);
+	assert_int_equal(stow_velero_tar_writer_open(&w, &loc, "big"), 0);
+	/* ~8 MiB of poorly compressible items. */
+	for (int i = 0; i < 256; i++) {
+		char name[32], *data = malloc(32769);
+		json_t *o;
+
+		assert_non_null(data);
+		for (int k = 0; k < 32768; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			data[k] = (char)('!' + x % 90);
+		}
+		data[32768] = '\0';
+		snprintf(name, sizeof(name), "s-%d", i);
+		o = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name",
+			      name, "namespace", "ns", "data", "k", data);
+		assert_int_equal(stow_velero_tar_writer_add_item(
+				     w, "secrets", "v1", 1, "ns", name, o),
+				 0);
+		json_decref(o);
+		free(data);
+	}
+	assert_int_equal(stow_velero_tar_writer_commit(w, &st), 0);
+	assert_true(st.stored_bytes > (8u << 20));
+	assert_int_equal(spy.whole_puts, 0);
+	assert_true(spy.appends > 100);
+	assert_true(spy.max_append <= 1u << 20);
+	assert_int_equal(stow_velero_tar_read_store(f->s,
+						    "backups/big/big.tar.gz",
+						    NULL, &st),
+			 0);
+	assert_int_equal(st.entries, 1 + 512);
+}
+
 static void test_writer_errors(void **state)
 {
 	stow_store *s;
@@ -1077,6 +1226,8 @@ int main(void)
 	    BOTH(test_round_trip),
 	    BOTH(test_large),
 	    BOTH(test_odd_names),
+	    cmocka_unit_test_prestate_setup_teardown(test_streamed, setup,
+						     teardown, &fs_ptr),
 	    cmocka_unit_test(test_writer_errors),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_item_errors),
