@@ -45,7 +45,9 @@ static int go_escape(const stow_buf *in, stow_buf *out)
 			break;
 		if (p[i] == '\\') {
 			if (i + 1 < n && p[i + 1] == 'u' && i + 6 <= n) {
-				char u[6] = {'\\', 'u', (char)hexlower(p[i + 2]),
+				char u[6] = {'\\',
+					     'u',
+					     (char)hexlower(p[i + 2]),
 					     (char)hexlower(p[i + 3]),
 					     (char)hexlower(p[i + 4]),
 					     (char)hexlower(p[i + 5])};
@@ -65,8 +67,8 @@ static int go_escape(const stow_buf *in, stow_buf *out)
 			if (i + 2 < n && p[i + 1] == 0x80 &&
 			    (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
 				STOW_TRY(stow_buf_append_str(
-				    out, p[i + 2] == 0xa8 ? "\\u2028"
-							  : "\\u2029"));
+				    out,
+				    p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029"));
 				i += 3;
 			} else {
 				STOW_TRY(stow_buf_append(out, p + i, 1));
@@ -89,8 +91,7 @@ static int dump_go(const json_t *v, size_t flags, stow_buf *out)
 	if (!v)
 		return stow_err_set(STOW_EINVAL, "no JSON value to encode");
 	stow_buf_init(&raw, out->max);
-	if (json_dump_callback(v, dump_cb, &raw, flags | JSON_ENCODE_ANY) <
-	    0) {
+	if (json_dump_callback(v, dump_cb, &raw, flags | JSON_ENCODE_ANY) < 0) {
 		stow_buf_free(&raw);
 		return stow_err_set(STOW_EINVAL,
 				    "JSON value cannot be encoded (invalid "
@@ -210,9 +211,9 @@ int stow_velero_gunzip(const void *data, size_t len, size_t max_out,
 			zrc = inflate(&z, Z_NO_FLUSH);
 			if (zrc != Z_OK && zrc != Z_STREAM_END &&
 			    zrc != Z_BUF_ERROR) {
-				rc = stow_err_set(STOW_ECORRUPT,
-						  "gzip stream damaged: %s",
-						  z.msg ? z.msg : "inflate error");
+				rc = stow_err_set(
+				    STOW_ECORRUPT, "gzip stream damaged: %s",
+				    z.msg ? z.msg : "inflate error");
 				break;
 			}
 			got = sizeof(obuf) - z.avail_out;

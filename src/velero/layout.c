@@ -88,7 +88,7 @@ static int check_name(const char *name, const char *what)
 }
 
 static int fmt_key(char *out, size_t outsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fmt_key(char *out, size_t outsz, const char *fmt, ...)
 {
@@ -136,8 +136,8 @@ int stow_velero_backup_key(const stow_velero_location *loc, const char *name,
 	if (sfx[0] == '/')
 		return fmt_key(out, outsz, "%sbackups/%s%s", loc->prefix, name,
 			       sfx);
-	return fmt_key(out, outsz, "%sbackups/%s/%s%s", loc->prefix, name,
-		       name, sfx);
+	return fmt_key(out, outsz, "%sbackups/%s/%s%s", loc->prefix, name, name,
+		       sfx);
 }
 
 int stow_velero_restore_key(const stow_velero_location *loc, const char *name,
@@ -163,9 +163,8 @@ int stow_velero_restore_key(const stow_velero_location *loc, const char *name,
 		       name, sfx[obj]);
 }
 
-int stow_velero_download_key(const stow_velero_location *loc,
-			     const char *kind, const char *name, char *out,
-			     size_t outsz)
+int stow_velero_download_key(const stow_velero_location *loc, const char *kind,
+			     const char *name, char *out, size_t outsz)
 {
 	static const struct {
 		const char *kind;
@@ -201,7 +200,8 @@ int stow_velero_download_key(const stow_velero_location *loc,
 				 loc, name, (stow_velero_backup_obj)map[i].obj,
 				 out, outsz);
 	}
-	return stow_err_set(STOW_EINVAL, "unknown download target kind \"%.64s\"",
+	return stow_err_set(STOW_EINVAL,
+			    "unknown download target kind \"%.64s\"",
 			    kind ? kind : "(null)");
 }
 
@@ -210,7 +210,8 @@ static int check_type_field(const json_t *backup, const char *field,
 {
 	const json_t *v = json_object_get(backup, field);
 
-	if (v && !(json_is_string(v) && strcmp(json_string_value(v), want) == 0))
+	if (v &&
+	    !(json_is_string(v) && strcmp(json_string_value(v), want) == 0))
 		return stow_err_set(STOW_EINVAL,
 				    "velero-backup.json: %s is not \"%s\"",
 				    field, want);
@@ -237,8 +238,9 @@ int stow_velero_put_backup_json(const stow_velero_location *loc,
 	/* Go writes TypeMeta's fields first: a shallow copy with them in
 	 * front, the rest in the caller's order. */
 	o = json_object();
-	if (!o || json_object_set_new(o, "apiVersion",
-				      json_string("velero.io/v1")) < 0 ||
+	if (!o ||
+	    json_object_set_new(o, "apiVersion", json_string("velero.io/v1")) <
+		0 ||
 	    json_object_set_new(o, "kind", json_string("Backup")) < 0) {
 		json_decref(o);
 		return stow_err_set(STOW_ENOMEM, "out of memory");
@@ -277,14 +279,13 @@ int stow_velero_get_backup_json(const stow_velero_location *loc,
 					key, sizeof(key)));
 	STOW_TRY(stow_store_stat(loc->store, key, &size));
 	if (size > STOW_VELERO_BACKUP_JSON_MAX)
-		return stow_err_set(STOW_ECORRUPT,
-				    "%s: %llu bytes, over the %zu-byte cap", key,
-				    (unsigned long long)size,
-				    STOW_VELERO_BACKUP_JSON_MAX);
+		return stow_err_set(
+		    STOW_ECORRUPT, "%s: %llu bytes, over the %zu-byte cap", key,
+		    (unsigned long long)size, STOW_VELERO_BACKUP_JSON_MAX);
 	stow_buf_init(&b, STOW_VELERO_BACKUP_JSON_MAX);
 	/* Read at most the cap even if the object grew since the stat. */
-	rc = stow_store_get(loc->store, key, 0, STOW_VELERO_BACKUP_JSON_MAX,
-			    &b);
+	rc =
+	    stow_store_get(loc->store, key, 0, STOW_VELERO_BACKUP_JSON_MAX, &b);
 	if (rc < 0) {
 		stow_buf_free(&b);
 		return rc;
@@ -520,8 +521,8 @@ static int delete_under(const stow_velero_location *loc, const char *top,
 	return rc;
 }
 
-int stow_velero_delete_backup(const stow_velero_location *loc,
-			      const char *name, size_t *deleted)
+int stow_velero_delete_backup(const stow_velero_location *loc, const char *name,
+			      size_t *deleted)
 {
 	return delete_under(loc, "backups", name, deleted);
 }
@@ -543,8 +544,8 @@ typedef struct validate_ctx {
 
 static int validate_cb(void *vctx, const char *key, uint64_t size)
 {
-	static const char *const allowed[] = {"backups", "restores", "restic",
-					      "metadata", "plugins", "kopia"};
+	static const char *const allowed[] = {"backups",  "restores", "restic",
+					      "metadata", "plugins",  "kopia"};
 	validate_ctx *c = vctx;
 	const char *rest = key + c->skip;
 	const char *slash;
@@ -570,8 +571,8 @@ static int validate_cb(void *vctx, const char *key, uint64_t size)
 	return -VALIDATE_STOP;
 }
 
-int stow_velero_location_validate(const stow_velero_location *loc,
-				  char *reason, size_t reasonsz)
+int stow_velero_location_validate(const stow_velero_location *loc, char *reason,
+				  size_t reasonsz)
 {
 	validate_ctx c = {.skip = strlen(loc->prefix),
 			  .reason = reason,
@@ -634,8 +635,7 @@ int stow_velero_results_add(json_t *results, int warning,
 					   : NULL;
 		break;
 	}
-	default:
-		return stow_err_set(STOW_EINVAL, "results_add: bad scope");
+	default: return stow_err_set(STOW_EINVAL, "results_add: bad scope");
 	}
 	if (!json_is_array(list))
 		return stow_err_set(STOW_EINVAL, "results: bad shape");
@@ -659,8 +659,8 @@ static size_t count_strings(const json_t *a)
 
 size_t stow_velero_results_count(const json_t *results, int warning)
 {
-	const json_t *r = json_object_get(results,
-					  warning ? "warnings" : "errors");
+	const json_t *r =
+	    json_object_get(results, warning ? "warnings" : "errors");
 	const json_t *nss, *v;
 	const char *k;
 	size_t n;
@@ -703,9 +703,8 @@ int stow_velero_resource_list_add(json_t *list, const char *api_version,
 	if (rc == 0) {
 		arr = get_or_add(list, (const char *)k.data, json_array);
 		if (!json_is_array(arr) ||
-		    json_array_append_new(arr,
-					  json_string((const char *)e.data)) <
-			0)
+		    json_array_append_new(
+			arr, json_string((const char *)e.data)) < 0)
 			rc = stow_err_set(STOW_EINVAL,
 					  "resource_list_add: not UTF-8 or "
 					  "out of memory");
@@ -732,8 +731,8 @@ int stow_velero_resource_list_finish(json_t *list)
 		json_t **v, *last = NULL;
 
 		if (!json_is_array(arr))
-			return stow_err_set(STOW_EINVAL,
-					    "resource list: %s is not a list", k);
+			return stow_err_set(
+			    STOW_EINVAL, "resource list: %s is not a list", k);
 		v = calloc(n ? n : 1, sizeof(*v));
 		if (!v)
 			return stow_err_set(STOW_ENOMEM, "out of memory");

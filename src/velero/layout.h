@@ -36,16 +36,16 @@
 #define STOW_VELERO_BACKUP_JSON_MAX ((size_t)16 << 20)
 
 typedef struct stow_velero_location {
-	stow_store *store;                   /* borrowed */
+	stow_store *store;		     /* borrowed */
 	char prefix[STOW_VELERO_PREFIX_MAX]; /* "" or "a/b/" */
 } stow_velero_location;
 
 /* The objects of backups/<name>/ (§2.2). */
 typedef enum stow_velero_backup_obj {
-	STOW_VELERO_BACKUP_METADATA,      /* velero-backup.json */
-	STOW_VELERO_BACKUP_CONTENTS,      /* <name>.tar.gz */
-	STOW_VELERO_BACKUP_LOG,           /* <name>-logs.gz */
-	STOW_VELERO_BACKUP_RESULTS,       /* <name>-results.gz */
+	STOW_VELERO_BACKUP_METADATA,	  /* velero-backup.json */
+	STOW_VELERO_BACKUP_CONTENTS,	  /* <name>.tar.gz */
+	STOW_VELERO_BACKUP_LOG,		  /* <name>-logs.gz */
+	STOW_VELERO_BACKUP_RESULTS,	  /* <name>-results.gz */
 	STOW_VELERO_BACKUP_RESOURCE_LIST, /* <name>-resource-list.json.gz */
 	STOW_VELERO_BACKUP_PODVOLUMEBACKUPS,
 	STOW_VELERO_BACKUP_VOLUMESNAPSHOTS,
@@ -60,11 +60,13 @@ typedef enum stow_velero_backup_obj {
 
 /* The objects of restores/<name>/ (§2.3). */
 typedef enum stow_velero_restore_obj {
-	STOW_VELERO_RESTORE_LOG,           /* restore-<name>-logs.gz */
-	STOW_VELERO_RESTORE_RESULTS,       /* restore-<name>-results.gz */
-	STOW_VELERO_RESTORE_RESOURCE_LIST, /* restore-<name>-resource-list.json.gz */
+	STOW_VELERO_RESTORE_LOG,	   /* restore-<name>-logs.gz */
+	STOW_VELERO_RESTORE_RESULTS,	   /* restore-<name>-results.gz */
+	STOW_VELERO_RESTORE_RESOURCE_LIST, /* restore-<name>-resource-list.json.gz
+					    */
 	STOW_VELERO_RESTORE_ITEMOPERATIONS,
-	STOW_VELERO_RESTORE_VOLUMEINFO, /* <name>-volumeinfo.json.gz (no prefix) */
+	STOW_VELERO_RESTORE_VOLUMEINFO, /* <name>-volumeinfo.json.gz (no prefix)
+					 */
 	STOW_VELERO_RESTORE_OBJ_COUNT
 } stow_velero_restore_obj;
 
@@ -91,9 +93,8 @@ int stow_velero_restore_key(const stow_velero_location *loc, const char *name,
  * "CSIBackupVolumeSnapshotContents", "RestoreLog", "RestoreResults",
  * "RestoreResourceList", "RestoreItemOperations", "RestoreVolumeInfo").
  * STOW_EINVAL for an unknown kind. */
-int stow_velero_download_key(const stow_velero_location *loc,
-			     const char *kind, const char *name, char *out,
-			     size_t outsz);
+int stow_velero_download_key(const stow_velero_location *loc, const char *kind,
+			     const char *name, char *out, size_t outsz);
 
 /* Write velero-backup.json: the Backup object as indented JSON with
  * apiVersion "velero.io/v1" and kind "Backup" first (set when missing,
@@ -127,8 +128,8 @@ int stow_velero_list_backups(const stow_velero_location *loc,
  * Objects that vanish meanwhile are not errors. *deleted (may be NULL)
  * counts the objects removed. A backup with no objects is not an error:
  * *deleted is 0. */
-int stow_velero_delete_backup(const stow_velero_location *loc,
-			      const char *name, size_t *deleted);
+int stow_velero_delete_backup(const stow_velero_location *loc, const char *name,
+			      size_t *deleted);
 int stow_velero_delete_restore(const stow_velero_location *loc,
 			       const char *name, size_t *deleted);
 
@@ -139,8 +140,8 @@ int stow_velero_delete_restore(const stow_velero_location *loc,
  * top-level prefix \"x/\" ...") when not; a negative code when the store
  * cannot be listed. Cost: the store's list walks every key under the
  * location (the interface has no delimiter listing). */
-int stow_velero_location_validate(const stow_velero_location *loc,
-				  char *reason, size_t reasonsz);
+int stow_velero_location_validate(const stow_velero_location *loc, char *reason,
+				  size_t reasonsz);
 
 /* Results objects ({"errors": Result, "warnings": Result}, Result =
  * {velero: [], cluster: [], namespaces: {ns: []}}). Go writes every

@@ -46,8 +46,10 @@ int stow_velero_sink_write(stow_velero_sink *k, const void *data, size_t len)
 	if (rc < 0) {
 		k->failed = 1;
 		if (!k->w)
-			return stow_err_wrap(rc, "assembling %s in memory (the "
-					     "backend cannot stream)", k->key);
+			return stow_err_wrap(rc,
+					     "assembling %s in memory (the "
+					     "backend cannot stream)",
+					     k->key);
 		return rc;
 	}
 	k->bytes += len;

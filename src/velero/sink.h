@@ -24,9 +24,9 @@ typedef struct stow_velero_sink {
 	stow_store *store; /* borrowed */
 	char *key;
 	stow_put_writer *w; /* streaming backends */
-	stow_buf mem;       /* the others: the whole object, capped */
-	uint64_t bytes;     /* written so far */
-	int failed;         /* an append failed: commit must not publish */
+	stow_buf mem;	    /* the others: the whole object, capped */
+	uint64_t bytes;	    /* written so far */
+	int failed;	    /* an append failed: commit must not publish */
 } stow_velero_sink;
 
 /* Start an object under key (replacing any). mem_cap 0 means

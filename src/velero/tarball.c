@@ -81,8 +81,8 @@ struct stow_velero_tar_writer {
 	stow_velero_tar_stats st;
 };
 
-static la_ssize_t tar_write_cb(struct archive *a, void *client,
-			       const void *buf, size_t n)
+static la_ssize_t tar_write_cb(struct archive *a, void *client, const void *buf,
+			       size_t n)
 {
 	stow_velero_tar_writer *w = client;
 	int rc = stow_velero_sink_write(&w->sink, buf, n);
@@ -163,8 +163,8 @@ static int write_entry(stow_velero_tar_writer *w, const char *path,
 	return 0;
 }
 
-int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out,
-				    stow_store *s, const char *key)
+int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out, stow_store *s,
+				    const char *key)
 {
 	stow_velero_tar_writer *w;
 	int rc;
@@ -194,8 +194,8 @@ int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out,
 	 * zero blocks and pads nothing after the gzip stream. */
 	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
 	    archive_write_add_filter_gzip(w->a) != ARCHIVE_OK ||
-	    archive_write_set_filter_option(w->a, "gzip", "timestamp",
-					    NULL) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL) !=
+		ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, tar_write_cb, NULL, NULL) !=
 		ARCHIVE_OK) {
@@ -226,9 +226,8 @@ int stow_velero_tar_writer_open(stow_velero_tar_writer **out,
 	char key[STOW_VELERO_KEY_MAX];
 
 	*out = NULL;
-	STOW_TRY(stow_velero_backup_key(loc, backup,
-					STOW_VELERO_BACKUP_CONTENTS, key,
-					sizeof(key)));
+	STOW_TRY(stow_velero_backup_key(
+	    loc, backup, STOW_VELERO_BACKUP_CONTENTS, key, sizeof(key)));
 	return stow_velero_tar_writer_open_key(out, loc->store, key);
 }
 
@@ -281,15 +280,15 @@ int stow_velero_tar_writer_add_item(stow_velero_tar_writer *w, const char *gr,
 	STOW_TRY(stow_velero_json_compact(obj, &w->js));
 	if (!version || preferred) {
 		STOW_TRY(item_path(&w->path, gr, NULL, ns, name));
-		STOW_TRY(write_entry(w, (const char *)w->path.data,
-				     w->js.data, w->js.len));
+		STOW_TRY(write_entry(w, (const char *)w->path.data, w->js.data,
+				     w->js.len));
 	}
 	if (version) {
 		snprintf(vdir, sizeof(vdir), "%s%s", version,
 			 preferred ? "-preferredversion" : "");
 		STOW_TRY(item_path(&w->path, gr, vdir, ns, name));
-		STOW_TRY(write_entry(w, (const char *)w->path.data,
-				     w->js.data, w->js.len));
+		STOW_TRY(write_entry(w, (const char *)w->path.data, w->js.data,
+				     w->js.len));
 	}
 	w->st.items++;
 	return 0;
@@ -315,9 +314,8 @@ static int path_safe(const char *path)
 	return 1;
 }
 
-int stow_velero_tar_writer_add_file(stow_velero_tar_writer *w,
-				    const char *path, const void *data,
-				    size_t len)
+int stow_velero_tar_writer_add_file(stow_velero_tar_writer *w, const char *path,
+				    const void *data, size_t len)
 {
 	if (!w || (!data && len) || !path_safe(path))
 		return stow_err_set(STOW_EINVAL,
@@ -334,8 +332,7 @@ int stow_velero_tar_writer_commit(stow_velero_tar_writer *w,
 	if (!w)
 		return stow_err_set(STOW_EINVAL, "commit without a writer");
 	if (w->failed)
-		rc = stow_err_set(STOW_EINVAL,
-				  "tarball writer failed earlier");
+		rc = stow_err_set(STOW_EINVAL, "tarball writer failed earlier");
 	if (rc == 0)
 		rc = start(w);
 	if (rc == 0 && archive_write_close(w->a) != ARCHIVE_OK)
@@ -416,7 +413,7 @@ static la_ssize_t store_read_cb(struct archive *a, void *client,
 }
 
 static int corrupt(reader *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int corrupt(reader *r, const char *fmt, ...)
 {
@@ -595,7 +592,8 @@ static int index_gr(reader *r, const stow_velero_tar_item *it)
 		r->grs = ng;
 		r->cap_grs = ncap;
 	}
-	memmove(r->grs + lo + 1, r->grs + lo, (r->n_grs - lo) * sizeof(*r->grs));
+	memmove(r->grs + lo + 1, r->grs + lo,
+		(r->n_grs - lo) * sizeof(*r->grs));
 	memset(&r->grs[lo], 0, sizeof(r->grs[lo]));
 	r->n_grs++;
 	r->grs[lo].gr = strdup(it->gr);
@@ -637,7 +635,8 @@ static int index_ns(reader *r, const char *ns)
 		r->nss = nn;
 		r->cap_nss = ncap;
 	}
-	memmove(r->nss + lo + 1, r->nss + lo, (r->n_nss - lo) * sizeof(*r->nss));
+	memmove(r->nss + lo + 1, r->nss + lo,
+		(r->n_nss - lo) * sizeof(*r->nss));
 	r->n_nss++;
 	r->nss[lo] = strdup(ns);
 	if (!r->nss[lo])
@@ -706,8 +705,7 @@ static int one_entry(reader *r, struct archive_entry *e)
 			       (unsigned long long)r->st.entries);
 	if (strnlen(path, PATH_MAX_LEN + 1) > PATH_MAX_LEN)
 		return corrupt(r, "entry %llu: path longer than %d bytes",
-			       (unsigned long long)r->st.entries,
-			       PATH_MAX_LEN);
+			       (unsigned long long)r->st.entries, PATH_MAX_LEN);
 	if (path[0] == '/')
 		return corrupt(r, "%.300s: absolute path", path);
 	for (const char *p = path; *p;) {
@@ -720,32 +718,36 @@ static int one_entry(reader *r, struct archive_entry *e)
 		p += n + (slash ? 1 : 0);
 	}
 	if (archive_entry_hardlink(e))
-		return corrupt(r, "%.300s: hard link (only regular files "
-				  "belong in a backup)",
+		return corrupt(r,
+			       "%.300s: hard link (only regular files "
+			       "belong in a backup)",
 			       path);
 	type = archive_entry_filetype(e);
 	if (type == AE_IFDIR)
 		return skip_data(r, path);
 	if (type != AE_IFREG)
-		return corrupt(r, "%.300s: %s (only regular files belong in "
-				  "a backup)",
+		return corrupt(r,
+			       "%.300s: %s (only regular files belong in "
+			       "a backup)",
 			       path,
-			       type == AE_IFLNK   ? "symbolic link"
-			       : type == AE_IFCHR ? "character device"
-			       : type == AE_IFBLK ? "block device"
-			       : type == AE_IFIFO ? "fifo"
+			       type == AE_IFLNK	   ? "symbolic link"
+			       : type == AE_IFCHR  ? "character device"
+			       : type == AE_IFBLK  ? "block device"
+			       : type == AE_IFIFO  ? "fifo"
 			       : type == AE_IFSOCK ? "socket"
 						   : "not a regular file");
 	size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 	if (size < 0 || (uint64_t)size > r->max_entry)
-		return corrupt(r, "%.300s: declares %lld bytes, over the "
-				  "%llu-byte cap per entry",
+		return corrupt(r,
+			       "%.300s: declares %lld bytes, over the "
+			       "%llu-byte cap per entry",
 			       path, (long long)size,
 			       (unsigned long long)r->max_entry);
 	r->total += (uint64_t)size;
 	if (r->total > r->max_total)
-		return corrupt(r, "%.300s: contents pass the %llu-byte cap "
-				  "for the whole tarball",
+		return corrupt(r,
+			       "%.300s: contents pass the %llu-byte cap "
+			       "for the whole tarball",
 			       path, (unsigned long long)r->max_total);
 	r->st.bytes += (uint64_t)size;
 
@@ -835,12 +837,12 @@ static int run(reader *r, const void *mem, size_t mem_len)
 static void reader_init(reader *r, const stow_velero_tar_read_opts *o)
 {
 	memset(r, 0, sizeof(*r));
-	r->max_entry = o && o->max_entry ? o->max_entry
-					 : STOW_VELERO_TAR_MAX_ENTRY;
-	r->max_total = o && o->max_total ? o->max_total
-					 : STOW_VELERO_TAR_MAX_TOTAL;
-	r->max_entries = o && o->max_entries ? o->max_entries
-					     : STOW_VELERO_TAR_MAX_ENTRIES;
+	r->max_entry =
+	    o && o->max_entry ? o->max_entry : STOW_VELERO_TAR_MAX_ENTRY;
+	r->max_total =
+	    o && o->max_total ? o->max_total : STOW_VELERO_TAR_MAX_TOTAL;
+	r->max_entries =
+	    o && o->max_entries ? o->max_entries : STOW_VELERO_TAR_MAX_ENTRIES;
 	if (o) {
 		r->flags = o->flags;
 		r->item_cb = o->item_cb;
@@ -850,10 +852,10 @@ static void reader_init(reader *r, const stow_velero_tar_read_opts *o)
 	stow_buf_init(&r->chunk, READ_CHUNK);
 	/* One entry at a time, at most max_entry bytes (plus slack for the
 	 * last read that detects an overrun). */
-	stow_buf_init(&r->data, (size_t)(r->max_entry > SIZE_MAX / 2
-						 ? SIZE_MAX / 2
-						 : r->max_entry) +
-				    64 * 1024);
+	stow_buf_init(&r->data,
+		      (size_t)(r->max_entry > SIZE_MAX / 2 ? SIZE_MAX / 2
+							   : r->max_entry) +
+			  64 * 1024);
 }
 
 static void reader_done(reader *r)
@@ -872,8 +874,8 @@ static void reader_done(reader *r)
 	free(r->nss);
 }
 
-static int read_any(stow_store *s, const char *key, const void *mem,
-		    size_t len, const stow_velero_tar_read_opts *opts,
+static int read_any(stow_store *s, const char *key, const void *mem, size_t len,
+		    const stow_velero_tar_read_opts *opts,
 		    stow_velero_tar_stats *stats)
 {
 	reader r;

@@ -53,14 +53,14 @@
 #define STOW_VELERO_TAR_MAX_ENTRIES ((uint64_t)4 << 20)
 
 typedef struct stow_velero_tar_stats {
-	uint64_t items;         /* writer: add_item calls; reader: items
-				 * handed to the item callback */
-	uint64_t entries;       /* tar entries (files; directories too when
-				 * reading) */
-	uint64_t item_errors;   /* reader: items reported to the error cb */
-	uint64_t bytes;         /* uncompressed bytes of file contents */
-	uint64_t stored_bytes;  /* compressed bytes written or read */
-	char version[16];       /* reader: metadata/version ("" if absent) */
+	uint64_t items;	       /* writer: add_item calls; reader: items
+				* handed to the item callback */
+	uint64_t entries;      /* tar entries (files; directories too when
+				* reading) */
+	uint64_t item_errors;  /* reader: items reported to the error cb */
+	uint64_t bytes;	       /* uncompressed bytes of file contents */
+	uint64_t stored_bytes; /* compressed bytes written or read */
+	char version[16];      /* reader: metadata/version ("" if absent) */
 } stow_velero_tar_stats;
 
 /* ---- writer ---- */
@@ -74,8 +74,8 @@ int stow_velero_tar_writer_open(stow_velero_tar_writer **out,
 				const stow_velero_location *loc,
 				const char *backup);
 /* The same into any key of a store (tests, the finalizer's rewrite). */
-int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out,
-				    stow_store *s, const char *key);
+int stow_velero_tar_writer_open_key(stow_velero_tar_writer **out, stow_store *s,
+				    const char *key);
 /* Every entry from now on gets this mtime instead of the time it is
  * written (reproducible test output). */
 void stow_velero_tar_writer_set_mtime(stow_velero_tar_writer *w, time_t t);
@@ -97,9 +97,8 @@ int stow_velero_tar_writer_add_item(stow_velero_tar_writer *w, const char *gr,
 				    const char *ns, const char *name,
 				    const json_t *obj);
 /* Add a raw file at a relative path (no "..", not absolute). */
-int stow_velero_tar_writer_add_file(stow_velero_tar_writer *w,
-				    const char *path, const void *data,
-				    size_t len);
+int stow_velero_tar_writer_add_file(stow_velero_tar_writer *w, const char *path,
+				    const void *data, size_t len);
 /* Finish the archive and publish the object; frees w, success or not.
  * stats may be NULL. */
 int stow_velero_tar_writer_commit(stow_velero_tar_writer *w,
@@ -111,10 +110,10 @@ void stow_velero_tar_writer_free(stow_velero_tar_writer *w);
 
 typedef struct stow_velero_tar_item {
 	const char *path;    /* the entry's path as stored */
-	const char *gr;      /* "deployments.apps" */
+	const char *gr;	     /* "deployments.apps" */
 	const char *version; /* NULL for the un-versioned copy */
-	int preferred;       /* the <version>-preferredversion copy */
-	const char *ns;      /* NULL for cluster-scoped */
+	int preferred;	     /* the <version>-preferredversion copy */
+	const char *ns;	     /* NULL for cluster-scoped */
 	const char *name;
 } stow_velero_tar_item;
 
@@ -164,7 +163,7 @@ typedef struct stow_velero_tar_index {
 	size_t n_grs;
 	char **grs;
 	char **preferred_versions; /* parallel to grs */
-	uint64_t *item_counts;     /* parallel to grs */
+	uint64_t *item_counts;	   /* parallel to grs */
 	size_t n_namespaces;
 	char **namespaces;
 	stow_velero_tar_stats stats;

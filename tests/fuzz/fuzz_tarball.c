@@ -71,8 +71,7 @@ static int item_cb(void *ctx, const stow_velero_tar_item *it, json_t *obj)
 	return 0;
 }
 
-static int error_cb(void *ctx, const stow_velero_tar_item *it,
-		    const char *msg)
+static int error_cb(void *ctx, const stow_velero_tar_item *it, const char *msg)
 {
 	(void)ctx;
 	check(it && it->path && msg && *msg);
@@ -121,9 +120,11 @@ static void round_trip(seen *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	seen s;
-	stow_velero_tar_read_opts o = {
-	    .max_entry = 1 << 20, .max_total = 16 << 20, .max_entries = 4096,
-	    .item_cb = item_cb, .error_cb = error_cb};
+	stow_velero_tar_read_opts o = {.max_entry = 1 << 20,
+				       .max_total = 16 << 20,
+				       .max_entries = 4096,
+				       .item_cb = item_cb,
+				       .error_cb = error_cb};
 	stow_velero_tar_index *ix = NULL;
 	stow_velero_tar_stats st;
 	int rc;
@@ -146,8 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 1; i < ix->n_grs; i++)
 			check(strcmp(ix->grs[i - 1], ix->grs[i]) < 0);
 		for (size_t i = 1; i < ix->n_namespaces; i++)
-			check(strcmp(ix->namespaces[i - 1],
-				     ix->namespaces[i]) < 0);
+			check(strcmp(ix->namespaces[i - 1], ix->namespaces[i]) <
+			      0);
 	}
 	stow_velero_tar_index_free(ix);
 	return 0;

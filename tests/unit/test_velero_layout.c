@@ -105,8 +105,8 @@ static void test_names(void **state)
 	assert_true(stow_velero_name_valid("a.b-c.d"));
 	assert_true(stow_velero_name_valid(long_ok));
 	static const char *const bad[] = {
-	    "", "A", "-a", "a-", "a..b", ".a", "a.", "a/b", "..", ".",
-	    "a_b", "a b", "a\nb", "../../etc", "a.-b", "a-.b", "é"};
+	    "",	 "A",	"-a",  "a-",   "a..b",	    ".a",   "a.",   "a/b", "..",
+	    ".", "a_b", "a b", "a\nb", "../../etc", "a.-b", "a-.b", "é"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(stow_velero_name_valid(bad[i]));
 	assert_false(stow_velero_name_valid(long_bad));
@@ -139,9 +139,8 @@ static void test_keys(void **state)
 	    "velero/dr/backups/b1/b1-csi-volumesnapshotclasses.json.gz",
 	};
 	for (int i = 0; i < STOW_VELERO_BACKUP_OBJ_COUNT; i++) {
-		assert_int_equal(stow_velero_backup_key(&loc, "b1", i, k,
-							sizeof(k)),
-				 0);
+		assert_int_equal(
+		    stow_velero_backup_key(&loc, "b1", i, k, sizeof(k)), 0);
 		assert_string_equal(k, want[i]);
 		assert_true(stow_store_key_valid(k));
 	}
@@ -153,13 +152,12 @@ static void test_keys(void **state)
 	    "velero/dr/restores/r1/r1-volumeinfo.json.gz",
 	};
 	for (int i = 0; i < STOW_VELERO_RESTORE_OBJ_COUNT; i++) {
-		assert_int_equal(stow_velero_restore_key(&loc, "r1", i, k,
-							 sizeof(k)),
-				 0);
+		assert_int_equal(
+		    stow_velero_restore_key(&loc, "r1", i, k, sizeof(k)), 0);
 		assert_string_equal(k, rwant[i]);
 	}
-	assert_int_equal(stow_velero_download_key(&loc, "BackupContents",
-						  "b1", k, sizeof(k)),
+	assert_int_equal(stow_velero_download_key(&loc, "BackupContents", "b1",
+						  k, sizeof(k)),
 			 0);
 	assert_string_equal(k, "velero/dr/backups/b1/b1.tar.gz");
 	assert_int_equal(stow_velero_download_key(&loc, "RestoreVolumeInfo",
@@ -170,9 +168,9 @@ static void test_keys(void **state)
 						  "b1", k, sizeof(k)),
 			 0);
 	assert_string_equal(k, "velero/dr/backups/b1/b1-volumeinfo.json.gz");
-	assert_int_equal(stow_velero_download_key(&loc, "Nope", "b1", k,
-						  sizeof(k)),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_download_key(&loc, "Nope", "b1", k, sizeof(k)),
+	    STOW_EINVAL);
 	/* Path tricks never become keys. */
 	assert_int_equal(stow_velero_backup_key(&loc, "../x", 0, k, sizeof(k)),
 			 STOW_EINVAL);
@@ -180,9 +178,9 @@ static void test_keys(void **state)
 			 STOW_EINVAL);
 	assert_int_equal(stow_velero_backup_key(&loc, "b1", 99, k, sizeof(k)),
 			 STOW_EINVAL);
-	assert_int_equal(stow_velero_backup_key(&loc, "b1", 0, tiny,
-						sizeof(tiny)),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_backup_key(&loc, "b1", 0, tiny, sizeof(tiny)),
+	    STOW_EINVAL);
 	/* Root location and bad prefixes. */
 	assert_int_equal(stow_velero_location_init(&loc, s, NULL), 0);
 	assert_string_equal(loc.prefix, "");
@@ -218,18 +216,19 @@ static void test_go_json(void **state)
 	json_t *v;
 
 	(void)state;
-	v = json_pack("{s:i, s:[b,n], s:s}", "b", 1, "a", 1, "c",
-		      "<a&b> \xe2\x80\xa8\xe2\x80\xa9 \x01\x1f \\u0041 / \xc3\xa9");
+	v = json_pack(
+	    "{s:i, s:[b,n], s:s}", "b", 1, "a", 1, "c",
+	    "<a&b> \xe2\x80\xa8\xe2\x80\xa9 \x01\x1f \\u0041 / \xc3\xa9");
 	assert_non_null(v);
 	/* Sorted keys, no spaces, Go's HTML-safe escapes, lower-case hex,
 	 * '/' and non-ASCII as is, a literal backslash-u left alone. */
-	dump_compact(v,
-		     "{\"a\":[true,null],\"b\":1,\"c\":\"\\u003ca\\u0026b"
-		     "\\u003e \\u2028\\u2029 \\u0001\\u001f \\\\u0041 / "
-		     "\xc3\xa9\"}");
+	dump_compact(v, "{\"a\":[true,null],\"b\":1,\"c\":\"\\u003ca\\u0026b"
+			"\\u003e \\u2028\\u2029 \\u0001\\u001f \\\\u0041 / "
+			"\xc3\xa9\"}");
 	json_decref(v);
-	v = json_pack("{s:I, s:s, s:{}, s:[]}", "n", (json_int_t)-9007199254740993LL,
-		      "t", "tab\there\nnl\"q\\", "o", "e");
+	v = json_pack("{s:I, s:s, s:{}, s:[]}", "n",
+		      (json_int_t)-9007199254740993LL, "t",
+		      "tab\there\nnl\"q\\", "o", "e");
 	dump_compact(v, "{\"e\":[],\"n\":-9007199254740993,\"o\":{},"
 			"\"t\":\"tab\\there\\nnl\\\"q\\\\\"}");
 	json_decref(v);
@@ -238,8 +237,8 @@ static void test_go_json(void **state)
 static void test_go_pretty(void **state)
 {
 	stow_buf b;
-	json_t *v = json_pack("{s:s, s:{s:i, s:[]}, s:{}}", "z", "<", "m",
-			      "y", 1, "x", "a");
+	json_t *v = json_pack("{s:s, s:{s:i, s:[]}, s:{}}", "z", "<", "m", "y",
+			      1, "x", "a");
 
 	(void)state;
 	stow_buf_init(&b, 0);
@@ -255,8 +254,8 @@ static void test_go_pretty(void **state)
 
 static void test_gzjson_bytes(void **state)
 {
-	static const uint8_t go_header[10] = {0x1f, 0x8b, 8, 0, 0, 0,
-					      0,    0,    0, 0xff};
+	static const uint8_t go_header[10] = {0x1f, 0x8b, 8, 0, 0,
+					      0,    0,	  0, 0, 0xff};
 	stow_buf gz, plain;
 	json_t *v = json_pack("{s:i}", "a", 1), *back;
 
@@ -366,10 +365,11 @@ static void test_backup_json(void **state)
 	raw = get_str(f->s, "pre/backups/b1/velero-backup.json");
 	assert_non_null(raw);
 	/* Plain (not gzip), indented, TypeMeta first. */
-	assert_true(strncmp(raw,
-			    "{\n  \"apiVersion\": \"velero.io/v1\",\n  \"kind\": "
-			    "\"Backup\",\n  \"metadata\": {\n",
-			    60) == 0);
+	assert_true(
+	    strncmp(raw,
+		    "{\n  \"apiVersion\": \"velero.io/v1\",\n  \"kind\": "
+		    "\"Backup\",\n  \"metadata\": {\n",
+		    60) == 0);
 	free(raw);
 	assert_int_equal(stow_velero_get_backup_json(&loc, "b1", &back), 0);
 	assert_string_equal(
@@ -413,9 +413,9 @@ static void test_gzjson_objects(void **state)
 	json_decref(back);
 	assert_int_equal(stow_velero_get_gzjson(&loc, key, 10, &back),
 			 STOW_ENOMEM);
-	assert_int_equal(stow_velero_get_gzjson(&loc, "backups/b1/none.json.gz",
-						0, &back),
-			 STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_velero_get_gzjson(&loc, "backups/b1/none.json.gz", 0, &back),
+	    STOW_ENOTFOUND);
 	json_decref(v);
 }
 
@@ -428,9 +428,8 @@ static void test_gzip_writer(void **state)
 	stow_buf_init(&gz, 0);
 	stow_buf_init(&plain, 0);
 	stow_buf_init(&want, 0);
-	assert_int_equal(stow_velero_gzip_writer_open(&w, f->s,
-						      "backups/b1/b1-logs.gz"),
-			 0);
+	assert_int_equal(
+	    stow_velero_gzip_writer_open(&w, f->s, "backups/b1/b1-logs.gz"), 0);
 	for (int i = 0; i < 50000; i++) {
 		char line[128];
 		int n = snprintf(line, sizeof(line),
@@ -452,9 +451,8 @@ static void test_gzip_writer(void **state)
 	assert_int_equal(plain.len, want.len);
 	assert_memory_equal(plain.data, want.data, want.len);
 	/* An abandoned writer leaves nothing. */
-	assert_int_equal(stow_velero_gzip_writer_open(&w, f->s,
-						      "backups/b2/b2-logs.gz"),
-			 0);
+	assert_int_equal(
+	    stow_velero_gzip_writer_open(&w, f->s, "backups/b2/b2-logs.gz"), 0);
 	assert_int_equal(stow_velero_gzip_writer_write(w, "x", 1), 0);
 	stow_velero_gzip_writer_free(w);
 	stow_velero_gzip_writer_free(NULL);
@@ -513,13 +511,10 @@ static void test_list_delete(void **state)
 	assert_int_equal(deleted, 3);
 	assert_int_equal(stow_store_stat(f->s, "p/backups/b1/b1.tar.gz", NULL),
 			 STOW_ENOTFOUND);
-	assert_int_equal(stow_store_stat(f->s, "p/backups/b10/b10.tar.gz",
-					 NULL),
-			 0);
-	assert_int_equal(stow_store_stat(f->s,
-					 "p/restores/b1/restore-b1-logs.gz",
-					 NULL),
-			 0);
+	assert_int_equal(
+	    stow_store_stat(f->s, "p/backups/b10/b10.tar.gz", NULL), 0);
+	assert_int_equal(
+	    stow_store_stat(f->s, "p/restores/b1/restore-b1-logs.gz", NULL), 0);
 	assert_int_equal(stow_velero_delete_backup(&loc, "b1", &deleted), 0);
 	assert_int_equal(deleted, 0);
 	assert_int_equal(stow_velero_delete_restore(&loc, "b1", &deleted), 0);
@@ -539,9 +534,8 @@ static void test_validate(void **state)
 
 	assert_int_equal(stow_velero_location_init(&loc, f->s, "bsl"), 0);
 	/* Empty is valid. */
-	assert_int_equal(stow_velero_location_validate(&loc, reason,
-						       sizeof(reason)),
-			 0);
+	assert_int_equal(
+	    stow_velero_location_validate(&loc, reason, sizeof(reason)), 0);
 	assert_string_equal(reason, "");
 	put_str(f->s, "bsl/backups/b1/velero-backup.json", "{}");
 	put_str(f->s, "bsl/restores/r1/restore-r1-logs.gz", "x");
@@ -552,22 +546,20 @@ static void test_validate(void **state)
 	put_str(f->s, "bsl/top-level-object", "x");
 	/* Outside the prefix: not this location's business. */
 	put_str(f->s, "elsewhere/x/y", "x");
-	assert_int_equal(stow_velero_location_validate(&loc, reason,
-						       sizeof(reason)),
-			 0);
+	assert_int_equal(
+	    stow_velero_location_validate(&loc, reason, sizeof(reason)), 0);
 	assert_string_equal(reason, "");
 	put_str(f->s, "bsl/vault/config", "x");
-	assert_int_equal(stow_velero_location_validate(&loc, reason,
-						       sizeof(reason)),
-			 0);
+	assert_int_equal(
+	    stow_velero_location_validate(&loc, reason, sizeof(reason)), 0);
 	assert_non_null(strstr(reason, "unexpected top-level prefix "
-					"\"vault/\""));
+				       "\"vault/\""));
 	/* At the store's root "elsewhere/" is foreign. */
 	assert_int_equal(stow_velero_location_init(&loc, f->s, NULL), 0);
-	assert_int_equal(stow_velero_location_validate(&loc, reason,
-						       sizeof(reason)),
-			 0);
-	assert_true(strstr(reason, "\"bsl/\"") || strstr(reason, "\"elsewhere/\""));
+	assert_int_equal(
+	    stow_velero_location_validate(&loc, reason, sizeof(reason)), 0);
+	assert_true(strstr(reason, "\"bsl/\"") ||
+		    strstr(reason, "\"elsewhere/\""));
 }
 
 static void compact_is(const json_t *v, const char *want)
@@ -581,9 +573,9 @@ static void test_results(void **state)
 
 	(void)state;
 	compact_is(r, "{\"errors\":{},\"warnings\":{}}");
-	assert_int_equal(stow_velero_results_add(r, 0, STOW_VELERO_SCOPE_VELERO,
-						 NULL, "v1"),
-			 0);
+	assert_int_equal(
+	    stow_velero_results_add(r, 0, STOW_VELERO_SCOPE_VELERO, NULL, "v1"),
+	    0);
 	assert_int_equal(stow_velero_results_add(
 			     r, 0, STOW_VELERO_SCOPE_NAMESPACE, "ns1", "n1"),
 			 0);
@@ -618,18 +610,14 @@ static void test_resource_list(void **state)
 	json_t *l = stow_velero_resource_list_new();
 
 	(void)state;
-	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Pod", "ns2",
-						       "p", NULL),
-			 0);
-	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Pod", "ns1",
-						       "q", NULL),
-			 0);
-	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Pod", "ns1",
-						       "q", NULL),
-			 0);
-	assert_int_equal(stow_velero_resource_list_add(l, "apps/v1",
-						       "Deployment", "ns1", "d",
-						       NULL),
+	assert_int_equal(
+	    stow_velero_resource_list_add(l, "v1", "Pod", "ns2", "p", NULL), 0);
+	assert_int_equal(
+	    stow_velero_resource_list_add(l, "v1", "Pod", "ns1", "q", NULL), 0);
+	assert_int_equal(
+	    stow_velero_resource_list_add(l, "v1", "Pod", "ns1", "q", NULL), 0);
+	assert_int_equal(stow_velero_resource_list_add(
+			     l, "apps/v1", "Deployment", "ns1", "d", NULL),
 			 0);
 	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Namespace",
 						       NULL, "ns1", NULL),
@@ -637,9 +625,9 @@ static void test_resource_list(void **state)
 	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Secret", "ns1",
 						       "s", "created"),
 			 0);
-	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Pod", "", "",
-						       NULL),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_resource_list_add(l, "v1", "Pod", "", "", NULL),
+	    STOW_EINVAL);
 	assert_int_equal(stow_velero_resource_list_finish(l), 0);
 	compact_is(l, "{\"apps/v1/Deployment\":[\"ns1/d\"],\"v1/Namespace\":["
 		      "\"ns1\"],\"v1/Pod\":[\"ns1/q\",\"ns2/p\"],\"v1/Secret\":"
@@ -648,8 +636,7 @@ static void test_resource_list(void **state)
 }
 
 #define BOTH(t)                                                                \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,           \
-						 &fs_ptr),                     \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &fs_ptr), \
 	    cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,       \
 						     &mem_ptr)
 

@@ -253,9 +253,9 @@ static void test_round_trip(void **state)
 	stow_velero_tar_writer_set_mtime(w, 1767225600); /* 2026-01-01 */
 	write_sample(w);
 	/* Nothing visible before commit. */
-	assert_int_equal(stow_store_stat(f->s, "velero/backups/b1/b1.tar.gz",
-					 NULL),
-			 STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_store_stat(f->s, "velero/backups/b1/b1.tar.gz", NULL),
+	    STOW_ENOTFOUND);
 	assert_int_equal(stow_velero_tar_writer_commit(w, &st), 0);
 	assert_int_equal(st.items, 6);
 	assert_int_equal(st.entries, 1 + 5 * 2 + 1);
@@ -277,7 +277,10 @@ static void test_round_trip(void **state)
 	assert_true(tar.data[tar.len - 1025] != 0 ||
 		    tar.data[tar.len - 1536] != 0 || tar.len < 10240);
 	/* USTAR headers ("ustar\0" "00") like Go's. */
-	assert_memory_equal(tar.data + 257, "ustar\0" "00", 8);
+	assert_memory_equal(tar.data + 257,
+			    "ustar\0"
+			    "00",
+			    8);
 
 	n = raw_list(b.data, b.len, raw, 32);
 	assert_int_equal(n, 12);
@@ -289,12 +292,14 @@ static void test_round_trip(void **state)
 		assert_int_equal(raw[i].mtime, 1767225600);
 		assert_string_equal(raw[i].uname, "");
 	}
-	assert_string_equal(raw[1].path, "resources/pods/namespaces/app/web-0.json");
+	assert_string_equal(raw[1].path,
+			    "resources/pods/namespaces/app/web-0.json");
 	assert_string_equal(raw[2].path,
 			    "resources/pods/v1-preferredversion/namespaces/app/"
 			    "web-0.json");
-	assert_string_equal(raw[9].path, "resources/horizontalpodautoscalers."
-					 "autoscaling/v1/namespaces/app/web.json");
+	assert_string_equal(raw[9].path,
+			    "resources/horizontalpodautoscalers."
+			    "autoscaling/v1/namespaces/app/web.json");
 
 	/* Read everything back through the store. */
 	o.item_cb = item_cb;
@@ -339,8 +344,7 @@ static void test_round_trip(void **state)
 			    "clusterroles.rbac.authorization.k8s.io");
 	assert_string_equal(ix->grs[1], "configmaps");
 	assert_string_equal(ix->grs[2], "deployments.apps");
-	assert_string_equal(ix->grs[3],
-			    "horizontalpodautoscalers.autoscaling");
+	assert_string_equal(ix->grs[3], "horizontalpodautoscalers.autoscaling");
 	assert_string_equal(ix->preferred_versions[3], "");
 	assert_int_equal(ix->item_counts[3], 0);
 	assert_string_equal(ix->grs[4], "namespaces");
@@ -355,9 +359,9 @@ static void test_round_trip(void **state)
 	stow_velero_tar_index_free(NULL);
 
 	/* Missing object: not found, not corrupt. */
-	assert_int_equal(stow_velero_tar_read_store(f->s, "velero/none.tar.gz",
-						    NULL, NULL),
-			 STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_velero_tar_read_store(f->s, "velero/none.tar.gz", NULL, NULL),
+	    STOW_ENOTFOUND);
 	stow_buf_free(&b);
 	stow_buf_free(&tar);
 }
@@ -370,22 +374,23 @@ static void test_odd_names(void **state)
 	stow_velero_tar_writer *w;
 	stow_velero_tar_read_opts o = {0};
 	char n253[254];
-	static const char *const names[] = {"r\xc3\xb4le:\xe6\x97\xa5\xe6\x9c\xac",
-					    "system:aggregate-to-edit", "a b",
-					    NULL};
+	static const char *const names[] = {
+	    "r\xc3\xb4le:\xe6\x97\xa5\xe6\x9c\xac", "system:aggregate-to-edit",
+	    "a b", NULL};
 	got g = {0};
 
 	memset(n253, 'y', 253);
 	n253[253] = '\0';
-	assert_int_equal(stow_velero_tar_writer_open_key(&w, f->s, "odd.tar.gz"),
-			 0);
+	assert_int_equal(
+	    stow_velero_tar_writer_open_key(&w, f->s, "odd.tar.gz"), 0);
 	for (int i = 0; i < 4; i++) {
 		const char *nm = names[i] ? names[i] : n253;
 		json_t *o1 = k8s_obj("rbac.authorization.k8s.io/v1",
 				     "ClusterRole", NULL, nm);
 
 		assert_int_equal(stow_velero_tar_writer_add_item(
-				     w, "clusterroles.rbac.authorization.k8s.io",
+				     w,
+				     "clusterroles.rbac.authorization.k8s.io",
 				     "v1", 1, NULL, nm, o1),
 				 0);
 		json_decref(o1);
@@ -402,9 +407,8 @@ static void test_odd_names(void **state)
 	o.item_cb = item_cb;
 	o.error_cb = error_cb;
 	o.ctx = &g;
-	assert_int_equal(stow_velero_tar_read_store(f->s, "odd.tar.gz", &o,
-						    NULL),
-			 0);
+	assert_int_equal(
+	    stow_velero_tar_read_store(f->s, "odd.tar.gz", &o, NULL), 0);
 	for (int i = 0; i < g.errors; i++)
 		print_error("%s\n", g.msgs[i]);
 	assert_int_equal(g.errors, 0);
@@ -439,8 +443,8 @@ static void test_large(void **state)
 	big[(3 << 20) - 1] = '\0';
 	obj = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", "blob",
 			"namespace", "ns", "data", "k", big);
-	assert_int_equal(stow_velero_tar_writer_open_key(&w, f->s, "big.tar.gz"),
-			 0);
+	assert_int_equal(
+	    stow_velero_tar_writer_open_key(&w, f->s, "big.tar.gz"), 0);
 	assert_int_equal(stow_velero_tar_writer_add_item(w, "configmaps", "v1",
 							 1, "ns", "blob", obj),
 			 0);
@@ -461,16 +465,15 @@ static void test_large(void **state)
 	o.flags = STOW_VELERO_TAR_UNVERSIONED_ONLY;
 	o.error_cb = error_cb;
 	o.ctx = &g;
-	assert_int_equal(stow_velero_tar_read_store(f->s, "big.tar.gz", &o,
-						    &st),
-			 0);
+	assert_int_equal(
+	    stow_velero_tar_read_store(f->s, "big.tar.gz", &o, &st), 0);
 	assert_int_equal(st.items, 2001);
 	assert_int_equal(g.errors, 0);
 	/* A cap below the big item rejects the whole tarball. */
 	o.max_entry = 1 << 20;
-	assert_int_equal(stow_velero_tar_read_store(f->s, "big.tar.gz", &o,
-						    &st),
-			 STOW_ECORRUPT);
+	assert_int_equal(
+	    stow_velero_tar_read_store(f->s, "big.tar.gz", &o, &st),
+	    STOW_ECORRUPT);
 	assert_non_null(strstr(stow_err_msg(), "cap per entry"));
 	json_decref(obj);
 	free(big);
@@ -498,8 +501,8 @@ static int spy_get(stow_store *s, const char *key, uint64_t off, uint64_t len,
 {
 	return stow_store_get(((spy_store *)s)->inner, key, off, len, out);
 }
-static int spy_put(stow_store *s, const char *key, const void *data,
-		   size_t len, unsigned flags)
+static int spy_put(stow_store *s, const char *key, const void *data, size_t len,
+		   unsigned flags)
 {
 	((spy_store *)s)->whole_puts++;
 	return stow_store_put(((spy_store *)s)->inner, key, data, len, flags);
@@ -618,9 +621,8 @@ static void test_streamed(void **state)
 	assert_int_equal(spy.whole_puts, 0);
 	assert_true(spy.appends > 100);
 	assert_true(spy.max_append <= 1u << 20);
-	assert_int_equal(stow_velero_tar_read_store(f->s,
-						    "backups/big/big.tar.gz",
-						    NULL, &st),
+	assert_int_equal(stow_velero_tar_read_store(
+			     f->s, "backups/big/big.tar.gz", NULL, &st),
 			 0);
 	assert_int_equal(st.entries, 1 + 512);
 }
@@ -641,12 +643,12 @@ static void test_writer_errors(void **state)
 	assert_int_equal(stow_velero_tar_writer_add_item(w, "pods", "v1", 1,
 							 "ns", "../x", o),
 			 STOW_EINVAL);
-	assert_int_equal(stow_velero_tar_writer_add_item(w, "pods", "v1", 1,
-							 "a/b", "p", o),
-			 STOW_EINVAL);
-	assert_int_equal(stow_velero_tar_writer_add_item(w, "", "v1", 1, "ns",
-							 "p", o),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_tar_writer_add_item(w, "pods", "v1", 1, "a/b", "p", o),
+	    STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_tar_writer_add_item(w, "", "v1", 1, "ns", "p", o),
+	    STOW_EINVAL);
 	assert_int_equal(stow_velero_tar_writer_add_item(w, "pods", "cluster",
 							 1, "ns", "p", o),
 			 STOW_EINVAL);
@@ -662,9 +664,9 @@ static void test_writer_errors(void **state)
 			 STOW_ENOTFOUND);
 	/* A store that fails the put: a clean error, nothing visible. */
 	assert_int_equal(stow_velero_tar_writer_open(&w, &loc, "b2"), 0);
-	assert_int_equal(stow_velero_tar_writer_add_item(w, "pods", "v1", 1,
-							 "ns", "p", o),
-			 0);
+	assert_int_equal(
+	    stow_velero_tar_writer_add_item(w, "pods", "v1", 1, "ns", "p", o),
+	    0);
 	stow_store_mem_fail_puts_after(s, 0);
 	assert_true(stow_velero_tar_writer_commit(w, NULL) < 0);
 	stow_store_mem_fail_puts_after(s, -1);
@@ -690,8 +692,8 @@ static int raw_write_cb_buf(struct archive *a, void *client, const void *p,
 	return stow_buf_append(client, p, n) < 0 ? -1 : (int)n;
 }
 
-static la_ssize_t raw_write_cb(struct archive *a, void *client,
-			       const void *p, size_t n)
+static la_ssize_t raw_write_cb(struct archive *a, void *client, const void *p,
+			       size_t n)
 {
 	return raw_write_cb_buf(a, client, p, n);
 }
@@ -706,16 +708,16 @@ static void make_tar(stow_buf *out, const hent *es, size_t n)
 	archive_write_set_format_gnutar(a);
 	archive_write_add_filter_gzip(a);
 	archive_write_set_bytes_per_block(a, 0);
-	assert_int_equal(archive_write_open2(a, out, NULL, raw_write_cb, NULL,
-					     NULL),
-			 ARCHIVE_OK);
+	assert_int_equal(
+	    archive_write_open2(a, out, NULL, raw_write_cb, NULL, NULL),
+	    ARCHIVE_OK);
 	for (size_t i = 0; i < n; i++) {
 		struct archive_entry *e = archive_entry_new();
 		size_t len = es[i].data ? strlen(es[i].data) : 0;
 
 		archive_entry_set_pathname(e, es[i].path);
-		archive_entry_set_filetype(e, es[i].type ? es[i].type
-							 : AE_IFREG);
+		archive_entry_set_filetype(e,
+					   es[i].type ? es[i].type : AE_IFREG);
 		archive_entry_set_perm(e, 0644);
 		if (es[i].type == AE_IFLNK)
 			archive_entry_set_symlink(e, es[i].link);
@@ -753,7 +755,10 @@ static void make_huge_decl(stow_buf *out, const char *path,
 	snprintf((char *)h + 124, 12, "%011llo", size);
 	memcpy(h + 136, "15100000000", 12);
 	h[156] = '0';
-	memcpy(h + 257, "ustar\0" "00", 8);
+	memcpy(h + 257,
+	       "ustar\0"
+	       "00",
+	       8);
 	memset(h + 148, ' ', 8);
 	for (int i = 0; i < 512; i++)
 		sum += h[i];
@@ -816,10 +821,10 @@ static void test_hostile(void **state)
 		stow_buf_free(&t);
 	}
 	{
-		hent e[] = {{"resources/pods/namespaces/ns/p.json", 0, good_pod,
-			     NULL},
-			    {"resources/pods/namespaces/ns/q.json", 0, NULL,
-			     "resources/pods/namespaces/ns/p.json"}};
+		hent e[] = {
+		    {"resources/pods/namespaces/ns/p.json", 0, good_pod, NULL},
+		    {"resources/pods/namespaces/ns/q.json", 0, NULL,
+		     "resources/pods/namespaces/ns/p.json"}};
 		make_tar(&t, e, 2);
 		expect_rejected(&t, "hard link", NULL);
 		stow_buf_free(&t);
@@ -837,17 +842,16 @@ static void test_hostile(void **state)
 		stow_buf_free(&t);
 	}
 	/* Declared sizes: 8 GiB in one header, no data behind it. */
-	make_huge_decl(&t, "resources/pods/namespaces/ns/p.json", 077777777777ULL);
+	make_huge_decl(&t, "resources/pods/namespaces/ns/p.json",
+		       077777777777ULL);
 	expect_rejected(&t, "over the 67108864-byte cap per entry", NULL);
 	stow_buf_free(&t);
 	/* Per-entry, total and count caps. */
 	{
-		hent e[] = {{"resources/pods/namespaces/ns/p.json", 0, good_pod,
-			     NULL},
-			    {"resources/pods/namespaces/ns/q.json", 0, good_pod,
-			     NULL},
-			    {"resources/pods/namespaces/ns/r.json", 0, good_pod,
-			     NULL}};
+		hent e[] = {
+		    {"resources/pods/namespaces/ns/p.json", 0, good_pod, NULL},
+		    {"resources/pods/namespaces/ns/q.json", 0, good_pod, NULL},
+		    {"resources/pods/namespaces/ns/r.json", 0, good_pod, NULL}};
 		make_tar(&t, e, 3);
 		o.max_entry = 40;
 		expect_rejected(&t, "cap per entry", &o);
@@ -858,36 +862,34 @@ static void test_hostile(void **state)
 		o.max_entries = 2;
 		expect_rejected(&t, "more than 2 entries", &o);
 		o.max_entries = 3;
-		assert_int_equal(stow_velero_tar_read_mem(t.data, t.len, &o,
-							  NULL),
-				 0);
+		assert_int_equal(
+		    stow_velero_tar_read_mem(t.data, t.len, &o, NULL), 0);
 		/* Truncated gzip: every cut is a clean ECORRUPT. */
 		for (size_t cut = 1; cut < t.len; cut += 7) {
 			int rc = stow_velero_tar_read_mem(t.data, t.len - cut,
 							  NULL, NULL);
 
 			assert_int_equal(rc, STOW_ECORRUPT);
-			assert_non_null(strstr(stow_err_msg(),
-					       "backup tarball rejected"));
+			assert_non_null(
+			    strstr(stow_err_msg(), "backup tarball rejected"));
 		}
 		/* Flipped bytes in the deflate data. */
 		t.data[t.len / 2] ^= 0xff;
-		assert_int_equal(stow_velero_tar_read_mem(t.data, t.len, NULL,
-							  NULL),
-				 STOW_ECORRUPT);
+		assert_int_equal(
+		    stow_velero_tar_read_mem(t.data, t.len, NULL, NULL),
+		    STOW_ECORRUPT);
 		stow_buf_free(&t);
 	}
 	/* Not gzip, not tar, empty. */
-	assert_int_equal(stow_velero_tar_read_mem("hello world", 11, NULL,
-						  NULL),
-			 STOW_ECORRUPT);
+	assert_int_equal(
+	    stow_velero_tar_read_mem("hello world", 11, NULL, NULL),
+	    STOW_ECORRUPT);
 	assert_non_null(strstr(stow_err_msg(), "backup tarball rejected"));
 	assert_int_equal(stow_velero_tar_read_mem("", 0, NULL, NULL),
 			 STOW_ECORRUPT);
 	stow_buf_init(&t, 0);
-	assert_int_equal(stow_velero_gzip("not a tar at all, just text", 27,
-					  &t),
-			 0);
+	assert_int_equal(
+	    stow_velero_gzip("not a tar at all, just text", 27, &t), 0);
 	assert_int_equal(stow_velero_tar_read_mem(t.data, t.len, NULL, NULL),
 			 STOW_ECORRUPT);
 	stow_buf_free(&t);
@@ -906,7 +908,8 @@ static void test_item_errors(void **state)
 	    {"./metadata/version", 0, "1.1.0\n", NULL},
 	    {"./resources/", AE_IFDIR, NULL, NULL},
 	    {"./resources/pods/namespaces/ns/p.json", 0, good_pod, NULL},
-	    {"resources/pods/namespaces/ns/bad.json", 0, "{\"metadata\":", NULL},
+	    {"resources/pods/namespaces/ns/bad.json", 0,
+	     "{\"metadata\":", NULL},
 	    {"resources/pods/namespaces/ns/other.json", 0, good_pod, NULL},
 	    {"resources/pods/namespaces/elsewhere/p.json", 0, good_pod, NULL},
 	    {"resources/pods/namespaces/ns/arr.json", 0, "[1,2]", NULL},
@@ -925,7 +928,8 @@ static void test_item_errors(void **state)
 	o.ctx = &g;
 	assert_int_equal(stow_velero_tar_read_mem(t.data, t.len, &o, &st), 0);
 	assert_int_equal(g.items, 2);
-	assert_true(find_path(&g, "./resources/pods/namespaces/ns/p.json") >= 0);
+	assert_true(find_path(&g, "./resources/pods/namespaces/ns/p.json") >=
+		    0);
 	assert_true(find_path(&g, "resources/nodes/cluster/n1.json") >= 0);
 	assert_int_equal(g.errors, 9);
 	assert_int_equal(st.item_errors, 9);
@@ -977,8 +981,8 @@ static const char *checker_path(char *buf, size_t n)
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-static int run_checker(const char *checker, const char *dir,
-		       const char *prefix, const char *name)
+static int run_checker(const char *checker, const char *dir, const char *prefix,
+		       const char *name)
 {
 	char cmd[2048];
 	int rc;
@@ -1020,12 +1024,11 @@ static void write_backup(stow_velero_location *loc, const char *name)
 
 	/* The resource list of the sample (un-versioned items). */
 	l = stow_velero_resource_list_new();
-	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Pod", "app",
-						       "web-0", NULL),
-			 0);
-	assert_int_equal(stow_velero_resource_list_add(l, "apps/v1",
-						       "Deployment", "app",
-						       "web", NULL),
+	assert_int_equal(
+	    stow_velero_resource_list_add(l, "v1", "Pod", "app", "web-0", NULL),
+	    0);
+	assert_int_equal(stow_velero_resource_list_add(
+			     l, "apps/v1", "Deployment", "app", "web", NULL),
 			 0);
 	assert_int_equal(stow_velero_resource_list_add(l, "v1", "Namespace",
 						       NULL, "app", NULL),
@@ -1039,27 +1042,27 @@ static void write_backup(stow_velero_location *loc, const char *name)
 
 		memset(longname, 'x', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
-		assert_int_equal(stow_velero_resource_list_add(
-				     l, "v1", "ConfigMap", "kube-system",
-				     longname, NULL),
-				 0);
+		assert_int_equal(
+		    stow_velero_resource_list_add(
+			l, "v1", "ConfigMap", "kube-system", longname, NULL),
+		    0);
 	}
 	assert_int_equal(stow_velero_resource_list_finish(l), 0);
-	assert_int_equal(stow_velero_backup_key(
-			     loc, name, STOW_VELERO_BACKUP_RESOURCE_LIST, key,
-			     sizeof(key)),
-			 0);
+	assert_int_equal(
+	    stow_velero_backup_key(loc, name, STOW_VELERO_BACKUP_RESOURCE_LIST,
+				   key, sizeof(key)),
+	    0);
 	assert_int_equal(stow_velero_put_gzjson(loc, key, l), 0);
 	json_decref(l);
 
 	for (int obj = STOW_VELERO_BACKUP_PODVOLUMEBACKUPS;
 	     obj <= STOW_VELERO_BACKUP_VOLUMEINFO; obj++) {
 		json_t *v = obj == STOW_VELERO_BACKUP_VOLUMEINFO ? json_array()
-								  : json_null();
+								 : json_null();
 
-		assert_int_equal(stow_velero_backup_key(loc, name, obj, key,
-							sizeof(key)),
-				 0);
+		assert_int_equal(
+		    stow_velero_backup_key(loc, name, obj, key, sizeof(key)),
+		    0);
 		assert_int_equal(stow_velero_put_gzjson(loc, key, v), 0);
 		json_decref(v);
 	}
@@ -1086,9 +1089,8 @@ static void test_python_checker(void **state)
 		skip();
 	assert_int_equal(stow_velero_location_init(&loc, f->s, "bsl"), 0);
 	write_backup(&loc, "nightly-20260101000000");
-	assert_int_equal(run_checker(checker, f->dir, "bsl",
-				     "nightly-20260101000000"),
-			 0);
+	assert_int_equal(
+	    run_checker(checker, f->dir, "bsl", "nightly-20260101000000"), 0);
 	/* The checker can fail: a foreign top-level prefix, then a
 	 * tarball that is not what Velero writes. */
 	snprintf(path, sizeof(path), "%s/bsl/stray", f->dir);
@@ -1097,17 +1099,16 @@ static void test_python_checker(void **state)
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_not_equal(run_checker(checker, f->dir, "bsl",
-					 "nightly-20260101000000"),
-			     0);
+	assert_int_not_equal(
+	    run_checker(checker, f->dir, "bsl", "nightly-20260101000000"), 0);
 	assert_int_equal(unlink(path), 0);
 	snprintf(path, sizeof(path), "%s/bsl/stray", f->dir);
 	assert_int_equal(rmdir(path), 0);
 	{
 		stow_buf t;
-		hent e[] = {{"metadata/version", 0, "1.1.0\n", NULL},
-			    {"resources/pods/namespaces/ns/p.json", 0, good_pod,
-			     NULL}};
+		hent e[] = {
+		    {"metadata/version", 0, "1.1.0\n", NULL},
+		    {"resources/pods/namespaces/ns/p.json", 0, good_pod, NULL}};
 
 		make_tar(&t, e, 2); /* mode 0644, GNU headers */
 		assert_int_equal(stow_store_put(f->s,
@@ -1118,15 +1119,13 @@ static void test_python_checker(void **state)
 				 0);
 		stow_buf_free(&t);
 	}
-	assert_int_not_equal(run_checker(checker, f->dir, "bsl",
-					 "nightly-20260101000000"),
-			     0);
+	assert_int_not_equal(
+	    run_checker(checker, f->dir, "bsl", "nightly-20260101000000"), 0);
 }
 
 /* ---- seed corpus for fuzz_tarball ---- */
 
-static void put_file(const char *dir, const char *name, const void *p,
-		     size_t n)
+static void put_file(const char *dir, const char *name, const void *p, size_t n)
 {
 	char path[1024];
 	FILE *fp;
@@ -1185,10 +1184,10 @@ static void test_write_corpus(void **state)
 		stow_buf_free(&t);
 	}
 	{
-		hent e[] = {{"resources/pods/namespaces/ns/p.json", 0, good_pod,
-			     NULL},
-			    {"resources/pods/namespaces/ns/q.json", 0, NULL,
-			     "resources/pods/namespaces/ns/p.json"}};
+		hent e[] = {
+		    {"resources/pods/namespaces/ns/p.json", 0, good_pod, NULL},
+		    {"resources/pods/namespaces/ns/q.json", 0, NULL,
+		     "resources/pods/namespaces/ns/p.json"}};
 		make_tar(&t, e, 2);
 		put_file(dir, "hardlink.tar.gz", t.data, t.len);
 		stow_buf_free(&t);
@@ -1214,8 +1213,7 @@ static void test_write_corpus(void **state)
 }
 
 #define BOTH(t)                                                                \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,           \
-						 &fs_ptr),                     \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &fs_ptr), \
 	    cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,       \
 						     &mem_ptr)
 
