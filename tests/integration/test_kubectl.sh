@@ -314,6 +314,25 @@ expect_grep '^nightly +Completed +default +[0-9]+s$' "$OUT" "get backups shows t
 k get bsl -n shop
 expect_grep '^NAME +PHASE +LAST VALIDATED +AGE +DEFAULT$' "$OUT" "get bsl: printer columns"
 expect_grep '^default +[0-9]+s +true$' "$OUT" "get bsl: the row"
+cat >"$T/bad-backup.yaml" <<'EOF'
+apiVersion: velero.io/v1
+kind: Backup
+metadata: {name: bad, namespace: shop}
+spec:
+  storageLocation: default
+  bogusField: 1
+EOF
+k apply -f "$T/bad-backup.yaml"
+expect_grep 'strict decoding error: unknown field "spec.bogusField"' "$ERR" \
+	"unknown field of a custom resource: refused (kubectl's default --validate=strict)"
+k apply -f "$T/bad-backup.yaml" --validate=warn
+expect_grep 'Warning: unknown field "spec.bogusField"' "$ERR" "--validate=warn: a warning"
+k get backup bad -n shop -o jsonpath='{.spec}'
+expect_eq '{"storageLocation":"default"}' "$OUT" "the unknown field is pruned"
+k patch backup bad -n shop --type merge -p '{"spec":{"snapshotVolumes":"yes"}}'
+expect_grep 'spec.snapshotVolumes in body must be of type boolean' "$ERR" \
+	"the CRD schema's types are enforced"
+k delete backup bad -n shop
 k patch backup nightly -n shop --type strategic -p '{"spec":{"ttl":"2h"}}'
 expect_grep 'strategic-merge-patch\+json is not supported' "$ERR" \
 	"strategic merge patch of a custom resource is refused"

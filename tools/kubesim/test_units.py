@@ -149,6 +149,41 @@ class JsonPathColumns(unittest.TestCase):
         self.assertEqual(tables.human_duration(3 * 86400 + 7200), "3d2h")
 
 
+class Structural(unittest.TestCase):
+    sch = {"type": "object", "properties": {
+        "spec": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"},
+            "size": {"type": "integer", "default": 3, "minimum": 1},
+            "mode": {"type": "string", "enum": ["a", "b"]},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "list": {"type": "array", "items": {"type": "object", "properties": {
+                "x": {"type": "integer", "default": 7}}}},
+            "port": {"x-kubernetes-int-or-string": True}}},
+        "status": {"type": "object", "properties": {"phase": {"type": "string"}}}}}
+
+    def test_prune_default(self):
+        from kubesim import schema
+        obj = {"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "x": 1},
+               "top": 1, "spec": {"name": "n", "junk": {"a": 1}, "labels": {"k": "v"},
+                                  "free": {"any": {"thing": 1}}, "list": [{"y": 1}],
+                                  "port": "http"}}
+        pruned = []
+        self.assertEqual(schema.apply(obj, self.sch, pruned), [])
+        self.assertEqual(sorted(pruned), [".spec.junk", ".spec.list[0].y", ".top"])
+        self.assertEqual(obj["spec"], {"name": "n", "size": 3, "labels": {"k": "v"},
+                                       "free": {"any": {"thing": 1}}, "list": [{"x": 7}],
+                                       "port": "http"})
+        self.assertEqual(obj["metadata"], {"name": "n", "x": 1})
+
+    def test_errors(self):
+        from kubesim import schema
+        obj = {"spec": {"size": 0, "mode": "c", "labels": {"k": 1}, "port": 1.5}}
+        errs = dict(schema.apply(obj, self.sch))
+        self.assertEqual(sorted(errs), ["spec.labels.k", "spec.mode", "spec.name",
+                                        "spec.port", "spec.size"])
+
+
 class StoreSemantics(unittest.TestCase):
     def setUp(self):
         self.s = Store()

@@ -114,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
-        for k, v in (headers or {}).items():
+        for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
@@ -380,8 +380,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(201, _review(rt, self._json_body(raw)))
             if method == "POST":
                 obj = self._json_body(raw)
-                out = store.create(group, version, resource, namespace, obj, dry_run=dry_run)
-                return self._send(201, out)
+                warnings = []
+                out = store.create(group, version, resource, namespace, obj, dry_run=dry_run,
+                                   field_validation=query.get("fieldValidation"),
+                                   warnings=warnings)
+                return self._send(201, out, headers=_warning_headers(warnings))
             if method == "DELETE":
                 opts = self._delete_options(raw, query)
                 filt = Filter(namespace, query.get("labelSelector", ""),
@@ -412,9 +415,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise bad_request("the name of the object (%s) does not match the name on the "
                                   "URL (%s)" % (obj["metadata"]["name"], name))
             obj.setdefault("metadata", {})["name"] = name
+            warnings = []
             out = store.update(group, version, resource, namespace, obj, subresource=sub,
-                               dry_run=dry_run)
-            return self._send(200, out)
+                               dry_run=dry_run, field_validation=query.get("fieldValidation"),
+                               warnings=warnings)
+            return self._send(200, out, headers=_warning_headers(warnings))
         if method == "PATCH":
             return self._patch(rt, namespace, name, sub, raw, query, dry_run)
         if method == "DELETE":
@@ -652,14 +657,16 @@ class Handler(BaseHTTPRequestHandler):
                            "application/merge-patch+json, application/apply-patch+yaml" +
                            (", application/strategic-merge-patch+json" if rt.strategic else ""))
         body = self._json_body(raw)
+        fv = query.get("fieldValidation")
+        warnings = []
         with store.lock:
             cur = store.get(rt.group, rt.version, rt.resource, namespace, name)
             if cur is None:
                 if kind == "apply":
                     body.setdefault("metadata", {})["name"] = name
                     out = store.create(rt.group, rt.version, rt.resource, namespace, body,
-                                       dry_run=dry_run)
-                    return self._send(201, out)
+                                       dry_run=dry_run, field_validation=fv, warnings=warnings)
+                    return self._send(201, out, headers=_warning_headers(warnings))
                 raise_not_found(rt, name)
             if kind == "merge":
                 new = patchlib.merge_patch(cur, body)
@@ -678,8 +685,17 @@ class Handler(BaseHTTPRequestHandler):
                 md["resourceVersion"] = cur["metadata"]["resourceVersion"]
             md["name"] = name
             out = store.update(rt.group, rt.version, rt.resource, namespace, new,
-                               subresource=sub, dry_run=dry_run)
-        self._send(200, out)
+                               subresource=sub, dry_run=dry_run, field_validation=fv,
+                               warnings=warnings)
+        self._send(200, out, headers=_warning_headers(warnings))
+
+
+def _warning_headers(warnings):
+    """Warning response headers (RFC 7234 style, code 299, as the API server)."""
+    if not warnings:
+        return None
+    return [("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
+            for w in warnings]
 
 
 def _review(rt, body):

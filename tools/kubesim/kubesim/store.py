@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 
-from . import errors
+from . import errors, schema
 from .errors import ApiError
 from .resources import Registry, crd_types
 
@@ -301,7 +301,8 @@ class Store:
 
     # ------------------------------------------------------------ create
 
-    def create(self, group, version, resource, namespace, obj, dry_run=False):
+    def create(self, group, version, resource, namespace, obj, dry_run=False,
+               field_validation=None, warnings=None):
         with self.lock:
             rt = self._type(group, version, resource)
             obj = copy.deepcopy(obj)
@@ -357,6 +358,7 @@ class Store:
                 obj.pop("status", None)
             self._prepare_create(rt, obj)
             self._normalize(rt, obj)
+            self._structural(rt, obj, field_validation, warnings)
             self._validate(rt, obj)
             if dry_run:
                 md["resourceVersion"] = str(self.rv)
@@ -383,6 +385,29 @@ class Store:
         if not ok:
             raise errors.invalid(rt.group, rt.kind, name,
                                  [("metadata.name", 'Invalid value: "%s": %s' % (name, what))])
+
+    def _structural(self, rt, obj, field_validation=None, warnings=None):
+        """Prune, default and validate a custom resource by its CRD's schema.
+        Unknown fields: an error with fieldValidation=Strict, a warning with
+        Warn (the default), silently dropped with Ignore."""
+        if rt.crd is None:
+            return
+        crd = self.objects[CRD_KEY].get(("", rt.crd))
+        sch = schema.version_schema(crd, rt.version)
+        if not sch:
+            return
+        pruned = []
+        errs = schema.apply(obj, sch, pruned)
+        pruned = [p.lstrip(".") for p in pruned]
+        if pruned and field_validation == "Strict":
+            raise ApiError(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: '
+                           'strict decoding error: %s' % (
+                               rt.kind, rt.version, rt.kind,
+                               ", ".join('unknown field "%s"' % p for p in pruned)))
+        if pruned and field_validation in (None, "", "Warn") and warnings is not None:
+            warnings.extend('unknown field "%s"' % p for p in pruned)
+        if errs:
+            raise errors.invalid(rt.group, rt.kind, obj["metadata"].get("name", ""), errs)
 
     def _validate(self, rt, obj):
         md = obj["metadata"]
@@ -491,7 +516,7 @@ class Store:
     # ------------------------------------------------------------ update
 
     def update(self, group, version, resource, namespace, obj, subresource=None,
-               dry_run=False):
+               dry_run=False, field_validation=None, warnings=None):
         with self.lock:
             rt = self._type(group, version, resource)
             obj = copy.deepcopy(obj)
@@ -508,7 +533,8 @@ class Store:
             if old is None:
                 if (rt.group, rt.resource) in CREATE_ON_UPDATE and subresource is None:
                     md.pop("resourceVersion", None)
-                    return self.create(group, version, resource, ns, obj, dry_run=dry_run)
+                    return self.create(group, version, resource, ns, obj, dry_run=dry_run,
+                                       field_validation=field_validation, warnings=warnings)
                 raise errors.not_found(rt.group, rt.resource, name)
             omd = old["metadata"]
             if md.get("resourceVersion") and md["resourceVersion"] != omd["resourceVersion"]:
@@ -556,6 +582,7 @@ class Store:
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._normalize(rt, new)
+            self._structural(rt, new, field_validation, warnings)
             self._validate(rt, new)
             if (rt.group, rt.resource) in (("", "configmaps"), ("", "secrets")) and \
                     old.get("immutable") and subresource is None:
