@@ -14,6 +14,7 @@ const stow_velero_controller *const *stow_velero_controllers(void)
 
 	/* list[n++] = stow_velero_ctl_<x>(); -- one line per controller */
 	list[n++] = stow_velero_ctl_bsl();
+	list[n++] = stow_velero_ctl_backup();
 	list[n] = NULL;
 	return list;
 }

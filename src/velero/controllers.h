@@ -10,5 +10,6 @@ const stow_velero_controller *const *stow_velero_controllers(void);
 /* One per controller module; add the declaration here and the call in
  * controllers.c when a module lands. */
 const stow_velero_controller *stow_velero_ctl_bsl(void);
+const stow_velero_controller *stow_velero_ctl_backup(void);
 
 #endif
