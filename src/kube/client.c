@@ -51,7 +51,7 @@
 struct stow_kube {
 	stow_kube_config *cfg;
 	char *user_agent;
-	char *url_base;	 /* cfg->server, with tls-server-name as its host */
+	char *url_base; /* cfg->server, with tls-server-name as its host */
 	struct curl_slist *connect_to; /* routes that name to the server */
 	pthread_mutex_t pool_mu;
 	CURL *idle[POOL_MAX];
@@ -303,8 +303,7 @@ static bool header_safe(const char *s)
 	return true;
 }
 
-static int auth_header(stow_kube *k, long timeout_ms, bool force,
-		       char **out)
+static int auth_header(stow_kube *k, long timeout_ms, bool force, char **out)
 {
 	const stow_kube_config *c = k->cfg;
 	_cleanup_(stow_buf_freep) stow_buf b = {0};
@@ -543,8 +542,9 @@ static outcome transport_failure(stow_kube *k, const char *what, CURLcode cc,
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		*code = stow_err_set(STOW_EIO, "%s: connection to %s failed: %s",
-				     what, k->cfg->server, detail);
+		*code =
+		    stow_err_set(STOW_EIO, "%s: connection to %s failed: %s",
+				 what, k->cfg->server, detail);
 		return OUT_RETRY;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -649,8 +649,7 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	if (!strcmp(a->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (a->body || strcmp(a->method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-				 a->body ? a->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body ? a->body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(a->body ? a->body_len : 0));
 	}
@@ -666,9 +665,9 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	curl_slist_free_all(sl);
 	handle_give(k, h);
 	if (r->too_big) {
-		*code = stow_err_set(STOW_ENOMEM,
-				     "%s: reply larger than %zu bytes", a->what,
-				     r->body.max);
+		*code =
+		    stow_err_set(STOW_ENOMEM, "%s: reply larger than %zu bytes",
+				 a->what, r->body.max);
 		return OUT_FAIL;
 	}
 	if (cc != CURLE_OK)
@@ -688,8 +687,8 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 {
 	char what[300];
 	uint64_t start = now_ms();
-	int max_attempts = o && o->max_attempts > 0 ? o->max_attempts
-						    : MAX_ATTEMPTS_DEFAULT;
+	int max_attempts =
+	    o && o->max_attempts > 0 ? o->max_attempts : MAX_ATTEMPTS_DEFAULT;
 	size_t max_body = o && o->max_body ? o->max_body : BODY_MAX_DEFAULT;
 	attempt a = {0};
 	int made = 0, code = 0;
@@ -701,8 +700,8 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 	if (out_status)
 		*out_status = 0;
 	if (!k || !method || !path || path[0] != '/' || (!body && body_len) ||
-	    !*method || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-			    strlen(method))
+	    !*method ||
+	    strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
 		return stow_err_set(STOW_EINVAL,
 				    "stow_kube_request: bad argument");
 	for (const char *p = path; *p; p++)
@@ -718,9 +717,9 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 	a.body_len = body_len;
 	a.accept = o && o->accept ? o->accept : "application/json";
 	a.what = what;
-	a.deadline_ms = start + (uint64_t)(k->cfg->timeout_ms > 0
-					       ? k->cfg->timeout_ms
-					       : 30000);
+	a.deadline_ms =
+	    start +
+	    (uint64_t)(k->cfg->timeout_ms > 0 ? k->cfg->timeout_ms : 30000);
 	for (;;) {
 		resp r = {.retry_after_ms = -1};
 		uint64_t delay, cap, now;
@@ -743,8 +742,9 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 			if (out_body && r.body.len) {
 				json_error_t jerr;
 
-				*out_body = json_loadb((const char *)r.body.data,
-						       r.body.len, 0, &jerr);
+				*out_body =
+				    json_loadb((const char *)r.body.data,
+					       r.body.len, 0, &jerr);
 				if (!*out_body)
 					rc = stow_err_set(
 					    STOW_ECORRUPT,
@@ -756,9 +756,9 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 			return rc;
 		}
 		if (oc == OUT_DONE) {
-			code = stow_kube_status_error(
-			    status, what, (const char *)r.body.data,
-			    r.body.len);
+			code = stow_kube_status_error(status, what,
+						      (const char *)r.body.data,
+						      r.body.len);
 			if (status == 401 && !refreshed && !k->cfg->token &&
 			    (k->cfg->token_file || k->cfg->exec.command)) {
 				/* The credential may have rotated or been
@@ -772,11 +772,11 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 			/* The last error reply's Status goes to the caller. */
 			if (out_body) {
 				json_decref(*out_body);
-				*out_body = r.body.len
-						? json_loadb((const char *)
-								 r.body.data,
-							     r.body.len, 0, NULL)
-						: NULL;
+				*out_body =
+				    r.body.len
+					? json_loadb((const char *)r.body.data,
+						     r.body.len, 0, NULL)
+					: NULL;
 				if (*out_body && !json_is_object(*out_body)) {
 					json_decref(*out_body);
 					*out_body = NULL;
@@ -801,8 +801,7 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 		if (cap > BACKOFF_CAP_MS)
 			cap = BACKOFF_CAP_MS;
 		delay = cap / 2 + jitter(cap / 2);
-		if (r.retry_after_ms >= 0 &&
-		    (uint64_t)r.retry_after_ms > delay)
+		if (r.retry_after_ms >= 0 && (uint64_t)r.retry_after_ms > delay)
 			delay = (uint64_t)r.retry_after_ms;
 		now = now_ms();
 		if (made >= max_attempts || now + delay >= a.deadline_ms)
@@ -897,8 +896,9 @@ int stow_kube_new(stow_kube **out, const stow_kube_config *cfg)
 						 "argument");
 	*out = NULL;
 	if (!cfg->server)
-		return stow_err_set(STOW_EINVAL, "kube client: no server in the "
-						 "configuration");
+		return stow_err_set(STOW_EINVAL,
+				    "kube client: no server in the "
+				    "configuration");
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
 		return stow_err_set(STOW_EIO, "curl_global_init: %s",
@@ -919,8 +919,8 @@ int stow_kube_new(stow_kube **out, const stow_kube_config *cfg)
 	if (k->cfg->qps == 0)
 		k->cfg->qps = 20;
 	if (k->cfg->burst <= 0)
-		k->cfg->burst = k->cfg->qps > 20 ? (int)(k->cfg->qps * 2 + 1)
-						 : 40;
+		k->cfg->burst =
+		    k->cfg->qps > 20 ? (int)(k->cfg->qps * 2 + 1) : 40;
 	k->qps = k->cfg->qps;
 	k->burst = k->cfg->burst;
 	k->tokens = k->burst;

@@ -135,8 +135,7 @@ static int b64val(unsigned char c)
 	return -1;
 }
 
-int stow_kube_b64_decode(const char *in, size_t in_len, char **out,
-			 size_t *len)
+int stow_kube_b64_decode(const char *in, size_t in_len, char **out, size_t *len)
 {
 	char *o = malloc(in_len / 4 * 3 + 4);
 	size_t n = 0, pad = 0, nd = 0;
@@ -309,7 +308,8 @@ static int yaml_error(const char *name, const yaml_parser_t *p)
 	return stow_err_set(STOW_EINVAL, "%s: invalid YAML at line %zu: %s%s%s",
 			    name, (size_t)p->problem_mark.line + 1,
 			    p->problem ? p->problem : "parse error",
-			    p->context ? " " : "", p->context ? p->context : "");
+			    p->context ? " " : "",
+			    p->context ? p->context : "");
 }
 
 static int yaml_to_json(const char *data, size_t len, const char *name,
@@ -350,14 +350,15 @@ static int yaml_to_json(const char *data, size_t len, const char *name,
 		case YAML_SCALAR_EVENT:
 			v = plain_null(&ev)
 				? json_null()
-				: json_stringn((const char *)ev.data.scalar
-						   .value,
-					       ev.data.scalar.length);
+				: json_stringn(
+				      (const char *)ev.data.scalar.value,
+				      ev.data.scalar.length);
 			if (!v)
-				rc = stow_err_set(STOW_EINVAL,
-						  "%s: line %zu: a value is not "
-						  "valid UTF-8",
-						  name, line);
+				rc =
+				    stow_err_set(STOW_EINVAL,
+						 "%s: line %zu: a value is not "
+						 "valid UTF-8",
+						 name, line);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
@@ -373,8 +374,7 @@ static int yaml_to_json(const char *data, size_t len, const char *name,
 			free(st[depth - 1].key);
 			depth--;
 			break;
-		default:
-			break;
+		default: break;
 		}
 		if (v && rc == 0 && ++nodes > YAML_NODES_MAX)
 			rc = stow_err_set(STOW_EINVAL,
@@ -397,8 +397,8 @@ static int yaml_to_json(const char *data, size_t len, const char *name,
 					    "%s: line %zu: a mapping key must "
 					    "be a string",
 					    name, line);
-				else if (!(top->key = strdup(
-					       json_string_value(v))))
+				else if (!(top->key =
+					       strdup(json_string_value(v))))
 					rc = stow_err_set(STOW_ENOMEM,
 							  "out of memory");
 				else if (json_object_get(top->node, top->key))
@@ -519,15 +519,14 @@ static int merge_list(json_t *into, json_t *doc, const char *list,
 		e = json_pack("{s:O,s:s}", "v",
 			      body && json_is_object(body) ? body : json_null(),
 			      "file", file);
-		if (!e || json_object_set_new(into, json_string_value(name),
-					      e) != 0)
+		if (!e ||
+		    json_object_set_new(into, json_string_value(name), e) != 0)
 			return stow_err_set(STOW_ENOMEM, "out of memory");
 	}
 	return 0;
 }
 
-static int kc_set_add(kc_set *s, const char *data, size_t len,
-		      const char *file)
+static int kc_set_add(kc_set *s, const char *data, size_t len, const char *file)
 {
 	_cleanup_json_ json_t *doc = NULL;
 	json_t *cc;
@@ -538,15 +537,14 @@ static int kc_set_add(kc_set *s, const char *data, size_t len,
 	STOW_TRY(merge_list(s->contexts, doc, "contexts", "context", file));
 	cc = json_object_get(doc, "current-context");
 	if (cc && !json_is_null(cc) && !json_is_string(cc))
-		return stow_err_set(STOW_EINVAL,
-				    "%s: current-context must be a string",
-				    file);
+		return stow_err_set(
+		    STOW_EINVAL, "%s: current-context must be a string", file);
 	if (!s->current_context && json_is_string(cc) &&
 	    *json_string_value(cc) &&
 	    !(s->current_context = strdup(json_string_value(cc))))
 		return stow_err_set(STOW_ENOMEM, "out of memory");
-	if (stow_buf_printf(&s->files, "%s%s", s->files.len ? ":" : "",
-			    file) < 0)
+	if (stow_buf_printf(&s->files, "%s%s", s->files.len ? ":" : "", file) <
+	    0)
 		stow_err_clear(); /* only for messages; a long list is cut */
 	return 0;
 }
@@ -554,8 +552,8 @@ static int kc_set_add(kc_set *s, const char *data, size_t len,
 /* ---- resolving one context into a stow_kube_config ---------------------- */
 
 typedef struct field_ctx {
-	const char *file;  /* where the entry came from */
-	const char *kind;  /* "cluster", "user", "context" */
+	const char *file; /* where the entry came from */
+	const char *kind; /* "cluster", "user", "context" */
 	const char *name;
 } field_ctx;
 
@@ -653,8 +651,8 @@ static int get_pem(const field_ctx *f, json_t *obj, const char *field,
 		_cleanup_free_ char *full = NULL;
 
 		STOW_TRY(resolve_path(f->file, path, &full));
-		rc = read_capped(full, REF_FILE_MAX, true, "reading", out,
-				 &len);
+		rc =
+		    read_capped(full, REF_FILE_MAX, true, "reading", out, &len);
 		if (rc < 0)
 			return stow_err_wrap(rc, "%s: %s \"%.128s\": %s",
 					     f->file, f->kind, f->name, field);
@@ -668,8 +666,7 @@ static int get_pem(const field_ctx *f, json_t *obj, const char *field,
 	return 0;
 }
 
-static int resolve_cluster(stow_kube_config *c, const field_ctx *f,
-			   json_t *cl)
+static int resolve_cluster(stow_kube_config *c, const field_ctx *f, json_t *cl)
 {
 	const char *server, *sni;
 	size_t n;
@@ -775,7 +772,8 @@ static int resolve_exec(stow_kube_config *c, const field_ctx *f, json_t *ex)
 		if (!name || strchr(name, '='))
 			return bad_field(f, "exec.env",
 					 "has an entry without a valid name");
-		STOW_TRY(stow_buf_printf(&b, "%s=%s", name, value ? value : ""));
+		STOW_TRY(
+		    stow_buf_printf(&b, "%s=%s", name, value ? value : ""));
 		c->exec.env[i] = (char *)stow_buf_steal(&b, NULL);
 	}
 	return 0;
@@ -789,9 +787,9 @@ static int resolve_user(stow_kube_config *c, const field_ctx *f, json_t *u)
 	STOW_TRY(get_pem(f, u, "client-certificate", &c->client_cert_pem));
 	STOW_TRY(get_pem(f, u, "client-key", &c->client_key_pem));
 	if (!c->client_cert_pem != !c->client_key_pem)
-		return bad_field(f, c->client_cert_pem ? "client-key"
-						       : "client-certificate",
-				 "is missing (a client certificate needs both)");
+		return bad_field(
+		    f, c->client_cert_pem ? "client-key" : "client-certificate",
+		    "is missing (a client certificate needs both)");
 	STOW_TRY(get_str(f, u, "token", &token));
 	STOW_TRY(get_str(f, u, "tokenFile", &token_file));
 	STOW_TRY(get_str(f, u, "username", &user));
@@ -833,8 +831,8 @@ static int kc_set_resolve(const kc_set *s, const stow_kube_load_opts *opts,
 			  stow_kube_config **out)
 {
 	_cleanup_(config_freep) stow_kube_config *c = NULL;
-	const char *want = opts && opts->context ? opts->context
-						 : s->current_context;
+	const char *want =
+	    opts && opts->context ? opts->context : s->current_context;
 	const char *files = s->files.len ? (const char *)s->files.data : "";
 	const char *cluster, *user, *ns;
 	json_t *ctx, *e;
@@ -862,8 +860,8 @@ static int kc_set_resolve(const kc_set *s, const stow_kube_load_opts *opts,
 	STOW_TRY(config_new(&c));
 	if (!(c->context = strdup(want)))
 		return stow_err_set(STOW_ENOMEM, "out of memory");
-	STOW_TRY(set_namespace(c, opts && opts->namespace ? opts->namespace
-							 : ns));
+	STOW_TRY(
+	    set_namespace(c, opts && opts->namespace ? opts->namespace : ns));
 
 	e = json_object_get(s->clusters, cluster);
 	if (!e)
@@ -891,9 +889,8 @@ static int kc_set_resolve(const kc_set *s, const stow_kube_load_opts *opts,
 	return 0;
 }
 
-int stow_kube_config_parse(stow_kube_config **out, const char *data,
-			   size_t len, const char *name,
-			   const stow_kube_load_opts *opts)
+int stow_kube_config_parse(stow_kube_config **out, const char *data, size_t len,
+			   const char *name, const stow_kube_load_opts *opts)
 {
 	kc_set s;
 	int rc;
@@ -921,8 +918,8 @@ static int add_file(kc_set *s, const char *path, bool required, bool *found)
 	size_t len;
 	int rc;
 
-	rc = read_capped(path, KUBECONFIG_MAX, false, "kubeconfig", &data,
-			 &len);
+	rc =
+	    read_capped(path, KUBECONFIG_MAX, false, "kubeconfig", &data, &len);
 	if (rc == STOW_ENOTFOUND && !required)
 		return 0;
 	STOW_TRY(rc);
@@ -977,8 +974,8 @@ int stow_kube_config_load(stow_kube_config **out,
 		if (home && *home) {
 			rc = stow_buf_printf(&p, "%s/.kube/config", home);
 			if (rc == 0)
-				rc = add_file(&s, (char *)p.data, false,
-					      &found);
+				rc =
+				    add_file(&s, (char *)p.data, false, &found);
 		}
 	}
 	if (rc == 0 && !found) {
@@ -993,16 +990,16 @@ int stow_kube_config_load(stow_kube_config **out,
 			kc_set_free(&s);
 			return rc;
 		}
-		rc = stow_err_set(STOW_ENOTFOUND,
-				  "no kubeconfig found (%s%s)%s",
-				  env && *env ? "none of the files in "
-						"$KUBECONFIG="
-					      : "no $KUBECONFIG and no "
-						"~/.kube/config",
-				  env && *env ? env : "",
-				  opts && opts->in_cluster_fallback
-				      ? " and not running in a cluster"
-				      : "");
+		rc =
+		    stow_err_set(STOW_ENOTFOUND, "no kubeconfig found (%s%s)%s",
+				 env && *env ? "none of the files in "
+					       "$KUBECONFIG="
+					     : "no $KUBECONFIG and no "
+					       "~/.kube/config",
+				 env && *env ? env : "",
+				 opts && opts->in_cluster_fallback
+				     ? " and not running in a cluster"
+				     : "");
 	}
 	if (rc == 0)
 		rc = kc_set_resolve(&s, opts, out);
@@ -1051,9 +1048,9 @@ int stow_kube_config_in_cluster(stow_kube_config **out, const char *sa_dir)
 	STOW_TRY(config_new(&c));
 	stow_buf_init(&p, PATH_MAX + 1);
 	/* An IPv6 address needs brackets in a URL. */
-	STOW_TRY(stow_buf_printf(&p, strchr(host, ':') ? "https://[%s]:%s"
-							: "https://%s:%s",
-				 host, port));
+	STOW_TRY(stow_buf_printf(
+	    &p, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+	    port));
 	c->server = (char *)stow_buf_steal(&p, NULL);
 	STOW_TRY(stow_buf_printf(&p, "%s/token", sa_dir));
 	if (stat((char *)p.data, &st) != 0)
@@ -1232,8 +1229,8 @@ static int exec_info(const stow_kube_config *cfg, char **out)
 
 /* environ, minus names the plugin's env overrides, plus those, plus
  * KUBERNETES_EXEC_INFO. Strings are borrowed except the last one. */
-static int exec_env(const stow_kube_config *cfg, const char *info,
-		    char ***out, char **info_var)
+static int exec_env(const stow_kube_config *cfg, const char *info, char ***out,
+		    char **info_var)
 {
 	size_t n = 0, m = 0, k = 0;
 	char **e;
@@ -1276,9 +1273,8 @@ static long long mono_ms(void)
 
 /* Collect the child's stdout (capped) and the tail of its stderr until
  * both close or the deadline passes. */
-static int exec_collect(int out_fd, int err_fd, long timeout_ms,
-			stow_buf *out, char *err_tail, size_t *err_len,
-			bool *timed_out)
+static int exec_collect(int out_fd, int err_fd, long timeout_ms, stow_buf *out,
+			char *err_tail, size_t *err_len, bool *timed_out)
 {
 	long long deadline = mono_ms() + timeout_ms;
 	struct pollfd pf[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
@@ -1359,8 +1355,8 @@ static int parse_exec_credential(const stow_kube_config *cfg,
 	json_t *st, *v;
 	const char *cmd = cfg->exec.command;
 
-	j = json_loadb((const char *)out->data, out->len, JSON_REJECT_DUPLICATES,
-		       &jerr);
+	j = json_loadb((const char *)out->data, out->len,
+		       JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
 		return stow_err_set(STOW_EDENIED,
 				    "exec plugin %s: output is not JSON "
@@ -1376,13 +1372,12 @@ static int parse_exec_credential(const stow_kube_config *cfg,
 	v = json_object_get(j, "apiVersion");
 	if (!json_is_string(v) ||
 	    strcmp(json_string_value(v), cfg->exec.api_version) != 0)
-		return stow_err_set(STOW_EDENIED,
-				    "exec plugin %s: ExecCredential apiVersion "
-				    "%.80s, want %s",
-				    cmd,
-				    json_is_string(v) ? json_string_value(v)
-						      : "(none)",
-				    cfg->exec.api_version);
+		return stow_err_set(
+		    STOW_EDENIED,
+		    "exec plugin %s: ExecCredential apiVersion "
+		    "%.80s, want %s",
+		    cmd, json_is_string(v) ? json_string_value(v) : "(none)",
+		    cfg->exec.api_version);
 	st = json_object_get(j, "status");
 	if (!json_is_object(st))
 		return stow_err_set(STOW_EDENIED,
@@ -1495,15 +1490,14 @@ int stow_kube_exec_cred_run(const stow_kube_config *cfg, long timeout_ms,
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		/* 127: posix_spawnp's child could not exec (missing). */
-		rc = stow_err_set(WIFEXITED(status) &&
-					  WEXITSTATUS(status) == 127
-				      ? STOW_ENOTFOUND
-				      : STOW_EDENIED,
-				  "exec plugin %s failed (%s %d)%s%s", cmd,
-				  WIFEXITED(status) ? "exit status" : "signal",
-				  WIFEXITED(status) ? WEXITSTATUS(status)
-						    : WTERMSIG(status),
-				  err_tail[0] ? ": " : "", err_tail);
+		rc = stow_err_set(
+		    WIFEXITED(status) && WEXITSTATUS(status) == 127
+			? STOW_ENOTFOUND
+			: STOW_EDENIED,
+		    "exec plugin %s failed (%s %d)%s%s", cmd,
+		    WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		    err_tail[0] ? ": " : "", err_tail);
 		goto done;
 	}
 	rc = parse_exec_credential(cfg, &out, cr);

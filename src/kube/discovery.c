@@ -159,8 +159,8 @@ static int add_list(builder *b, json_t *list, const char *group,
 	size_t i, first = b->g->nres;
 
 	if (!json_is_array(arr))
-		return stow_err_set(STOW_ECORRUPT,
-				    "discovery %s: no \"resources\" list", what);
+		return stow_err_set(
+		    STOW_ECORRUPT, "discovery %s: no \"resources\" list", what);
 	json_array_foreach(arr, i, r)
 	{
 		const char *name = str_or(r, "name", NULL);
@@ -299,8 +299,8 @@ static int build(stow_kube *k, disco_gen **out)
 	json_array_foreach(groups, i, grp)
 	{
 		const char *gname = str_or(grp, "name", NULL);
-		const char *pref = str_or(json_object_get(grp, "preferredVersion"),
-					  "version", NULL);
+		const char *pref = str_or(
+		    json_object_get(grp, "preferredVersion"), "version", NULL);
 		json_t *vers = json_object_get(grp, "versions");
 
 		if (!gname || !safe_segment(gname))
@@ -354,7 +354,8 @@ static bool same_gen(const disco_gen *a, const disco_gen *b)
 	for (size_t i = 0; i < a->nres; i++) {
 		const stow_kube_resource *x = &a->res[i], *y = &b->res[i];
 
-		if (strcmp(x->group, y->group) || strcmp(x->version, y->version) ||
+		if (strcmp(x->group, y->group) ||
+		    strcmp(x->version, y->version) ||
 		    strcmp(x->resource, y->resource) ||
 		    strcmp(x->kind, y->kind) ||
 		    strcmp(x->singular, y->singular) ||
@@ -374,7 +375,8 @@ static bool same_gen(const disco_gen *a, const disco_gen *b)
 				return false;
 		}
 		for (size_t j = 0;; j++) {
-			const char *v = x->short_names[j], *w = y->short_names[j];
+			const char *v = x->short_names[j],
+				   *w = y->short_names[j];
 
 			if (!v || !w) {
 				if (v != w)
@@ -464,8 +466,7 @@ static const stow_kube_resource *find(const disco_gen *g, const char *n,
 	return NULL;
 }
 
-static const stow_kube_resource *lookup_in(const disco_gen *g,
-					   const char *name)
+static const stow_kube_resource *lookup_in(const disco_gen *g, const char *name)
 {
 	const stow_kube_resource *r = find(g, name, strlen(name), NULL, NULL);
 	const char *dot = strchr(name, '.'), *dot2;
@@ -491,8 +492,7 @@ static const stow_kube_resource *lookup_in(const disco_gen *g,
 	return r;
 }
 
-static const stow_kube_resource *kind_in(const disco_gen *g,
-					 const char *group,
+static const stow_kube_resource *kind_in(const disco_gen *g, const char *group,
 					 const char *version, const char *kind)
 {
 	for (size_t i = 0; g && i < g->nres; i++) {
@@ -596,8 +596,9 @@ int stow_kube_resources_preferred(stow_kube *k,
 	disco_gen *g;
 
 	if (!k || !out || !n)
-		return stow_err_set(STOW_EINVAL, "stow_kube_resources_preferred:"
-						 " missing argument");
+		return stow_err_set(STOW_EINVAL,
+				    "stow_kube_resources_preferred:"
+				    " missing argument");
 	if (!current(k))
 		STOW_TRY(stow_kube_discover(k, false));
 	g = current(k);

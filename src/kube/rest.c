@@ -49,9 +49,8 @@ static int check_segment(const char *what, const char *s)
 {
 	if (!*s || !strcmp(s, ".") || !strcmp(s, "..") || strchr(s, '/') ||
 	    strlen(s) > 253)
-		return stow_err_set(STOW_EINVAL,
-				    "%s \"%.64s\" is not a valid name", what,
-				    s);
+		return stow_err_set(
+		    STOW_EINVAL, "%s \"%.64s\" is not a valid name", what, s);
 	return 0;
 }
 
@@ -62,8 +61,8 @@ int stow_kube_path(stow_buf *out, const stow_kube_resource *r, const char *ns,
 		return stow_err_set(STOW_EINVAL, "stow_kube_path: missing "
 						 "argument");
 	if (*r->group)
-		STOW_TRY(stow_buf_printf(out, "/apis/%s/%s", r->group,
-					 r->version));
+		STOW_TRY(
+		    stow_buf_printf(out, "/apis/%s/%s", r->group, r->version));
 	else
 		STOW_TRY(stow_buf_printf(out, "/api/%s", r->version));
 	if (r->namespaced && ns) {
@@ -89,16 +88,13 @@ static int add_query(stow_buf *b, const char *key, const char *value)
 {
 	if (!value)
 		return 0;
-	STOW_TRY(stow_buf_printf(b, "%c%s=", strchr((char *)b->data, '?')
-						  ? '&'
-						  : '?',
-				 key));
+	STOW_TRY(stow_buf_printf(
+	    b, "%c%s=", strchr((char *)b->data, '?') ? '&' : '?', key));
 	return append_escaped(b, value);
 }
 
-static int list_path(stow_buf *b, const stow_kube_resource *r,
-		     const char *ns, const stow_kube_list_opts *o,
-		     const char *cont, long limit)
+static int list_path(stow_buf *b, const stow_kube_resource *r, const char *ns,
+		     const stow_kube_list_opts *o, const char *cont, long limit)
 {
 	char lim[32];
 
@@ -134,8 +130,8 @@ static int call(stow_kube *k, const char *method, const char *path,
 		const char *ctype, const char *body, size_t len, json_t **out)
 {
 	json_t *reply = NULL;
-	int rc = stow_kube_request(k, method, path, ctype, body, len, &reply,
-				   NULL);
+	int rc =
+	    stow_kube_request(k, method, path, ctype, body, len, &reply, NULL);
 
 	if (rc < 0) {
 		json_decref(reply);
@@ -199,9 +195,9 @@ static int fill_items(const stow_kube_resource *r, json_t *list)
 	return 0;
 }
 
-static int list_page(stow_kube *k, const stow_kube_resource *r,
-		     const char *ns, const stow_kube_list_opts *o,
-		     const char *cont, long limit, json_t **out)
+static int list_page(stow_kube *k, const stow_kube_resource *r, const char *ns,
+		     const stow_kube_list_opts *o, const char *cont, long limit,
+		     json_t **out)
 {
 	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *j = NULL;
@@ -287,8 +283,8 @@ static const char *meta_str(json_t *obj, const char *key)
 }
 
 /* The namespace to write an object in: the argument, else the object's. */
-static int object_ns(const stow_kube_resource *r, const char *ns,
-		     json_t *obj, const char *verb, const char **out)
+static int object_ns(const stow_kube_resource *r, const char *ns, json_t *obj,
+		     const char *verb, const char **out)
 {
 	const char *own = meta_str(obj, "namespace");
 
@@ -302,9 +298,8 @@ static int object_ns(const stow_kube_resource *r, const char *ns,
 				    verb, r->resource, own, ns);
 	*out = ns ? ns : (own && *own ? own : NULL);
 	if (!*out)
-		return stow_err_set(STOW_EINVAL,
-				    "%s %s: a namespace is needed", verb,
-				    r->resource);
+		return stow_err_set(STOW_EINVAL, "%s %s: a namespace is needed",
+				    verb, r->resource);
 	return 0;
 }
 
@@ -327,8 +322,8 @@ static void drop_out(json_t **out, json_t **tmp)
 	*tmp = NULL;
 }
 
-int stow_kube_create(stow_kube *k, const stow_kube_resource *r,
-		     const char *ns, json_t *obj, json_t **out)
+int stow_kube_create(stow_kube *k, const stow_kube_resource *r, const char *ns,
+		     json_t *obj, json_t **out)
 {
 	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *reply = NULL;
@@ -341,14 +336,14 @@ int stow_kube_create(stow_kube *k, const stow_kube_resource *r,
 	STOW_TRY(object_ns(r, ns, obj, "create", &where));
 	stow_buf_init(&p, 0);
 	STOW_TRY(stow_kube_path(&p, r, where, NULL, NULL));
-	STOW_TRY(send_object(k, "POST", (char *)p.data, "application/json",
-			     obj, &reply));
+	STOW_TRY(send_object(k, "POST", (char *)p.data, "application/json", obj,
+			     &reply));
 	drop_out(out, &reply);
 	return 0;
 }
 
-int stow_kube_update(stow_kube *k, const stow_kube_resource *r,
-		     const char *ns, json_t *obj, bool status, json_t **out)
+int stow_kube_update(stow_kube *k, const stow_kube_resource *r, const char *ns,
+		     json_t *obj, bool status, json_t **out)
 {
 	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	json_t *reply = NULL;
@@ -373,8 +368,8 @@ int stow_kube_update(stow_kube *k, const stow_kube_resource *r,
 	return 0;
 }
 
-int stow_kube_patch(stow_kube *k, const stow_kube_resource *r,
-		    const char *ns, const char *name, stow_kube_patch_type type,
+int stow_kube_patch(stow_kube *k, const stow_kube_resource *r, const char *ns,
+		    const char *name, stow_kube_patch_type type,
 		    const char *patch, bool status, json_t **out)
 {
 	_cleanup_(stow_buf_freep) stow_buf p = {0};
@@ -389,9 +384,7 @@ int stow_kube_patch(stow_kube *k, const stow_kube_resource *r,
 	case STOW_KUBE_PATCH_MERGE:
 		ctype = "application/merge-patch+json";
 		break;
-	case STOW_KUBE_PATCH_JSON:
-		ctype = "application/json-patch+json";
-		break;
+	case STOW_KUBE_PATCH_JSON: ctype = "application/json-patch+json"; break;
 	case STOW_KUBE_PATCH_STRATEGIC:
 		ctype = "application/strategic-merge-patch+json";
 		break;
@@ -411,9 +404,8 @@ int stow_kube_patch(stow_kube *k, const stow_kube_resource *r,
 	return 0;
 }
 
-int stow_kube_delete(stow_kube *k, const stow_kube_resource *r,
-		     const char *ns, const char *name, const char *propagation,
-		     json_t **out)
+int stow_kube_delete(stow_kube *k, const stow_kube_resource *r, const char *ns,
+		     const char *name, const char *propagation, json_t **out)
 {
 	_cleanup_(stow_buf_freep) stow_buf p = {0};
 	_cleanup_json_ json_t *opts = NULL;
@@ -439,8 +431,8 @@ int stow_kube_delete(stow_kube *k, const stow_kube_resource *r,
 	/* Both as a DeleteOptions body (what kubectl sends) and as a query
 	 * parameter: the server reads the body when there is one. */
 	STOW_TRY(add_query(&p, "propagationPolicy", propagation));
-	opts = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion",
-			 "v1");
+	opts =
+	    json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1");
 	if (!opts)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	if (propagation)

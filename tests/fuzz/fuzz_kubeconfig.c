@@ -34,8 +34,8 @@ static void check_config(const stow_kube_config *c)
 			    !strncmp(c->server, "http://", 7)));
 	check(c->namespace && *c->namespace);
 	check(!c->client_cert_pem == !c->client_key_pem);
-	check(!c->exec.command || (c->exec.api_version && c->exec.args &&
-				   c->exec.env));
+	check(!c->exec.command ||
+	      (c->exec.api_version && c->exec.args && c->exec.env));
 	check(stow_kube_config_dup(&d, c) == 0);
 	check(same(c->server, d->server) && same(c->namespace, d->namespace) &&
 	      same(c->context, d->context) && same(c->ca_pem, d->ca_pem) &&
@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &(stow_kube_load_opts){.context = "dev", .namespace = "ns1"});
 	check((rc == 0) == (c != NULL));
 	if (c) {
-		check(!strcmp(c->context, "dev") && !strcmp(c->namespace, "ns1"));
+		check(!strcmp(c->context, "dev") &&
+		      !strcmp(c->namespace, "ns1"));
 		check_config(c);
 	}
 	stow_kube_config_free(c);

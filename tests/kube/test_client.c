@@ -125,9 +125,9 @@ static void ensure_namespace(const char *ns)
 
 static json_t *configmap(const char *name, const char *labels_json)
 {
-	json_t *o = json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1",
-			      "kind", "ConfigMap", "metadata", "name", name,
-			      "data", "k", "v");
+	json_t *o =
+	    json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind",
+		      "ConfigMap", "metadata", "name", name, "data", "k", "v");
 
 	if (labels_json)
 		json_object_set_new(json_object_get(o, "metadata"), "labels",
@@ -143,8 +143,8 @@ static const char *name_of(json_t *o)
 
 static const char *rv_of(json_t *o)
 {
-	return json_string_value(json_object_get(json_object_get(o, "metadata"),
-						 "resourceVersion"));
+	return json_string_value(
+	    json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
 }
 
 /* ---- discovery ---------------------------------------------------------- */
@@ -244,12 +244,12 @@ static void test_crd_status_subresource(void **state)
 	CHECK(stow_kube_create(kc, w, "crd", obj, &out));
 	json_decref(obj);
 	/* Status write through PUT .../status. */
-	json_object_set_new(out, "status", json_pack("{s:s}", "phase", "Ready"));
+	json_object_set_new(out, "status",
+			    json_pack("{s:s}", "phase", "Ready"));
 	CHECK(stow_kube_update(kc, w, "crd", out, true, &st));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(st, "status"),
-					      "phase")),
-	    "Ready");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(st, "status"), "phase")),
+			    "Ready");
 	rv = rv_of(st);
 	assert_non_null(rv);
 	assert_string_not_equal(rv, rv_of(out));
@@ -260,10 +260,9 @@ static void test_crd_status_subresource(void **state)
 			      "{\"status\":{\"phase\":\"Done\"}}", true, &st));
 	json_decref(st);
 	CHECK(stow_kube_get(kc, w, "crd", "w1", &out));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(out, "status"),
-					      "phase")),
-	    "Done");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(out, "status"), "phase")),
+			    "Done");
 	assert_int_equal(json_integer_value(json_object_get(
 			     json_object_get(out, "spec"), "size")),
 			 3);
@@ -324,15 +323,13 @@ static void test_create_generate_name_get(void **state)
 	assert_non_null(name);
 	assert_true(strncmp(name, "gen-", 4) == 0 && strlen(name) > 4);
 	CHECK(stow_kube_get(kc, cm, "default", name, &got));
-	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_object_get(got, "metadata"), "uid")),
-	    json_string_value(json_object_get(
-		json_object_get(made, "metadata"), "uid")));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(got, "data"),
-					      "a")),
-	    "b");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(got, "metadata"), "uid")),
+			    json_string_value(json_object_get(
+				json_object_get(made, "metadata"), "uid")));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(got, "data"), "a")),
+			    "b");
 	/* The same name again: STOW_EEXIST. */
 	json_object_set_new(json_object_get(o, "metadata"), "name",
 			    json_string(name));
@@ -368,8 +365,8 @@ static char *names_of(json_t *list)
 	}
 	/* Insertion sort: the order of a list is the server's business. */
 	for (size_t a = 1; a < n; a++)
-		for (size_t b = a; b > 0 && strcmp(sorted[b - 1], sorted[b]) > 0;
-		     b--) {
+		for (size_t b = a;
+		     b > 0 && strcmp(sorted[b - 1], sorted[b]) > 0; b--) {
 			const char *t = sorted[b];
 
 			sorted[b] = sorted[b - 1];
@@ -441,14 +438,15 @@ static void test_selectors(void **state)
 	/* The selector went out escaped, as one query value. */
 	clear_requests();
 	expect_list("app in (a, b)", NULL, "s1,s2");
-	assert_int_equal(count_requests("GET", "/api/v1/namespaces/sel/"
-						"configmaps",
+	assert_int_equal(count_requests("GET",
+					"/api/v1/namespaces/sel/"
+					"configmaps",
 					"labelSelector=app%20in%20%28a%2C%20b%"
 					"29"),
 			 1);
 	assert_int_equal(stow_kube_list(kc, cm, "sel",
-					&(stow_kube_list_opts){
-					    .label_selector = "app in (a"},
+					&(stow_kube_list_opts){.label_selector =
+								   "app in (a"},
 					&(json_t *){NULL}),
 			 STOW_EINVAL);
 }
@@ -541,19 +539,21 @@ static void test_pagination_1000(void **state)
 	assert_true(*rv);
 	free(rv);
 	/* Ten pages: the first without a continue token, nine with. */
-	assert_int_equal(count_requests("GET", "/api/v1/namespaces/page/"
-						"configmaps",
+	assert_int_equal(count_requests("GET",
+					"/api/v1/namespaces/page/"
+					"configmaps",
 					"limit=100"),
 			 10);
-	assert_int_equal(count_requests("GET", "/api/v1/namespaces/page/"
-						"configmaps",
+	assert_int_equal(count_requests("GET",
+					"/api/v1/namespaces/page/"
+					"configmaps",
 					"continue="),
 			 9);
 	json_decref(s.names);
 
 	/* One page by hand. */
-	CHECK(stow_kube_list(kc, cm, "page", &(stow_kube_list_opts){.limit = 100},
-			     &page));
+	CHECK(stow_kube_list(kc, cm, "page",
+			     &(stow_kube_list_opts){.limit = 100}, &page));
 	assert_int_equal(json_array_size(json_object_get(page, "items")), 100);
 	cont = json_string_value(
 	    json_object_get(json_object_get(page, "metadata"), "continue"));
@@ -563,10 +563,10 @@ static void test_pagination_1000(void **state)
 
 	/* With a selector, across pages; a callback's nonzero return stops. */
 	s = (seen){json_object(), 0, 0};
-	CHECK(stow_kube_list_each(kc, cm, "page",
-				  &(stow_kube_list_opts){
-				      .limit = 70, .label_selector = "batch=b1"},
-				  note_item, &s, NULL));
+	CHECK(stow_kube_list_each(
+	    kc, cm, "page",
+	    &(stow_kube_list_opts){.limit = 70, .label_selector = "batch=b1"},
+	    note_item, &s, NULL));
 	assert_int_equal(s.count, 500);
 	assert_int_equal(s.dups, 0);
 	json_decref(s.names);
@@ -591,18 +591,18 @@ static void test_update_conflict(void **state)
 			    json_string("second"));
 	CHECK(stow_kube_update(kc, cm, "default", v1, false, &v2));
 	assert_string_not_equal(rv_of(v1), rv_of(v2));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(v2, "data"),
-					      "k")),
-	    "second");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(v2, "data"), "k")),
+			    "second");
 	/* v1 still carries the old resourceVersion. */
 	json_object_set_new(json_object_get(v1, "data"), "k",
 			    json_string("stale"));
 	assert_int_equal(stow_kube_update(kc, cm, "default", v1, false, NULL),
 			 STOW_ECONFLICT);
 	assert_non_null(strstr(stow_err_msg(), "the object has been modified"));
-	assert_non_null(strstr(stow_err_msg(), "PUT /api/v1/namespaces/"
-					       "default/configmaps/conflicted"));
+	assert_non_null(strstr(stow_err_msg(),
+			       "PUT /api/v1/namespaces/"
+			       "default/configmaps/conflicted"));
 	json_decref(v1);
 	json_decref(v2);
 }
@@ -616,16 +616,16 @@ static void test_patches(void **state)
 	(void)state;
 	CHECK(stow_kube_create(kc, cm, "default", o, NULL));
 	json_decref(o);
-	CHECK(stow_kube_patch(kc, cm, "default", "patched",
-			      STOW_KUBE_PATCH_MERGE,
-			      "{\"data\":{\"m\":\"merged\",\"k\":null}}", false,
-			      &out));
+	CHECK(stow_kube_patch(
+	    kc, cm, "default", "patched", STOW_KUBE_PATCH_MERGE,
+	    "{\"data\":{\"m\":\"merged\",\"k\":null}}", false, &out));
 	d = json_object_get(out, "data");
 	assert_string_equal(json_string_value(json_object_get(d, "m")),
 			    "merged");
 	assert_null(json_object_get(d, "k"));
 	json_decref(out);
-	CHECK(stow_kube_patch(kc, cm, "default", "patched", STOW_KUBE_PATCH_JSON,
+	CHECK(stow_kube_patch(kc, cm, "default", "patched",
+			      STOW_KUBE_PATCH_JSON,
 			      "[{\"op\":\"add\",\"path\":\"/data/j\","
 			      "\"value\":\"json\"},{\"op\":\"replace\","
 			      "\"path\":\"/data/m\",\"value\":\"m2\"}]",
@@ -659,15 +659,17 @@ static void test_patches(void **state)
 			      "\"containers\":[{\"name\":\"b\",\"image\":"
 			      "\"b:2\"}]}}}}",
 			      false, &out));
-	cs = json_object_get(json_object_get(json_object_get(
-				 json_object_get(out, "spec"), "template"),
-					     "spec"),
-			     "containers");
+	cs = json_object_get(
+	    json_object_get(
+		json_object_get(json_object_get(out, "spec"), "template"),
+		"spec"),
+	    "containers");
 	assert_int_equal(json_array_size(cs), 2);
 	for (size_t i = 0; i < 2; i++) {
 		json_t *c = json_array_get(cs, i);
 		const char *n = json_string_value(json_object_get(c, "name"));
-		const char *img = json_string_value(json_object_get(c, "image"));
+		const char *img =
+		    json_string_value(json_object_get(c, "image"));
 
 		assert_string_equal(img, !strcmp(n, "a") ? "a:1" : "b:2");
 	}
@@ -709,12 +711,12 @@ static void test_delete_propagation(void **state)
 		assert_int_equal(stow_kube_get(kc, cm, "default", name, &out),
 				 STOW_ENOTFOUND);
 	}
-	assert_int_equal(stow_kube_delete(kc, cm, "default", "del-0", NULL,
-					  NULL),
-			 STOW_ENOTFOUND);
-	assert_int_equal(stow_kube_delete(kc, cm, "default", "x", "Sideways",
-					  NULL),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_kube_delete(kc, cm, "default", "del-0", NULL, NULL),
+	    STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_kube_delete(kc, cm, "default", "x", "Sideways", NULL),
+	    STOW_EINVAL);
 
 	/* Foreground on a namespace with content: the server answers with
 	 * the object (or a Status) and the namespace goes away. */
@@ -859,9 +861,9 @@ static void test_wrong_token(void **state)
 	free(c2->token);
 	c2->token = strdup("not-the-token");
 	CHECK(stow_kube_new(&k2, c2));
-	assert_int_equal(stow_kube_get(k2, res("configmaps"), "default",
-				       "busy", &out),
-			 STOW_EDENIED);
+	assert_int_equal(
+	    stow_kube_get(k2, res("configmaps"), "default", "busy", &out),
+	    STOW_EDENIED);
 	assert_non_null(strstr(stow_err_msg(), "Unauthorized"));
 	assert_int_equal(stow_kube_resource_lookup(k2, "pods", &r),
 			 STOW_EDENIED);
@@ -947,8 +949,8 @@ static stow_kube *client_from(const char *name, const char *cluster_extra,
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-	CHECK(stow_kube_config_load(&c, &(stow_kube_load_opts){.kubeconfig =
-								   path}));
+	CHECK(stow_kube_config_load(
+	    &c, &(stow_kube_load_opts){.kubeconfig = path}));
 	c->timeout_ms = 5000;
 	CHECK(stow_kube_new(&k, c));
 	stow_kube_config_free(c);
@@ -958,8 +960,8 @@ static stow_kube *client_from(const char *name, const char *cluster_extra,
 static int get_version(stow_kube *k)
 {
 	json_t *out = NULL;
-	int rc = stow_kube_request(k, "GET", "/api/v1/namespaces/default",
-				   NULL, NULL, 0, &out, NULL);
+	int rc = stow_kube_request(k, "GET", "/api/v1/namespaces/default", NULL,
+				   NULL, 0, &out, NULL);
 
 	json_decref(out);
 	return rc;
@@ -1029,15 +1031,16 @@ static void test_token_file_and_exec_refresh(void **state)
 	/* An exec plugin whose first credential the server refuses: the 401
 	 * makes the client run it again, once, and the request succeeds. */
 	snprintf(path, sizeof(path), "%s/plugin.sh", dir);
-	snprintf(script, sizeof(script),
-		 "#!/bin/sh\n"
-		 "n=$(cat \"%s/plugin.count\" 2>/dev/null || echo 0)\n"
-		 "n=$((n + 1)); echo $n > \"%s/plugin.count\"\n"
-		 "if [ $n -eq 1 ]; then t=stale; else t=$(cat \"%s/token\"); fi\n"
-		 "printf '{\"apiVersion\":\"client.authentication.k8s.io/"
-		 "v1beta1\",\"kind\":\"ExecCredential\",\"status\":"
-		 "{\"token\":\"%%s\"}}' \"$t\"\n",
-		 dir, dir, dir);
+	snprintf(
+	    script, sizeof(script),
+	    "#!/bin/sh\n"
+	    "n=$(cat \"%s/plugin.count\" 2>/dev/null || echo 0)\n"
+	    "n=$((n + 1)); echo $n > \"%s/plugin.count\"\n"
+	    "if [ $n -eq 1 ]; then t=stale; else t=$(cat \"%s/token\"); fi\n"
+	    "printf '{\"apiVersion\":\"client.authentication.k8s.io/"
+	    "v1beta1\",\"kind\":\"ExecCredential\",\"status\":"
+	    "{\"token\":\"%%s\"}}' \"$t\"\n",
+	    dir, dir, dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(script, f);
@@ -1061,14 +1064,16 @@ static void test_token_file_and_exec_refresh(void **state)
 
 	/* A plugin that returns a client certificate instead of a token. */
 	snprintf(path, sizeof(path), "%s/certplugin.sh", dir);
-	snprintf(script, sizeof(script),
-		 "#!/bin/sh\n"
-		 "pem() { awk '{printf \"%%s\\\\n\", $0}' \"$1\"; }\n"
-		 "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",'\n"
-		 "printf '\"kind\":\"ExecCredential\",\"status\":{'\n"
-		 "printf '\"clientCertificateData\":\"%%s\",' \"$(pem %s/client.crt)\"\n"
-		 "printf '\"clientKeyData\":\"%%s\"}}' \"$(pem %s/client.key)\"\n",
-		 dir, dir);
+	snprintf(
+	    script, sizeof(script),
+	    "#!/bin/sh\n"
+	    "pem() { awk '{printf \"%%s\\\\n\", $0}' \"$1\"; }\n"
+	    "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",'\n"
+	    "printf '\"kind\":\"ExecCredential\",\"status\":{'\n"
+	    "printf '\"clientCertificateData\":\"%%s\",' \"$(pem "
+	    "%s/client.crt)\"\n"
+	    "printf '\"clientKeyData\":\"%%s\"}}' \"$(pem %s/client.key)\"\n",
+	    dir, dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(script, f);

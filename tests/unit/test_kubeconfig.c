@@ -86,63 +86,61 @@ static char *slurp(const char *path)
 	"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkFBQUEKLS0tLS1FTkQgQ0VSVElGSUNB" \
 	"VEUtLS0tLQo="
 
-static const char file_a[] =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "current-context: alpha\n"
-    "clusters:\n"
-    "- name: c1\n"
-    "  cluster:\n"
-    "    server: https://a.example:6443/\n"
-    "    certificate-authority-data: " CA_B64 "\n"
-    "- name: shared\n"
-    "  cluster:\n"
-    "    server: https://from-a.example\n"
-    "users:\n"
-    "- name: u1\n"
-    "  user:\n"
-    "    token: token-a\n"
-    "contexts:\n"
-    "- name: alpha\n"
-    "  context:\n"
-    "    cluster: c1\n"
-    "    user: u1\n"
-    "    namespace: ns-a\n"
-    "- name: uses-shared\n"
-    "  context: {cluster: shared, user: u1}\n";
+static const char file_a[] = "apiVersion: v1\n"
+			     "kind: Config\n"
+			     "current-context: alpha\n"
+			     "clusters:\n"
+			     "- name: c1\n"
+			     "  cluster:\n"
+			     "    server: https://a.example:6443/\n"
+			     "    certificate-authority-data: " CA_B64 "\n"
+			     "- name: shared\n"
+			     "  cluster:\n"
+			     "    server: https://from-a.example\n"
+			     "users:\n"
+			     "- name: u1\n"
+			     "  user:\n"
+			     "    token: token-a\n"
+			     "contexts:\n"
+			     "- name: alpha\n"
+			     "  context:\n"
+			     "    cluster: c1\n"
+			     "    user: u1\n"
+			     "    namespace: ns-a\n"
+			     "- name: uses-shared\n"
+			     "  context: {cluster: shared, user: u1}\n";
 
 /* In a subdirectory, with paths relative to it. */
-static const char file_b[] =
-    "apiVersion: v1\n"
-    "current-context: beta\n"
-    "clusters:\n"
-    "- name: shared\n"
-    "  cluster:\n"
-    "    server: https://from-b.example\n"
-    "- name: c2\n"
-    "  cluster:\n"
-    "    server: https://b.example:443\n"
-    "    certificate-authority: certs/ca.pem\n"
-    "    insecure-skip-tls-verify: true\n"
-    "    tls-server-name: api.b.example\n"
-    "users:\n"
-    "- name: u2\n"
-    "  user:\n"
-    "    tokenFile: token.txt\n"
-    "    client-certificate: certs/client.pem\n"
-    "    client-key: /ABSOLUTE/client.key\n"
-    "- name: u1\n"
-    "  user:\n"
-    "    token: token-b-should-lose\n"
-    "contexts:\n"
-    "- name: beta\n"
-    "  context:\n"
-    "    cluster: c2\n"
-    "    user: u2\n"
-    "- name: alpha\n"
-    "  context:\n"
-    "    cluster: c2\n"
-    "    user: u2\n";
+static const char file_b[] = "apiVersion: v1\n"
+			     "current-context: beta\n"
+			     "clusters:\n"
+			     "- name: shared\n"
+			     "  cluster:\n"
+			     "    server: https://from-b.example\n"
+			     "- name: c2\n"
+			     "  cluster:\n"
+			     "    server: https://b.example:443\n"
+			     "    certificate-authority: certs/ca.pem\n"
+			     "    insecure-skip-tls-verify: true\n"
+			     "    tls-server-name: api.b.example\n"
+			     "users:\n"
+			     "- name: u2\n"
+			     "  user:\n"
+			     "    tokenFile: token.txt\n"
+			     "    client-certificate: certs/client.pem\n"
+			     "    client-key: /ABSOLUTE/client.key\n"
+			     "- name: u1\n"
+			     "  user:\n"
+			     "    token: token-b-should-lose\n"
+			     "contexts:\n"
+			     "- name: beta\n"
+			     "  context:\n"
+			     "    cluster: c2\n"
+			     "    user: u2\n"
+			     "- name: alpha\n"
+			     "  context:\n"
+			     "    cluster: c2\n"
+			     "    user: u2\n";
 
 static void write_two_files(void)
 {
@@ -197,10 +195,10 @@ static void test_merge_first_file_wins(void **state)
 	stow_kube_config_free(c);
 
 	/* A cluster defined in both: a.yaml's wins. */
-	assert_int_equal(stow_kube_config_load(&c, &(stow_kube_load_opts){
-							.context =
-							    "uses-shared"}),
-			 0);
+	assert_int_equal(
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.context = "uses-shared"}),
+	    0);
 	assert_string_equal(c->server, "https://from-a.example");
 	assert_string_equal(c->namespace, "default");
 	stow_kube_config_free(c);
@@ -215,9 +213,9 @@ static void test_context_namespace_relative_paths(void **state)
 	write_two_files();
 	set_kubeconfig_ab();
 	assert_int_equal(
-	    stow_kube_config_load(&c, &(stow_kube_load_opts){
-					  .context = "beta",
-					  .namespace = "override-ns"}),
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.context = "beta",
+					   .namespace = "override-ns"}),
 	    0);
 	assert_string_equal(c->context, "beta");
 	assert_string_equal(c->namespace, "override-ns");
@@ -235,15 +233,15 @@ static void test_context_namespace_relative_paths(void **state)
 
 	/* --kubeconfig reads one file only, no merging. */
 	assert_int_equal(stow_kube_config_load(
-			     &c, &(stow_kube_load_opts){
-				     .kubeconfig = path_in("sub/b.yaml")}),
+			     &c, &(stow_kube_load_opts){.kubeconfig = path_in(
+							    "sub/b.yaml")}),
 			 0);
 	assert_string_equal(c->context, "beta");
 	stow_kube_config_free(c);
-	assert_int_equal(stow_kube_config_load(
-			     &c, &(stow_kube_load_opts){
-				     .kubeconfig = path_in("nope.yaml")}),
-			 STOW_ENOTFOUND);
+	assert_int_equal(
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.kubeconfig = path_in("nope.yaml")}),
+	    STOW_ENOTFOUND);
 	assert_non_null(strstr(stow_err_msg(), "nope.yaml"));
 }
 
@@ -266,10 +264,9 @@ static void expect_error(const char *yaml, const char *context, int code,
 			 const char *const *needles)
 {
 	stow_kube_config *c = NULL;
-	int rc = stow_kube_config_parse(&c, yaml, strlen(yaml),
-					"/etc/kc/test.yaml",
-					&(stow_kube_load_opts){.context =
-								   context});
+	int rc =
+	    stow_kube_config_parse(&c, yaml, strlen(yaml), "/etc/kc/test.yaml",
+				   &(stow_kube_load_opts){.context = context});
 
 	if (rc != code)
 		fail_msg("want %d got %d: %s", code, rc, stow_err_msg());
@@ -298,13 +295,14 @@ static void test_errors_name_the_culprit(void **state)
 		     "ghost}\n",
 		     NULL, STOW_ENOTFOUND,
 		     (const char *[]){"user \"ghost\"", NULL});
-	expect_error("current-context: x\n"
-		     "clusters:\n- name: c\n  cluster: {insecure-skip-tls-verify:"
-		     " true}\n"
-		     "contexts:\n- name: x\n  context: {cluster: c}\n",
-		     NULL, STOW_EINVAL,
-		     (const char *[]){"/etc/kc/test.yaml", "cluster \"c\"",
-				      "server is not set", NULL});
+	expect_error(
+	    "current-context: x\n"
+	    "clusters:\n- name: c\n  cluster: {insecure-skip-tls-verify:"
+	    " true}\n"
+	    "contexts:\n- name: x\n  context: {cluster: c}\n",
+	    NULL, STOW_EINVAL,
+	    (const char *[]){"/etc/kc/test.yaml", "cluster \"c\"",
+			     "server is not set", NULL});
 	expect_error("clusters: []\n", NULL, STOW_EINVAL,
 		     (const char *[]){"current-context is not set", NULL});
 	expect_error("current-context: x\n"
@@ -361,9 +359,8 @@ static void test_base64_data_and_json_kubeconfig(void **state)
 	char *h = NULL;
 
 	(void)state;
-	assert_int_equal(stow_kube_config_parse(&c, j, strlen(j), "j.json",
-						NULL),
-			 0);
+	assert_int_equal(
+	    stow_kube_config_parse(&c, j, strlen(j), "j.json", NULL), 0);
 	assert_string_equal(c->ca_pem, CA_PEM);
 	assert_string_equal(c->client_cert_pem, "CERT\n");
 	assert_string_equal(c->client_key_pem, "KEY\n");
@@ -420,8 +417,8 @@ static void load_exec_client(stow_kube **k)
 
 	write_file(path_in("kc.yaml"), exec_kubeconfig, 0);
 	assert_int_equal(
-	    stow_kube_config_load(&c, &(stow_kube_load_opts){
-					  .kubeconfig = path_in("kc.yaml")}),
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.kubeconfig = path_in("kc.yaml")}),
 	    0);
 	assert_non_null(c->exec.command);
 	assert_string_equal(c->exec.command, path_in("./bin/plugin.sh"));
@@ -465,14 +462,14 @@ static void test_exec_plugin_token_cached(void **state)
 		assert_string_equal(
 		    json_string_value(json_object_get(j, "apiVersion")),
 		    "client.authentication.k8s.io/v1");
-		assert_true(json_is_false(json_object_get(spec, "interactive")));
+		assert_true(
+		    json_is_false(json_object_get(spec, "interactive")));
 		assert_string_equal(
 		    json_string_value(json_object_get(cl, "server")),
 		    "https://p.example");
-		assert_string_equal(
-		    json_string_value(
-			json_object_get(cl, "certificate-authority-data")),
-		    CA_B64);
+		assert_string_equal(json_string_value(json_object_get(
+					cl, "certificate-authority-data")),
+				    CA_B64);
 		json_decref(j);
 	}
 	free(s);
@@ -506,8 +503,7 @@ static void test_exec_plugin_failures(void **state)
 	assert_int_equal(mkdir(path_in("bin"), 0700), 0);
 	/* Fails with a message on stderr. */
 	write_file(path_in("bin/plugin.sh"),
-		   "#!/bin/sh\necho 'please log in first' >&2\nexit 3\n",
-		   0755);
+		   "#!/bin/sh\necho 'please log in first' >&2\nexit 3\n", 0755);
 	load_exec_client(&k);
 	assert_int_equal(stow_kube_auth_header(k, &h), STOW_EDENIED);
 	assert_null(h);
@@ -543,8 +539,8 @@ static void test_token_file_reread(void **state)
 	write_file(path_in("tok"), "  tok-1 \n", 0);
 	write_file(path_in("kc"), kc, 0);
 	assert_int_equal(
-	    stow_kube_config_load(&c, &(stow_kube_load_opts){
-					  .kubeconfig = path_in("kc")}),
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.kubeconfig = path_in("kc")}),
 	    0);
 	assert_int_equal(stow_kube_new(&k, c), 0);
 	assert_int_equal(stow_kube_auth_header(k, &h), 0);
@@ -559,12 +555,12 @@ static void test_token_file_reread(void **state)
 	assert_int_equal(stow_kube_auth_header(k, &h), STOW_EINVAL);
 	assert_null(h);
 	assert_non_null(strstr(stow_err_msg(), "control characters"));
-	assert_int_equal(stow_kube_request(k, "GET", "/api v1", NULL, NULL, 0,
-					   NULL, NULL),
-			 STOW_EINVAL);
-	assert_int_equal(stow_kube_request(k, "GE T", "/api", NULL, NULL, 0,
-					   NULL, NULL),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_kube_request(k, "GET", "/api v1", NULL, NULL, 0, NULL, NULL),
+	    STOW_EINVAL);
+	assert_int_equal(
+	    stow_kube_request(k, "GE T", "/api", NULL, NULL, 0, NULL, NULL),
+	    STOW_EINVAL);
 	stow_kube_free(k);
 	stow_kube_config_free(c);
 }
@@ -609,10 +605,10 @@ static void test_in_cluster(void **state)
 	assert_int_equal(mkdir(path_in("noconfig"), 0700), 0);
 	setenv("HOME", path_in("noconfig"), 1);
 	setenv("KUBERNETES_SERVICE_HOST", "/etc/passwd", 1);
-	assert_int_equal(stow_kube_config_load(
-			     &c, &(stow_kube_load_opts){
-				     .in_cluster_fallback = true}),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_kube_config_load(
+		&c, &(stow_kube_load_opts){.in_cluster_fallback = true}),
+	    STOW_EINVAL);
 	assert_non_null(strstr(stow_err_msg(), "KUBERNETES_SERVICE_HOST"));
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
@@ -626,14 +622,17 @@ static void test_status_mapping(void **state)
 		int code;
 		const char *needle;
 	} cases[] = {
-	    {404, "{\"kind\":\"Status\",\"message\":\"pods \\\"x\\\" not found\","
-		  "\"reason\":\"NotFound\"}",
+	    {404,
+	     "{\"kind\":\"Status\",\"message\":\"pods \\\"x\\\" not found\","
+	     "\"reason\":\"NotFound\"}",
 	     STOW_ENOTFOUND, "GET /p: pods \"x\" not found"},
-	    {409, "{\"kind\":\"Status\",\"message\":\"already there\","
-		  "\"reason\":\"AlreadyExists\"}",
+	    {409,
+	     "{\"kind\":\"Status\",\"message\":\"already there\","
+	     "\"reason\":\"AlreadyExists\"}",
 	     STOW_EEXIST, "already there"},
-	    {409, "{\"kind\":\"Status\",\"message\":\"the object has been "
-		  "modified\",\"reason\":\"Conflict\"}",
+	    {409,
+	     "{\"kind\":\"Status\",\"message\":\"the object has been "
+	     "modified\",\"reason\":\"Conflict\"}",
 	     STOW_ECONFLICT, "the object has been modified"},
 	    {401, "{\"kind\":\"Status\",\"message\":\"Unauthorized\"}",
 	     STOW_EDENIED, "Unauthorized"},
@@ -641,8 +640,9 @@ static void test_status_mapping(void **state)
 	    {422, "{\"kind\":\"Status\",\"message\":\"bad spec\"}", STOW_EINVAL,
 	     "bad spec"},
 	    {400, "oops\n", STOW_EINVAL, "HTTP 400: oops"},
-	    {410, "{\"kind\":\"Status\",\"message\":\"too old resource "
-		  "version\"}",
+	    {410,
+	     "{\"kind\":\"Status\",\"message\":\"too old resource "
+	     "version\"}",
 	     STOW_ENOTFOUND, "expired"},
 	    {500, "{\"kind\":\"Status\",\"message\":\"etcd down\"}", STOW_EIO,
 	     "etcd down"},
@@ -651,9 +651,9 @@ static void test_status_mapping(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = stow_kube_status_error(cases[i].st, "GET /p",
-						cases[i].body,
-						strlen(cases[i].body));
+		int rc =
+		    stow_kube_status_error(cases[i].st, "GET /p", cases[i].body,
+					   strlen(cases[i].body));
 
 		assert_int_equal(rc, cases[i].code);
 		if (!strstr(stow_err_msg(), cases[i].needle))
@@ -665,19 +665,20 @@ static void test_status_mapping(void **state)
 static void test_paths(void **state)
 {
 	const char *const none[] = {NULL};
-	stow_kube_resource pods = {"", "v1", "pods", "Pod", "pod", true,
-				   true, none, none, true};
-	stow_kube_resource deploy = {"apps", "v1", "deployments",
-				     "Deployment", "deployment", true,
-				     true, none, none, true};
-	stow_kube_resource nodes = {"", "v1", "nodes", "Node", "node", false,
-				    true, none, none, true};
+	stow_kube_resource pods = {"",	 "v1", "pods", "Pod", "pod",
+				   true, true, none,   none,  true};
+	stow_kube_resource deploy = {
+	    "apps", "v1", "deployments", "Deployment", "deployment",
+	    true,   true, none,		 none,	       true};
+	stow_kube_resource nodes = {"",	   "v1", "nodes", "Node", "node",
+				    false, true, none,	  none,	  true};
 	stow_buf b;
 
 	(void)state;
 	stow_buf_init(&b, 0);
 	assert_int_equal(stow_kube_path(&b, &pods, "ns1", "p 1", "log"), 0);
-	assert_string_equal((char *)b.data, "/api/v1/namespaces/ns1/pods/p%201/log");
+	assert_string_equal((char *)b.data,
+			    "/api/v1/namespaces/ns1/pods/p%201/log");
 	stow_buf_reset(&b);
 	assert_int_equal(stow_kube_path(&b, &pods, NULL, NULL, NULL), 0);
 	assert_string_equal((char *)b.data, "/api/v1/pods");
@@ -707,9 +708,8 @@ static void test_helpers(void **state)
 	assert_int_equal(stow_kube_b64_encode("any carnal pleas", 16, &s), 0);
 	assert_string_equal(s, "YW55IGNhcm5hbCBwbGVhcw==");
 	free(s);
-	assert_int_equal(stow_kube_b64_decode("YW55IGNhcm5hbCBwbGVhcw", 22, &s,
-					      &n),
-			 0);
+	assert_int_equal(
+	    stow_kube_b64_decode("YW55IGNhcm5hbCBwbGVhcw", 22, &s, &n), 0);
 	assert_int_equal(n, 16);
 	assert_memory_equal(s, "any carnal pleas", 16);
 	free(s);
@@ -717,9 +717,8 @@ static void test_helpers(void **state)
 	assert_int_equal(stow_kube_b64_decode("Y", 1, &s, &n), STOW_EINVAL);
 	assert_int_equal(stow_kube_parse_time("1970-01-02T00:00:01Z", &t), 0);
 	assert_int_equal((long long)t, 86401);
-	assert_int_equal(stow_kube_parse_time("1970-01-02T01:00:01.25+01:00",
-					      &t),
-			 0);
+	assert_int_equal(
+	    stow_kube_parse_time("1970-01-02T01:00:01.25+01:00", &t), 0);
 	assert_int_equal((long long)t, 86401);
 	assert_int_equal(stow_kube_parse_time("1970-01-02", &t), STOW_EINVAL);
 	assert_int_equal(stow_kube_parse_time("1970-13-02T00:00:00Z", &t),
@@ -771,9 +770,9 @@ static void test_unreachable_server_retries(void **state)
 	c->timeout_ms = 1500;
 	assert_int_equal(stow_kube_new(&k, c), 0);
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	assert_int_equal(stow_kube_request(k, "GET", "/api", NULL, NULL, 0, &j,
-					   NULL),
-			 STOW_EIO);
+	assert_int_equal(
+	    stow_kube_request(k, "GET", "/api", NULL, NULL, 0, &j, NULL),
+	    STOW_EIO);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	took = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
 	assert_null(j);
@@ -816,9 +815,9 @@ static void test_silent_server_times_out(void **state)
 	c->timeout_ms = 1200;
 	assert_int_equal(stow_kube_new(&k, c), 0);
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	assert_int_equal(stow_kube_request(k, "GET", "/api", NULL, NULL, 0,
-					   NULL, NULL),
-			 STOW_ETIMEOUT);
+	assert_int_equal(
+	    stow_kube_request(k, "GET", "/api", NULL, NULL, 0, NULL, NULL),
+	    STOW_ETIMEOUT);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	took = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
 	assert_non_null(strstr(stow_err_msg(), "timed out"));
@@ -839,10 +838,10 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_name_the_culprit, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_base64_data_and_json_kubeconfig,
+	    cmocka_unit_test_setup_teardown(
+		test_base64_data_and_json_kubeconfig, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_plugin_token_cached,
 					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_exec_plugin_token_cached, setup,
-					    teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_plugin_expired_reruns,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_plugin_failures, setup,
