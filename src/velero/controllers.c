@@ -14,6 +14,9 @@ const stow_velero_controller *const *stow_velero_controllers(void)
 
 	/* list[n++] = stow_velero_ctl_<x>(); -- one line per controller */
 	list[n++] = stow_velero_ctl_bsl();
+	list[n++] = stow_velero_ctl_backup_sync();
+	list[n++] = stow_velero_ctl_download_request();
+	list[n++] = stow_velero_ctl_server_status_request();
 	list[n++] = stow_velero_ctl_backup();
 	list[n] = NULL;
 	return list;
