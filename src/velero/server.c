@@ -47,7 +47,7 @@ struct stow_velero_server {
 	stow_velero_server_opts o;
 	const volatile int *stop;
 	const volatile int *lost;
-	pthread_mutex_t log_mu;
+	stow_log *log;
 	watched res[MAX_RESOURCES];
 	size_t nres;
 	ctl_state ctls[MAX_CONTROLLERS];
@@ -80,102 +80,26 @@ void stow_velero_server_opts_init(stow_velero_server_opts *o)
 
 /* --- logging ------------------------------------------------------------ */
 
-static const char *level_name(int level)
-{
-	switch (level) {
-	case STOW_VLOG_DEBUG: return "debug";
-	case STOW_VLOG_INFO: return "info";
-	case STOW_VLOG_WARN: return "warning";
-	default: return "error";
-	}
-}
-
-/* logfmt value: bare when safe, else quoted with \" \\ \n \t escaped and
- * other control bytes as \xNN. */
-static void put_value(FILE *f, const char *v, bool json)
-{
-	bool bare = !json && *v;
-
-	for (const char *p = v; *p && bare; p++)
-		bare = (unsigned char)*p > ' ' && *p != '"' && *p != '=' &&
-		       *p != '\\' && (unsigned char)*p < 0x7f;
-	if (bare) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < ' ' || *p == 0x7f)
-			fprintf(f, json ? "\\u%04x" : "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-static void vlog(stow_velero_server *srv, int level, const char *controller,
-		 const char *msg, va_list ap)
-{
-	bool json = srv && srv->o.log_json;
-	char ts[32];
-	struct tm tm;
-	time_t t = time(NULL);
-	const char *k;
-
-	if (srv && level < srv->o.log_level)
-		return;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (srv)
-		pthread_mutex_lock(&srv->log_mu);
-	flockfile(stderr);
-	if (json) {
-		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
-			level_name(level));
-		put_value(stderr, msg, true);
-		if (controller) {
-			fputs(",\"controller\":", stderr);
-			put_value(stderr, controller, true);
-		}
-	} else {
-		fprintf(stderr, "time=%s level=%s msg=", ts, level_name(level));
-		put_value(stderr, msg, false);
-		if (controller)
-			fprintf(stderr, " controller=%s", controller);
-	}
-	while ((k = va_arg(ap, const char *))) {
-		const char *v = va_arg(ap, const char *);
-
-		if (json) {
-			fputc(',', stderr);
-			put_value(stderr, k, true);
-			fputc(':', stderr);
-			put_value(stderr, v ? v : "", true);
-		} else {
-			fprintf(stderr, " %s=", k);
-			put_value(stderr, v ? v : "", false);
-		}
-	}
-	fputs(json ? "}\n" : "\n", stderr);
-	funlockfile(stderr);
-	if (srv)
-		pthread_mutex_unlock(&srv->log_mu);
-}
-
 void stow_velero_log(stow_velero_server *srv, int level,
 		     const char *controller, const char *msg, ...)
 {
+	stow_log_field f[33];
+	size_t n = 0;
+	const char *k;
 	va_list ap;
 
+	if (controller)
+		f[n++] = (stow_log_field){"controller", controller};
 	va_start(ap, msg);
-	vlog(srv, level, controller, msg, ap);
+	while (n < 33 && (k = va_arg(ap, const char *)))
+		f[n++] = (stow_log_field){k, va_arg(ap, const char *)};
 	va_end(ap);
+	stow_log_writev(srv->log, (stow_log_level)level, NULL, 0, msg, f, n);
+}
+
+stow_log *stow_velero_server_logger(stow_velero_server *srv)
+{
+	return srv->log;
 }
 
 /* --- accessors ------------------------------------------------------------ */
@@ -535,7 +459,14 @@ int stow_velero_server_run(stow_kube *k, const stow_velero_server_opts *o,
 	srv->k = k;
 	srv->o = *o;
 	srv->stop = stop;
-	pthread_mutex_init(&srv->log_mu, NULL);
+	rc = stow_log_new(&srv->log,
+			  o->log_json ? STOW_LOG_JSON : STOW_LOG_LOGFMT,
+			  (stow_log_level)o->log_level);
+	if (rc < 0) {
+		free(srv);
+		return rc;
+	}
+	stow_log_set_file(srv->log, stderr);
 	if (!srv->o.identity || !*srv->o.identity) {
 		char host[256] = "stowage";
 
@@ -583,7 +514,7 @@ int stow_velero_server_run(stow_kube *k, const stow_velero_server_opts *o,
 		free(srv->ctls[i].fails);
 		pthread_mutex_destroy(&srv->ctls[i].fail_mu);
 	}
-	pthread_mutex_destroy(&srv->log_mu);
+	stow_log_free(srv->log);
 	free(srv);
 	return rc == STOW_EINTR ? 0 : rc;
 }

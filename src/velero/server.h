@@ -28,16 +28,16 @@
 #include <stdbool.h>
 
 #include "kube/kube.h"
+#include "util/log.h"
 #include "velero/layout.h"
 
 typedef struct stow_velero_server stow_velero_server;
 
-enum stow_velero_log_level {
-	STOW_VLOG_DEBUG,
-	STOW_VLOG_INFO,
-	STOW_VLOG_WARN,
-	STOW_VLOG_ERROR,
-};
+/* Log levels of stow_velero_log (those of util/log.h). */
+#define STOW_VLOG_DEBUG STOW_LOG_DEBUG
+#define STOW_VLOG_INFO STOW_LOG_INFO
+#define STOW_VLOG_WARN STOW_LOG_WARNING
+#define STOW_VLOG_ERROR STOW_LOG_ERROR
 
 typedef struct stow_velero_server_opts {
 	const char *namespace;          /* --namespace / $VELERO_NAMESPACE;
@@ -113,6 +113,9 @@ int stow_velero_server_stopping(stow_velero_server *srv);
  * "backup completed", "backup", "velero/nightly", NULL). */
 void stow_velero_log(stow_velero_server *srv, int level,
 		     const char *controller, const char *msg, ...);
+/* The server's logger (stderr, --log-format, --log-level): a parent for
+ * per-backup capture loggers (stow_log_capture_new). */
+stow_log *stow_velero_server_logger(stow_velero_server *srv);
 
 /* The storage of a BackupStorageLocation by name (bsl.c): opened from
  * its spec (provider aws: S3 with the credentials Secret; provider
