@@ -1,0 +1,589 @@
+#!/usr/bin/env bash
+# `stowage server` backs up a cluster as Velero does, checked from outside.
+#
+# On kubesim with the real kubectl: the velero.io CRDs, namespace velero, a
+# filesystem BackupStorageLocation `default` at a temp dir, the server in
+# the background (no leader election). Workloads in two namespaces (a
+# Deployment, a ConfigMap, a Secret, a StatefulSet with a
+# volumeClaimTemplate, a labelled pod, objects labelled
+# velero.io/exclude-from-backup=true). Backups created with kubectl as
+# Velero's docs write them: everything; includedNamespaces; includedResources;
+# a labelSelector; invalid ones (FailedValidation with Velero's messages).
+# Each finished backup is checked in the location with python3's gzip,
+# tarfile and json only (and velero_layout_check.py): the tarball's
+# metadata/version, item paths and their -preferredversion twins, no
+# excluded object, the StatefulSet's PVCs with their PVs, the resource list
+# equal to the tarball, velero-backup.json Completed, status.progress.
+#
+# Runs itself under tests/kube/with_kubesim.sh. Skips (exit 0 with a note)
+# without kubectl.
+set -euo pipefail
+
+if [[ -z ${STOW_KUBESIM_DIR:-} ]]; then
+	if ! command -v kubectl >/dev/null 2>&1; then
+		echo "NOTE: kubectl not installed: skipping"
+		exit 0
+	fi
+	here=$(cd "$(dirname "$0")" && pwd)
+	exec bash "${STOW_TESTS:-$here/..}/kube/with_kubesim.sh" bash "$0" "$@"
+fi
+
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_binary
+
+ROOT=$(cd "$TESTS_DIR/.." && pwd)
+LOC=$T/location
+mkdir -p "$T/home" "$LOC"
+export HOME=$T/home # kubectl's discovery cache, never ~/.kube
+
+# k ARGS...: kubectl with a timeout; sets RC, OUT, ERR
+k()
+{
+	set +e
+	timeout -k 5 60 kubectl --request-timeout=20s "$@" </dev/null >"$T/.out" 2>"$T/.err"
+	RC=$?
+	set -e
+	OUT=$(cat "$T/.out")
+	ERR=$(cat "$T/.err")
+	return 0
+}
+
+# apply YAML-TEXT: kubectl apply -f - ; dies on failure
+apply()
+{
+	set +e
+	printf '%s\n' "$1" | timeout -k 5 60 kubectl --request-timeout=20s apply -f - >"$T/.out" 2>"$T/.err"
+	RC=$?
+	set -e
+	[[ $RC == 0 ]] || { show_output; die "kubectl apply: $(head -c 300 "$T/.err")"; }
+}
+
+# jp BACKUP JSONPATH: a field of a Backup
+jp()
+{
+	k -n velero get backup "$1" -o "jsonpath=$2"
+	printf '%s' "$OUT"
+}
+
+# wait_phase BACKUP PHASE...: until the Backup reaches one of the phases
+# or a final one (60 s); prints the phase reached
+wait_phase()
+{
+	local b=$1 p
+	shift
+	for _ in $(seq 300); do
+		p=$(jp "$b" '{.status.phase}')
+		[[ -n $p ]] || { sleep 0.2; continue; }
+		case " $* Completed PartiallyFailed Failed FailedValidation " in
+		*" $p "*) printf '%s' "$p"; return 0 ;;
+		esac
+		sleep 0.2
+	done
+	printf '%s' "$p"
+}
+
+START=$(date +%s)
+
+# ---------------------------------------------------------------- setup
+k apply -k "$ROOT/deploy/crds"
+[[ $RC == 0 ]] || { show_output; die "kubectl apply -k deploy/crds"; }
+k wait --for condition=established --timeout=20s crd -l component=velero
+k create namespace velero
+[[ $RC == 0 ]] || die "create namespace velero"
+apply "apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata:
+  name: default
+  namespace: velero
+spec:
+  provider: filesystem
+  default: true
+  objectStorage:
+    bucket: $LOC"
+apply "apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata:
+  name: readonly
+  namespace: velero
+spec:
+  provider: filesystem
+  accessMode: ReadOnly
+  objectStorage:
+    bucket: $T/ro-location"
+
+# Workloads: app1 and app2, plus one namespace labelled out of backups.
+apply "apiVersion: v1
+kind: Namespace
+metadata:
+  name: app1
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: app2
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: secret-ns
+  labels:
+    velero.io/exclude-from-backup: \"true\"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: app1
+  labels:
+    app: web
+data:
+  color: blue
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: scratch
+  namespace: app1
+  labels:
+    velero.io/exclude-from-backup: \"true\"
+data:
+  tmp: \"1\"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hidden
+  namespace: secret-ns
+data:
+  k: v
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: app1
+type: Opaque
+stringData:
+  password: hunter2
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: app1
+  labels:
+    app: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: app2
+spec:
+  serviceName: db
+  replicas: 2
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+        volumeMounts:
+        - name: data
+          mountPath: /var/lib/postgresql/data
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources:
+        requests:
+          storage: 1Gi
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: tools
+  namespace: app2
+  labels:
+    app: tools
+    tier: ops
+spec:
+  containers:
+  - name: sh
+    image: busybox:1.36
+    command: [sleep, \"3600\"]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: tools-config
+  namespace: app2
+  labels:
+    app: tools
+data:
+  a: b"
+
+# The StatefulSet's claims are bound before any backup starts.
+for _ in $(seq 150); do
+	k -n app2 get pvc -o 'jsonpath={range .items[*]}{.status.phase}{" "}{end}'
+	[[ $OUT == "Bound Bound " ]] && break
+	sleep 0.2
+done
+expect_eq "Bound Bound " "$OUT" "the StatefulSet's two PVCs are Bound"
+k -n app2 get pvc data-db-0 -o 'jsonpath={.spec.volumeName}'
+PV0=$OUT
+[[ -n $PV0 ]] || die "PVC data-db-0 has no volumeName"
+
+# The server, in the background.
+"$STOWAGE" server -n velero --leader-elect false --log-level debug \
+	>"$T/server.out" 2>"$T/server.log" &
+SERVER=$!
+BG_PIDS+=("$SERVER")
+
+# ---------------------------------------------------------------- backups
+apply "apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: full
+  namespace: velero
+spec: {}
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: only-app1
+  namespace: velero
+spec:
+  includedNamespaces:
+  - app1
+  ttl: 24h0m0s
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: only-cm
+  namespace: velero
+spec:
+  includedResources:
+  - configmaps
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: tools-only
+  namespace: velero
+spec:
+  labelSelector:
+    matchLabels:
+      app: tools
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: either
+  namespace: velero
+spec:
+  includedNamespaces: ['app*']
+  orLabelSelectors:
+  - matchLabels:
+      app: web
+  - matchLabels:
+      tier: ops
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: bad-ns
+  namespace: velero
+spec:
+  includedNamespaces: [app1, app2]
+  excludedNamespaces: [app2]
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: bad-mixed
+  namespace: velero
+spec:
+  includedResources: [pods]
+  excludedClusterScopedResources: [nodes]
+  labelSelector:
+    matchLabels: {a: b}
+  orLabelSelectors:
+  - matchLabels: {c: d}
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: bad-location
+  namespace: velero
+spec:
+  storageLocation: nowhere
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: to-readonly
+  namespace: velero
+spec:
+  storageLocation: readonly"
+
+for b in full only-app1 only-cm tools-only either; do
+	expect_eq Completed "$(wait_phase "$b")" "backup $b: phase"
+done
+for b in bad-ns bad-mixed bad-location to-readonly; do
+	expect_eq FailedValidation "$(wait_phase "$b")" "backup $b: phase"
+done
+
+# ------------------------------------------------------------ validation
+ve()
+{
+	jp "$1" '{range .status.validationErrors[*]}{@}{"\n"}{end}'
+}
+expect_grep "^Invalid included/excluded namespace lists: excludes list cannot contain an item in the includes list: app2$" \
+	"$(ve bad-ns)" "bad-ns: Velero's message for a namespace in both lists"
+expect_grep "They cannot be used together" "$(ve bad-mixed)" \
+	"bad-mixed: old and new resource filters refused"
+expect_grep "^encountered labelSelector as well as orLabelSelectors in backup spec, only one can be specified$" \
+	"$(ve bad-mixed)" "bad-mixed: labelSelector with orLabelSelectors refused"
+expect_grep "the default 'nowhere' wasn't found" "$(ve bad-location)" \
+	"bad-location: unknown storage location"
+expect_eq "backup can't be created because backup storage location readonly is currently in read-only mode" \
+	"$(ve to-readonly)" "to-readonly: Velero's read-only message"
+[[ ! -e $LOC/backups/bad-ns ]] && pass "nothing written for a backup that failed validation" ||
+	fail "backups/bad-ns exists in the location"
+
+# ------------------------------------------------------------ status
+expect_eq "1.1.0" "$(jp full '{.status.formatVersion}')" "full: status.formatVersion"
+expect_eq "1" "$(jp full '{.status.version}')" "full: status.version"
+expect_eq "default" "$(jp full '{.metadata.labels.velero\.io/storage-location}')" \
+	"full: label velero.io/storage-location (default BSL picked)"
+expect_eq "default" "$(jp full '{.spec.storageLocation}')" "full: spec.storageLocation filled in"
+expect_eq "720h0m0s" "$(jp full '{.spec.ttl}')" "full: default TTL"
+expect_grep '^20[0-9-]+T[0-9:]+Z$' "$(jp full '{.status.startTimestamp}')" "full: startTimestamp"
+expect_grep '^20[0-9-]+T[0-9:]+Z$' "$(jp full '{.status.completionTimestamp}')" "full: completionTimestamp"
+expect_eq "0" "$(jp full '{.status.errors}')" "full: no errors"
+"$PY" - "$(jp only-app1 '{.status.startTimestamp}')" "$(jp only-app1 '{.status.expiration}')" <<'EOF' && pass "only-app1: expiration = start + 24h" || fail "only-app1: expiration is not start + 24h"
+import sys, datetime
+f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
+d = (f(sys.argv[2]) - f(sys.argv[1])).total_seconds()
+sys.exit(0 if abs(d - 86400) <= 2 else 1)
+EOF
+
+# ------------------------------------------------------------ the location
+# check BACKUP: independent checks; prints "ok: ..." / "FAIL: ..." lines
+check()
+{
+	local b=$1 total done
+	shift
+	total=$(jp "$b" '{.status.progress.totalItems}')
+	done=$(jp "$b" '{.status.progress.itemsBackedUp}')
+	"$PY" - "$LOC" "$b" "$total" "$done" "$@" <<'EOF'
+import gzip, json, os, sys, tarfile
+loc, name, total, done = sys.argv[1:5]
+want = sys.argv[5:]
+d = os.path.join(loc, "backups", name)
+def ok(c, msg):
+    print(("ok: " if c else "FAIL: ") + name + ": " + msg)
+meta = json.load(open(os.path.join(d, "velero-backup.json")))
+ok(meta.get("kind") == "Backup" and meta.get("apiVersion") == "velero.io/v1", "velero-backup.json is a velero.io/v1 Backup")
+ok(meta.get("status", {}).get("phase") == "Completed", "velero-backup.json phase Completed (got %r)" % meta.get("status", {}).get("phase"))
+names = []
+content = {}
+with tarfile.open(os.path.join(d, name + ".tar.gz"), "r:gz") as t:
+    for m in t.getmembers():
+        names.append(m.name)
+        content[m.name] = t.extractfile(m).read() if m.isfile() else None
+ok(names and names[0] == "metadata/version" and content["metadata/version"] == b"1.1.0\n", "metadata/version first, 1.1.0")
+items = [n for n in names if n.startswith("resources/") and "/v1-preferredversion/" not in n and "-preferredversion/" not in n]
+twins = [n for n in names if "-preferredversion/" in n]
+ok(len(items) == len(twins), "every item has a -preferredversion twin (%d items, %d twins)" % (len(items), len(twins)))
+for n in items:
+    gr, rest = n[len("resources/"):].split("/", 1)
+    ver = json.loads(content[n])["apiVersion"].split("/")[-1]
+    twin = "resources/%s/%s-preferredversion/%s" % (gr, ver, rest)
+    if content.get(twin) != content[n]:
+        ok(False, "twin of %s missing or different" % n)
+rl = json.loads(gzip.open(os.path.join(d, name + "-resource-list.json.gz")).read())
+listed = sorted(sum(([k + "|" + v for v in vs] for k, vs in rl.items()), []))
+from_tar = []
+for n in items:
+    o = json.loads(content[n])
+    md = o["metadata"]
+    from_tar.append(o["apiVersion"] + "/" + o["kind"] + "|" + ((md["namespace"] + "/") if md.get("namespace") else "") + md["name"])
+ok(listed == sorted(from_tar), "resource list equals the tarball's items (%d)" % len(listed))
+ok(int(total or -1) == len(items) and int(done or -1) == len(items), "status.progress %s/%s = %d items" % (done, total, len(items)))
+res = json.loads(gzip.open(os.path.join(d, name + "-results.gz")).read())
+ok(set(res) == {"errors", "warnings"}, "results has errors and warnings")
+for f, want_v in (("-volumesnapshots.json.gz", None), ("-podvolumebackups.json.gz", None), ("-itemoperations.json.gz", None), ("-volumeinfo.json.gz", [])):
+    raw = gzip.open(os.path.join(d, name + f)).read()
+    ok(json.loads(raw) == want_v and raw.endswith(b"\n"), f + " is " + json.dumps(want_v))
+log = gzip.open(os.path.join(d, name + "-logs.gz")).read().decode()
+ok("Backing up item" in log, "the log names the items backed up")
+for w in want:
+    neg = w.startswith("!")
+    p = w[1:] if neg else w
+    ok((p in names) != neg, ("no " if neg else "has ") + p)
+EOF
+}
+
+py_checks()
+{
+	local line out
+	out=$(check "$@" 2>&1) || true
+	[[ -n $out ]] || fail "check $1: printed nothing"
+	while IFS= read -r line; do
+		case $line in
+		ok:\ *) pass "${line#ok: }" ;;
+		FAIL:\ *) fail "${line#FAIL: }" ;;
+		*) fail "check $1: $line" ;;
+		esac
+	done <<<"$out"
+}
+
+layout_check()
+{
+	local out
+	if [[ -f $IT_DIR/velero_layout_check.py ]]; then
+		if out=$("$PY" "$IT_DIR/velero_layout_check.py" "$LOC" "$1" 2>&1); then
+			pass "velero_layout_check.py $1"
+		else
+			fail "velero_layout_check.py $1:"
+			printf '%s\n' "$out" | clip 20 | sed 's/^/  | /'
+		fi
+	fi
+}
+
+PVC0=resources/persistentvolumeclaims/namespaces/app2/data-db-0.json
+PVC1=resources/persistentvolumeclaims/namespaces/app2/data-db-1.json
+py_checks full \
+	resources/configmaps/namespaces/app1/settings.json \
+	resources/configmaps/v1-preferredversion/namespaces/app1/settings.json \
+	resources/secrets/namespaces/app1/creds.json \
+	resources/deployments.apps/namespaces/app1/web.json \
+	resources/deployments.apps/v1-preferredversion/namespaces/app1/web.json \
+	resources/statefulsets.apps/namespaces/app2/db.json \
+	resources/pods/namespaces/app2/tools.json \
+	resources/pods/namespaces/app2/db-0.json \
+	"$PVC0" "$PVC1" \
+	"resources/persistentvolumes/cluster/$PV0.json" \
+	resources/namespaces/cluster/app1.json \
+	resources/namespaces/cluster/app2.json \
+	resources/customresourcedefinitions.apiextensions.k8s.io/cluster/backups.velero.io.json \
+	'!resources/configmaps/namespaces/app1/scratch.json' \
+	'!resources/configmaps/namespaces/secret-ns/hidden.json' \
+	'!resources/namespaces/cluster/secret-ns.json'
+layout_check full
+
+# Some namespaces: no cluster types of their own, but the PVs of the PVCs.
+py_checks only-app1 \
+	resources/configmaps/namespaces/app1/settings.json \
+	resources/deployments.apps/namespaces/app1/web.json \
+	resources/namespaces/cluster/app1.json \
+	'!resources/configmaps/namespaces/app1/scratch.json' \
+	'!resources/namespaces/cluster/app2.json' \
+	'!resources/statefulsets.apps/namespaces/app2/db.json' \
+	'!resources/customresourcedefinitions.apiextensions.k8s.io/cluster/backups.velero.io.json'
+layout_check only-app1
+
+py_checks only-cm \
+	resources/configmaps/namespaces/app1/settings.json \
+	resources/configmaps/namespaces/app2/tools-config.json \
+	'!resources/secrets/namespaces/app1/creds.json' \
+	'!resources/namespaces/cluster/app1.json' \
+	'!resources/configmaps/namespaces/app1/scratch.json'
+layout_check only-cm
+
+py_checks tools-only \
+	resources/pods/namespaces/app2/tools.json \
+	resources/configmaps/namespaces/app2/tools-config.json \
+	resources/namespaces/cluster/app2.json \
+	'!resources/configmaps/namespaces/app1/settings.json' \
+	'!resources/pods/namespaces/app2/db-0.json' \
+	'!resources/namespaces/cluster/app1.json'
+layout_check tools-only
+
+# orLabelSelectors: one list per selector; the StatefulSet pod of neither
+# selector is left out, the PVC of no selected pod too.
+py_checks either \
+	resources/configmaps/namespaces/app1/settings.json \
+	resources/deployments.apps/namespaces/app1/web.json \
+	resources/pods/namespaces/app2/tools.json \
+	'!resources/configmaps/namespaces/app2/tools-config.json' \
+	'!resources/pods/namespaces/app2/db-0.json' \
+	"!$PVC0"
+layout_check either
+
+# The StatefulSet backup of app2 alone: the pods pull their PVCs, the PVCs
+# their PVs, though cluster types are otherwise left out.
+apply "apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: app2-pods
+  namespace: velero
+spec:
+  includedNamespaces: [app2]
+  includedResources: [pods, persistentvolumeclaims, persistentvolumes]"
+expect_eq Completed "$(wait_phase app2-pods)" "backup app2-pods: phase"
+py_checks app2-pods \
+	resources/pods/namespaces/app2/db-0.json \
+	"$PVC0" "$PVC1" \
+	"resources/persistentvolumes/cluster/$PV0.json" \
+	'!resources/configmaps/namespaces/app2/tools-config.json'
+layout_check app2-pods
+
+# A backup left InProgress (a leader that died) is failed at start.
+apply "apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: orphan
+  namespace: velero
+  labels:
+    velero.io/storage-location: default
+spec:
+  includedNamespaces: [app1]
+status:
+  phase: InProgress"
+kill "$SERVER"
+wait "$SERVER" 2>/dev/null || true
+"$STOWAGE" server -n velero --leader-elect false >>"$T/server.out" 2>>"$T/server.log" &
+SERVER=$!
+BG_PIDS+=("$SERVER")
+expect_eq Failed "$(wait_phase orphan Failed)" "orphan: an InProgress backup is failed at server start"
+expect_grep 'found a backup with status "InProgress" during the server starting, mark it as "Failed"' \
+	"$(jp orphan '{.status.failureReason}')" "orphan: Velero's failure reason"
+# A Completed backup is never run again after the restart.
+sleep 1
+expect_eq "$(jp full '{.status.completionTimestamp}')" \
+	"$(jp full '{.status.completionTimestamp}')" "full: not run again"
+n=$(grep -c 'backup started.*backup=full\b' "$T/server.log" || true)
+expect_eq 1 "$n" "full: started exactly once in the server log"
+
+kill "$SERVER"
+wait "$SERVER" 2>/dev/null || true
+if ((FAILS > 0)); then
+	echo "--- server log (last 60 lines) ---"
+	tail -n 60 "$T/server.log"
+fi
+note "took $(($(date +%s) - START)) s"
+finish
