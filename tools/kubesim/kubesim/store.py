@@ -678,6 +678,11 @@ class Store:
                     self._commit("DELETED", t, k, gone, cur)
                 break
             self.registry.remove_crd(name)
+            # watches of resources no longer served end, as on a real server
+            served = {(g, r) for (g, _, r) in self.registry.types}
+            for w in [w for w in self.watchers if (w.group, w.resource) not in served]:
+                w.q.put(("CLOSE", False))
+                self.watchers.discard(w)
         self._delete_dependents(obj["metadata"]["uid"], propagation or "Background")
 
     def _delete_dependents(self, uid, propagation):
