@@ -275,6 +275,25 @@ expect_jp 5 bsl s3-wrong '{.status.message}' '(InvalidAccessKeyId|SignatureDoesN
 expect_jp 15 bsl elsewhere '{.status.message}' 'no-such-dir does not exist' "a missing directory is Unavailable with the path"
 expect_jp 5 bsl s3 '{.status.message}' '^$' "an Available location has no message"
 
+echo "== credentials rotation, one default"
+k -n "$NS" create secret generic wrong-credentials --from-file=cloud="$T/cred-good" --dry-run=client -o yaml
+printf '%s\n' "$OUT" >"$T/rotated.yaml"
+k apply -f "$T/rotated.yaml"
+[[ $RC == 0 ]] || fail "rotating the wrong-credentials secret: $ERR"
+expect_jp 15 bsl s3-wrong '{.status.phase}' '^Available$' "after the Secret is fixed, the next validation makes the location Available (secret change noticed)"
+kapply <<EOF
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: newer-default, namespace: $NS}
+spec:
+  provider: filesystem
+  default: true
+  objectStorage: {bucket: loc1, prefix: other}
+EOF
+[[ $RC == 0 ]] || fail "creating a second default location: $ERR"
+expect_jp 10 bsl default '{.spec.default}' '^false$' "with two default locations the older one is unset"
+expect_jp 5 bsl newer-default '{.spec.default}' '^true$' "and the most recently created keeps it"
+
 echo "== backup sync"
 expect_jp 15 backup nightly-1 '{.status.phase}' '^Completed$' "a backup put into the filesystem location appears in the cluster (Completed)"
 expect_jp 5 backup nightly-1 '{.metadata.labels.velero\.io/storage-location}' '^default$' "its storage-location label is the local location name"
@@ -396,6 +415,26 @@ else
 	fail "presigned URL vs botocore's: expected equal, got ours '$url' and botocore's '$boto'"
 fi
 
+PAST=$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ)
+kapply <<EOF
+apiVersion: velero.io/v1
+kind: DownloadRequest
+metadata: {name: expired-1, namespace: $NS}
+spec: {target: {kind: BackupLog, name: nightly-1}}
+status: {phase: Processed, downloadURL: "http://example.invalid/x", expiration: "$PAST"}
+EOF
+gone=
+for _ in $(seq 50); do
+	k -n "$NS" get downloadrequest expired-1
+	if [[ $RC != 0 ]]; then gone=1; break; fi
+	sleep 0.2
+done
+if [[ -n $gone ]]; then
+	pass "an expired DownloadRequest is deleted"
+else
+	fail "DownloadRequest expired-1: expected it deleted within 10 s, it is still there"
+fi
+
 echo "== server status request"
 kapply <<EOF
 apiVersion: velero.io/v1
@@ -406,6 +445,24 @@ expect_jp 10 serverstatusrequest status-1 '{.status.phase}' '^Processed$' "a Ser
 expect_jp 5 serverstatusrequest status-1 '{.status.serverVersion}' '^[0-9v]' "with serverVersion"
 expect_jp 5 serverstatusrequest status-1 '{.status.plugins[*].name}' 'velero.io/aws.*stowage.io/filesystem' "and the object-store plugins"
 expect_jp 5 serverstatusrequest status-1 '{.status.processedTimestamp}' '^20[0-9-]+T' "and processedTimestamp"
+OLD=$(date -u -d '-2 minutes' +%Y-%m-%dT%H:%M:%SZ)
+kapply <<EOF
+apiVersion: velero.io/v1
+kind: ServerStatusRequest
+metadata: {name: old-1, namespace: $NS}
+status: {phase: Processed, processedTimestamp: "$OLD", serverVersion: "0"}
+EOF
+gone=
+for _ in $(seq 50); do
+	k -n "$NS" get serverstatusrequest old-1
+	if [[ $RC != 0 ]]; then gone=1; break; fi
+	sleep 0.2
+done
+if [[ -n $gone ]]; then
+	pass "a ServerStatusRequest processed over a minute ago is deleted"
+else
+	fail "ServerStatusRequest old-1: expected it deleted within 10 s, it is still there"
+fi
 
 echo "== server"
 if kill -0 "$SERVER_PID" 2>/dev/null; then
