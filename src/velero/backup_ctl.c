@@ -607,7 +607,6 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	const char *phase;
 	char *bsl_name = NULL;
 	backup_run b = {0};
-	stow_log *parent = NULL;
 	char field[600];
 	int rc;
 
@@ -645,17 +644,9 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 
 	/* The backup's own log: captured for upload, forwarded to ours. */
 	snprintf(field, sizeof(field), "%s/%s", ns ? ns : "", name);
-	rc = stow_log_new(&parent, o->log_json ? STOW_LOG_JSON : STOW_LOG_LOGFMT,
-			  (stow_log_level)o->log_level);
-	if (rc == 0) {
-		stow_log_set_file(parent, stderr);
-		rc = stow_log_add_field(parent, "backup", field);
-	}
-	if (rc == 0)
-		rc = stow_log_capture_new(&b.log, parent,
-					  o->log_json ? STOW_LOG_JSON
-						      : STOW_LOG_LOGFMT,
-					  STOW_LOG_INFO, LOG_CAP);
+	rc = stow_log_capture_new(&b.log, stow_velero_server_logger(srv),
+				  o->log_json ? STOW_LOG_JSON : STOW_LOG_LOGFMT,
+				  STOW_LOG_INFO, LOG_CAP);
 	if (rc == 0)
 		rc = stow_log_add_field(b.log, "backup", field);
 	if (rc < 0)
@@ -675,7 +666,6 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	}
 out:
 	stow_log_free(b.log);
-	stow_log_free(parent);
 	json_decref(claimed);
 	json_decref(errors);
 	json_decref(backup);
