@@ -52,7 +52,9 @@ int stow_velero_time_parse(const char *s, time_t *out)
 	t = timegm(&tm);
 	if (*p == 'Z' || *p == 'z') {
 		p++;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
+		   strspn(p + 1, "0123456789") == 2 &&
+		   strspn(p + 4, "0123456789") == 2) {
 		int h = (p[1] - '0') * 10 + (p[2] - '0');
 		int m = (p[4] - '0') * 10 + (p[5] - '0');
 		long off = (long)h * 3600 + m * 60;

@@ -18,6 +18,7 @@ const stow_velero_controller *const *stow_velero_controllers(void)
 	list[n++] = stow_velero_ctl_download_request();
 	list[n++] = stow_velero_ctl_server_status_request();
 	list[n++] = stow_velero_ctl_backup();
+	list[n++] = stow_velero_ctl_restore();
 	list[n] = NULL;
 	return list;
 }
