@@ -109,8 +109,8 @@ static int build_target(const stow_s3_config *cfg, const char *ep,
 			STOW_TRY(stow_buf_printf(&t->base, "%s://%.*s",
 						 https ? "https" : "http",
 						 (int)alen, auth));
-			STOW_TRY(stow_buf_printf(&t->host, "%.*s",
-						 (int)hostlen, auth));
+			STOW_TRY(stow_buf_printf(&t->host, "%.*s", (int)hostlen,
+						 auth));
 			STOW_TRY(stow_buf_printf(&t->path, "%.*s/%s/%s%s%s",
 						 (int)elen, epath, cfg->bucket,
 						 pfx, *pfx ? "/" : "", key));
@@ -119,7 +119,8 @@ static int build_target(const stow_s3_config *cfg, const char *ep,
 	/* Host names are case-insensitive and signed lowercased. */
 	for (size_t i = 0; i < t->host.len; i++)
 		if (t->host.data[i] >= 'A' && t->host.data[i] <= 'Z')
-			t->host.data[i] = (uint8_t)(t->host.data[i] - 'A' + 'a');
+			t->host.data[i] =
+			    (uint8_t)(t->host.data[i] - 'A' + 'a');
 	return 0;
 }
 
@@ -146,8 +147,8 @@ int stow_s3_presign(const stow_s3_config *cfg, const char *endpoint,
 				    "presign: no credentials (resolve them "
 				    "first)");
 	if (!stow_store_key_valid(key))
-		return stow_err_set(STOW_EINVAL, "presign: invalid key \"%.200s\"",
-				    key);
+		return stow_err_set(STOW_EINVAL,
+				    "presign: invalid key \"%.200s\"", key);
 	if (expires_s < 1 || expires_s > STOW_S3_PRESIGN_MAX_S)
 		return stow_err_set(STOW_EINVAL,
 				    "presign: expiry %ld s is not within 1 s "
@@ -157,7 +158,8 @@ int stow_s3_presign(const stow_s3_config *cfg, const char *endpoint,
 	if ((size_t)snprintf(credential, sizeof(credential),
 			     "%s/%.8s/%s/s3/aws4_request", cfg->access_key,
 			     date, cfg->region) >= sizeof(credential))
-		return stow_err_set(STOW_EINVAL, "presign: access key too long");
+		return stow_err_set(STOW_EINVAL,
+				    "presign: access key too long");
 	snprintf(expires, sizeof(expires), "%ld", expires_s);
 
 	stow_buf_init(&auth, 4096);
@@ -176,8 +178,8 @@ int stow_s3_presign(const stow_s3_config *cfg, const char *endpoint,
 	params[np++] = (stow_sigv4_kv){"X-Amz-Expires", expires};
 	params[np++] = (stow_sigv4_kv){"X-Amz-SignedHeaders", "host"};
 	if (cfg->session_token && *cfg->session_token)
-		params[np++] = (stow_sigv4_kv){"X-Amz-Security-Token",
-					       cfg->session_token};
+		params[np++] =
+		    (stow_sigv4_kv){"X-Amz-Security-Token", cfg->session_token};
 	{
 		stow_sigv4_kv host = {"host", (const char *)t.host.data};
 		stow_sigv4_signer k = {cfg->access_key, cfg->secret_key,
@@ -200,7 +202,8 @@ int stow_s3_presign(const stow_s3_config *cfg, const char *endpoint,
 	/* "..., Signature=<64 hex>" ends the Authorization value. */
 	sig = auth.len ? strstr((const char *)auth.data, "Signature=") : NULL;
 	if (!sig || strlen(sig + 10) != 64) {
-		rc = stow_err_set(STOW_EINVAL, "presign: no signature produced");
+		rc =
+		    stow_err_set(STOW_EINVAL, "presign: no signature produced");
 		goto out;
 	}
 	/* The parameters in the order botocore writes them (the

@@ -205,8 +205,9 @@ static int write_private_file(const char *what, const void *data, size_t n,
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	fd = mkstemp(p); /* 0600 */
 	if (fd < 0) {
-		int rc = stow_err_set(STOW_EIO, "creating a temporary %s file "
-						"in %s: %s",
+		int rc = stow_err_set(STOW_EIO,
+				      "creating a temporary %s file "
+				      "in %s: %s",
 				      what, dir, strerror(errno));
 
 		free(p);
@@ -285,15 +286,15 @@ static int read_secret(stow_velero_server *srv, const char *ns,
 typedef struct cached {
 	struct cached *next;
 	char *name;
-	char *spec_key;  /* the spec as compact sorted JSON */
+	char *spec_key;	 /* the spec as compact sorted JSON */
 	char *secret_rv; /* credential Secret's resourceVersion, "" if none */
-	bool current;    /* the newest for its name */
+	bool current;	 /* the newest for its name */
 	stow_velero_provider provider;
 	stow_store *store;
 	stow_velero_location loc;
 	stow_s3_config s3; /* aws: the resolved config, for presigning */
 	char *public_url;  /* aws: config.publicUrl */
-	char *ca_file;     /* a temporary CA bundle, removed at exit */
+	char *ca_file;	   /* a temporary CA bundle, removed at exit */
 } cached;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -347,11 +348,8 @@ static char *spec_key_of(const json_t *bsl)
 /* Append "&k=v" (percent-encoded) to a location's query. */
 static int add_query(stow_buf *loc, const char *k, const char *v)
 {
-	STOW_TRY(stow_buf_append_str(loc, loc->len && strchr((const char *)
-								 loc->data,
-							     '?')
-					      ? "&"
-					      : "?"));
+	STOW_TRY(stow_buf_append_str(
+	    loc, loc->len && strchr((const char *)loc->data, '?') ? "&" : "?"));
 	STOW_TRY(stow_sigv4_uri_encode(loc, k, strlen(k), false));
 	STOW_TRY(stow_buf_append_str(loc, "="));
 	return stow_sigv4_uri_encode(loc, v, strlen(v), false);
@@ -377,8 +375,8 @@ static int open_s3(stow_velero_server *srv, const json_t *bsl, cached *c,
 {
 	const char *ns = stow_velero_server_opts_of(srv)->namespace;
 	const char *bucket = jstr(bsl, "spec.objectStorage.bucket");
-	json_t *config = json_object_get(json_object_get(bsl, "spec"),
-					 "config");
+	json_t *config =
+	    json_object_get(json_object_get(bsl, "spec"), "config");
 	_cleanup_(stow_buf_freep) stow_buf loc = {0};
 	const char *k;
 	json_t *v;
@@ -428,8 +426,8 @@ static int open_s3(stow_velero_server *srv, const json_t *bsl, cached *c,
 		    json_object_get(json_object_get(bsl, "spec"),
 				    "objectStorage"),
 		    "caCertRef");
-		const char *pem = json_string_value(
-		    json_object_get(config, "caCert"));
+		const char *pem =
+		    json_string_value(json_object_get(config, "caCert"));
 		char *d = NULL;
 		size_t n = 0;
 
@@ -576,7 +574,8 @@ static int get_cached(stow_velero_server *srv, const json_t *bsl,
 			break;
 		}
 	pthread_mutex_unlock(&cache_mu);
-	if (found && !(check_secret && cred && prov == STOW_VELERO_PROVIDER_AWS)) {
+	if (found &&
+	    !(check_secret && cred && prov == STOW_VELERO_PROVIDER_AWS)) {
 		*out = found;
 		return 0;
 	}
@@ -655,7 +654,8 @@ int stow_velero_server_location(stow_velero_server *srv, const char *bsl_name,
 	rc = get_cached(srv, bsl, false, &c);
 	if (rc < 0) {
 		json_decref(bsl);
-		return stow_err_wrap(rc, "backup storage location %s", bsl_name);
+		return stow_err_wrap(rc, "backup storage location %s",
+				     bsl_name);
 	}
 	*out = c->loc;
 	if (bslp)
@@ -729,7 +729,8 @@ char *stow_velero_default_location(stow_velero_server *srv)
 	return name;
 }
 
-/* --- the controller --------------------------------------------------------- */
+/* --- the controller ---------------------------------------------------------
+ */
 
 typedef struct validated {
 	char *name;
@@ -780,8 +781,8 @@ static bool seen_spec(const char *name, const char *spec_key, bool record)
 	return seen;
 }
 
-static int patch_bsl(stow_velero_server *srv, const char *ns,
-		     const char *name, json_t *patch)
+static int patch_bsl(stow_velero_server *srv, const char *ns, const char *name,
+		     json_t *patch)
 {
 	stow_kube *k = stow_velero_server_kube(srv);
 	const stow_kube_resource *r =
@@ -794,9 +795,10 @@ static int patch_bsl(stow_velero_server *srv, const char *ns,
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	if (!r) {
 		free(body);
-		return stow_err_set(STOW_ENOTFOUND, "the CRD of "
-						    "backupstoragelocations.velero.io "
-						    "is not installed");
+		return stow_err_set(STOW_ENOTFOUND,
+				    "the CRD of "
+				    "backupstoragelocations.velero.io "
+				    "is not installed");
 	}
 	rc = stow_kube_patch(k, r, ns, name, STOW_KUBE_PATCH_MERGE, body, false,
 			     NULL);
@@ -825,8 +827,8 @@ static int ensure_single_default(stow_velero_server *srv, const char *ns)
 
 		if (n && def && !strcmp(n, def))
 			named = b;
-		if (!json_is_true(json_object_get(json_object_get(b, "spec"),
-						  "default")))
+		if (!json_is_true(
+			json_object_get(json_object_get(b, "spec"), "default")))
 			continue;
 		ndef++;
 		if (!keep) {
@@ -837,8 +839,8 @@ static int ensure_single_default(stow_velero_server *srv, const char *ns)
 			int c = strcmp(ct ? ct : "", kct ? kct : "");
 
 			if (c > 0 ||
-			    (c == 0 && strcmp(n, jstr(keep, "metadata.name")) <
-					   0))
+			    (c == 0 &&
+			     strcmp(n, jstr(keep, "metadata.name")) < 0))
 				keep = b;
 		}
 	}
@@ -856,9 +858,9 @@ static int ensure_single_default(stow_velero_server *srv, const char *ns)
 					"location: unsetting this one",
 					"backupstoragelocation", n, "keeping",
 					jstr(keep, "metadata.name"), NULL);
-			rc = patch_bsl(srv, ns, n,
-				       json_pack("{s:{s:b}}", "spec", "default",
-						 0));
+			rc = patch_bsl(
+			    srv, ns, n,
+			    json_pack("{s:{s:b}}", "spec", "default", 0));
 			if (rc < 0)
 				break;
 		}
@@ -888,8 +890,8 @@ static long validation_period_s(stow_velero_server *srv, const json_t *bsl)
 static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		     const char *name)
 {
-	json_t *bsl = stow_velero_server_get(srv, STOW_VELERO_BSL_PLURAL, ns,
-					     name);
+	json_t *bsl =
+	    stow_velero_server_get(srv, STOW_VELERO_BSL_PLURAL, ns, name);
 	_cleanup_free_ char *key = NULL;
 	char now_s[32], reason[512], msg[1200];
 	const char *old_phase, *phase, *mode;
@@ -921,8 +923,8 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	if (seen_spec(name, key, false)) {
 		time_t last = 0, now = time(NULL);
 
-		if (stow_velero_time_parse(jstr(bsl, "status.lastValidationTime"),
-					   &last) == 0 &&
+		if (stow_velero_time_parse(
+			jstr(bsl, "status.lastValidationTime"), &last) == 0 &&
 		    last + period > now) {
 			json_decref(bsl);
 			return requeue_ms((long)(last + period - now));
@@ -937,8 +939,9 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	if (rc < 0)
 		snprintf(reason, sizeof(reason), "%s", stow_err_msg());
 	phase = reason[0] ? "Unavailable" : "Available";
-	snprintf(msg, sizeof(msg), "BackupStorageLocation \"%s\" is "
-				   "unavailable: %s",
+	snprintf(msg, sizeof(msg),
+		 "BackupStorageLocation \"%s\" is "
+		 "unavailable: %s",
 		 name, reason);
 	old_phase = jstr(bsl, "status.phase");
 	mode = jstr(bsl, "spec.accessMode");

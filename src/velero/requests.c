@@ -133,8 +133,9 @@ static int fs_url(const stow_velero_location *loc, const char *bsl_name,
 		}
 		enc = base64(b.data, b.len);
 		stow_buf_free(&b);
-		if (!enc || asprintf(url, "data:application/octet-stream;"
-					  "base64,%s",
+		if (!enc || asprintf(url,
+				     "data:application/octet-stream;"
+				     "base64,%s",
 				     enc) < 0) {
 			free(enc);
 			*url = NULL;
@@ -175,8 +176,8 @@ static int download_url(stow_velero_server *srv, const char *ns,
 		if (!backup_name || !*backup_name) {
 			json_decref(restore);
 			return stow_err_set(STOW_EINVAL,
-					    "restore %s/%s names no backup",
-					    ns, target);
+					    "restore %s/%s names no backup", ns,
+					    target);
 		}
 	}
 	backup = stow_velero_server_get(srv, "backups", ns, backup_name);
@@ -189,8 +190,8 @@ static int download_url(stow_velero_server *srv, const char *ns,
 	{
 		const char *l = jstr(backup, "spec", "storageLocation");
 
-		bsl_name = l && *l ? strdup(l)
-				   : stow_velero_default_location(srv);
+		bsl_name =
+		    l && *l ? strdup(l) : stow_velero_default_location(srv);
 	}
 	json_decref(backup);
 	json_decref(restore);
@@ -203,7 +204,8 @@ static int download_url(stow_velero_server *srv, const char *ns,
 	if (rc == 0)
 		rc = stow_velero_download_key(&loc, kind, target, key,
 					      sizeof(key));
-	if (rc == 0 && stow_velero_bsl_provider(bsl) == STOW_VELERO_PROVIDER_AWS)
+	if (rc == 0 &&
+	    stow_velero_bsl_provider(bsl) == STOW_VELERO_PROVIDER_AWS)
 		rc = stow_velero_location_presign(srv, bsl_name, key,
 						  DOWNLOAD_TTL_S, url);
 	else if (rc == 0)
@@ -255,9 +257,9 @@ static int reconcile_download(stow_velero_server *srv, void *ctx,
 
 		snprintf(msg, sizeof(msg), "%s", stow_err_msg());
 		if (!exp_s)
-			(void)patch_status(srv, DR_PLURAL, ns, name,
-					   json_pack("{s:s}", "expiration",
-						     exp_buf));
+			(void)patch_status(
+			    srv, DR_PLURAL, ns, name,
+			    json_pack("{s:s}", "expiration", exp_buf));
 		json_decref(dr);
 		return stow_err_set(rc, "download request %s/%s: %s", ns, name,
 				    msg);
@@ -268,9 +270,8 @@ static int reconcile_download(stow_velero_server *srv, void *ctx,
 	free(url);
 	if (rc == 0)
 		stow_velero_log(srv, STOW_VLOG_INFO, "download-request",
-				"download request processed",
-				"downloadrequest", name, "kind", kind, "target",
-				target, NULL);
+				"download request processed", "downloadrequest",
+				name, "kind", kind, "target", target, NULL);
 	json_decref(dr);
 	return rc < 0 ? rc : requeue_ms(DOWNLOAD_TTL_S + 1);
 }
@@ -305,9 +306,8 @@ static int reconcile_ssr(stow_velero_server *srv, void *ctx, const char *ns,
 		return 0;
 	phase = jstr(ssr, "status", "phase");
 	if (phase && !strcmp(phase, "Processed")) {
-		rc = stow_velero_time_parse(jstr(ssr, "status",
-						 "processedTimestamp"),
-					    &processed);
+		rc = stow_velero_time_parse(
+		    jstr(ssr, "status", "processedTimestamp"), &processed);
 		json_decref(ssr);
 		if (rc == 0 && processed + SSR_TTL_S > now)
 			return requeue_ms((long)(processed + SSR_TTL_S - now));

@@ -99,8 +99,8 @@ static void set_last_sync(const char *name, uint64_t ms)
 
 static long sync_period_s(stow_velero_server *srv, const json_t *bsl)
 {
-	const char *p = jget(json_object_get(bsl, "spec"), "backupSyncPeriod",
-			     NULL);
+	const char *p =
+	    jget(json_object_get(bsl, "spec"), "backupSyncPeriod", NULL);
 	int64_t ns;
 
 	if (p && stow_duration_parse(p, &ns) == 0 && ns >= 0)
@@ -163,9 +163,9 @@ static int set_label(json_t *obj, const char *k, const char *v)
 
 static bool in_flight(const char *phase)
 {
-	static const char *const done[] = {
-	    "Completed", "PartiallyFailed", "Failed", "FailedValidation",
-	    "Deleting"};
+	static const char *const done[] = {"Completed", "PartiallyFailed",
+					   "Failed", "FailedValidation",
+					   "Deleting"};
 
 	if (!phase || !*phase)
 		return true;
@@ -176,15 +176,14 @@ static bool in_flight(const char *phase)
 }
 
 /* Create the PodVolumeBackups of a synced backup, owned by it. */
-static void sync_pvbs(stow_velero_server *srv,
-		      const stow_velero_location *loc, const char *ns,
-		      const char *bsl_name, const char *bname,
+static void sync_pvbs(stow_velero_server *srv, const stow_velero_location *loc,
+		      const char *ns, const char *bsl_name, const char *bname,
 		      const json_t *created)
 {
 	const stow_kube_resource *r =
 	    stow_velero_server_res(srv, "podvolumebackups");
-	const char *uid = jget(json_object_get(created, "metadata"), "uid",
-			       NULL);
+	const char *uid =
+	    jget(json_object_get(created, "metadata"), "uid", NULL);
 	char key[STOW_VELERO_KEY_MAX];
 	json_t *pvbs = NULL, *p;
 	size_t i;
@@ -205,8 +204,8 @@ static void sync_pvbs(stow_velero_server *srv,
 	}
 	json_array_foreach(pvbs, i, p)
 	{
-		const char *pname = jget(json_object_get(p, "metadata"),
-					 "name", NULL);
+		const char *pname =
+		    jget(json_object_get(p, "metadata"), "name", NULL);
 		json_t *md, *owners, *o, *labels;
 		size_t j;
 
@@ -304,14 +303,12 @@ static int import_backup(stow_velero_server *srv,
 	if (rc == STOW_EEXIST || rc == STOW_ECONFLICT) {
 		rc = 0; /* created meanwhile (by a backup or a sync) */
 	} else if (rc == 0) {
-		stow_velero_log(srv, STOW_VLOG_INFO, CONTROLLER,
-				"backup synced from the location into the "
-				"cluster",
-				"backup", bname, "backupstoragelocation",
-				bsl_name, "phase",
-				jget(json_object_get(b, "status"), "phase",
-				     NULL),
-				NULL);
+		stow_velero_log(
+		    srv, STOW_VLOG_INFO, CONTROLLER,
+		    "backup synced from the location into the "
+		    "cluster",
+		    "backup", bname, "backupstoragelocation", bsl_name, "phase",
+		    jget(json_object_get(b, "status"), "phase", NULL), NULL);
 		sync_pvbs(srv, loc, ns, bsl_name, bname, created);
 	}
 	json_decref(created);
@@ -333,8 +330,8 @@ static int collect(void *ctx, json_t *item)
 static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		     const char *name)
 {
-	json_t *bsl = stow_velero_server_get(srv, STOW_VELERO_BSL_PLURAL, ns,
-					     name);
+	json_t *bsl =
+	    stow_velero_server_get(srv, STOW_VELERO_BSL_PLURAL, ns, name);
 	const stow_kube_resource *r = stow_velero_server_res(srv, "backups");
 	listing l = {json_object(), json_object()};
 	json_t *cluster = json_object(), *b;
@@ -354,8 +351,8 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		goto out;
 	last = last_sync(name);
 	if (last && last + (uint64_t)period * 1000 > now) {
-		rc = requeue_ms((long)((last + (uint64_t)period * 1000 - now) /
-				       1000));
+		rc = requeue_ms(
+		    (long)((last + (uint64_t)period * 1000 - now) / 1000));
 		goto out;
 	}
 	rc = stow_velero_server_location(srv, name, &loc, NULL);

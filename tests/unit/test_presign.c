@@ -46,14 +46,15 @@ static void test_aws_doc_example(void **state)
 	};
 
 	(void)state;
-	check(&cfg, NULL, "test.txt", 1369353600, 86400,
-	      "https://examplebucket.s3.amazonaws.com/test.txt"
-	      "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-	      "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1"
-	      "%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z"
-	      "&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
-	      "&X-Amz-Signature="
-	      "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+	check(
+	    &cfg, NULL, "test.txt", 1369353600, 86400,
+	    "https://examplebucket.s3.amazonaws.com/test.txt"
+	    "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1"
+	    "%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z"
+	    "&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+	    "&X-Amz-Signature="
+	    "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
 
 static void test_botocore_path_style_prefix(void **state)
@@ -69,22 +70,24 @@ static void test_botocore_path_style_prefix(void **state)
 	};
 
 	(void)state;
-	check(&cfg, NULL, "backups/nightly-1/nightly-1-logs.gz", T_BOTO, 600,
-	      "http://127.0.0.1:4568/velero/pfx/backups/nightly-1/"
-	      "nightly-1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-	      "&X-Amz-Credential=S3RVER%2F20261125%2Fus-east-1%2Fs3%2F"
-	      "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
-	      "&X-Amz-SignedHeaders=host&X-Amz-Signature="
-	      "6fd12b9963f751fe9246b063126680594613fb69afce975337d8ce59a2caab32");
+	check(
+	    &cfg, NULL, "backups/nightly-1/nightly-1-logs.gz", T_BOTO, 600,
+	    "http://127.0.0.1:4568/velero/pfx/backups/nightly-1/"
+	    "nightly-1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=S3RVER%2F20261125%2Fus-east-1%2Fs3%2F"
+	    "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
+	    "&X-Amz-SignedHeaders=host&X-Amz-Signature="
+	    "6fd12b9963f751fe9246b063126680594613fb69afce975337d8ce59a2caab32");
 	/* Without s3ForcePathStyle an IP endpoint is still path style. */
 	cfg.path_style = false;
-	check(&cfg, NULL, "backups/nightly-1/nightly-1-logs.gz", T_BOTO, 600,
-	      "http://127.0.0.1:4568/velero/pfx/backups/nightly-1/"
-	      "nightly-1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-	      "&X-Amz-Credential=S3RVER%2F20261125%2Fus-east-1%2Fs3%2F"
-	      "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
-	      "&X-Amz-SignedHeaders=host&X-Amz-Signature="
-	      "6fd12b9963f751fe9246b063126680594613fb69afce975337d8ce59a2caab32");
+	check(
+	    &cfg, NULL, "backups/nightly-1/nightly-1-logs.gz", T_BOTO, 600,
+	    "http://127.0.0.1:4568/velero/pfx/backups/nightly-1/"
+	    "nightly-1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=S3RVER%2F20261125%2Fus-east-1%2Fs3%2F"
+	    "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
+	    "&X-Amz-SignedHeaders=host&X-Amz-Signature="
+	    "6fd12b9963f751fe9246b063126680594613fb69afce975337d8ce59a2caab32");
 }
 
 static void test_botocore_session_token(void **state)
@@ -101,15 +104,16 @@ static void test_botocore_session_token(void **state)
 	};
 
 	(void)state;
-	check(&cfg, NULL, "backups/a_b.c-d/x-logs.gz", T_BOTO, 600,
-	      "https://minio.example.com:9000/velero-backups/backups/a_b.c-d/"
-	      "x-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-	      "&X-Amz-Credential=AKIDEXAMPLE%2F20261125%2Fminio%2Fs3%2F"
-	      "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
-	      "&X-Amz-SignedHeaders=host"
-	      "&X-Amz-Security-Token=FQoGZXIvYXdzE%2B%2Ftoken%3D%3D"
-	      "&X-Amz-Signature="
-	      "79d382fd4f20d35cd94abf8409f4076d3a44b9347a54c008dcece1e3f4caa910");
+	check(
+	    &cfg, NULL, "backups/a_b.c-d/x-logs.gz", T_BOTO, 600,
+	    "https://minio.example.com:9000/velero-backups/backups/a_b.c-d/"
+	    "x-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=AKIDEXAMPLE%2F20261125%2Fminio%2Fs3%2F"
+	    "aws4_request&X-Amz-Date=20261125T173000Z&X-Amz-Expires=600"
+	    "&X-Amz-SignedHeaders=host"
+	    "&X-Amz-Security-Token=FQoGZXIvYXdzE%2B%2Ftoken%3D%3D"
+	    "&X-Amz-Signature="
+	    "79d382fd4f20d35cd94abf8409f4076d3a44b9347a54c008dcece1e3f4caa910");
 }
 
 static void test_botocore_virtual_hosted(void **state)
@@ -126,14 +130,15 @@ static void test_botocore_virtual_hosted(void **state)
 	(void)state;
 	/* The endpoint argument (Velero's publicUrl) replaces the
 	 * configured one in the URL and in the signature. */
-	check(&cfg, "https://s3.eu-west-1.amazonaws.com",
-	      "restores/r1/restore-r1-logs.gz", T_BOTO, 3600,
-	      "https://my-bucket.s3.eu-west-1.amazonaws.com/restores/r1/"
-	      "restore-r1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-	      "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261125%2Feu-west-1"
-	      "%2Fs3%2Faws4_request&X-Amz-Date=20261125T173000Z"
-	      "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="
-	      "8e5873ac2bb66579d67d1664beef9759a4fea5f79f4e38259760553f2d68427d");
+	check(
+	    &cfg, "https://s3.eu-west-1.amazonaws.com",
+	    "restores/r1/restore-r1-logs.gz", T_BOTO, 3600,
+	    "https://my-bucket.s3.eu-west-1.amazonaws.com/restores/r1/"
+	    "restore-r1-logs.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261125%2Feu-west-1"
+	    "%2Fs3%2Faws4_request&X-Amz-Date=20261125T173000Z"
+	    "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="
+	    "8e5873ac2bb66579d67d1664beef9759a4fea5f79f4e38259760553f2d68427d");
 }
 
 static void test_refusals(void **state)
@@ -150,18 +155,18 @@ static void test_refusals(void **state)
 
 	(void)state;
 	stow_buf_init(&url, 0);
-	assert_int_equal(stow_s3_presign(&cfg, NULL, "GET", "../x", T_BOTO,
-					 600, &url),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_s3_presign(&cfg, NULL, "GET", "../x", T_BOTO, 600, &url),
+	    STOW_EINVAL);
 	assert_int_equal(
 	    stow_s3_presign(&cfg, NULL, "GET", "k", T_BOTO, 0, &url),
 	    STOW_EINVAL);
 	assert_int_equal(stow_s3_presign(&cfg, NULL, "GET", "k", T_BOTO,
 					 STOW_S3_PRESIGN_MAX_S + 1, &url),
 			 STOW_EINVAL);
-	assert_int_equal(stow_s3_presign(&cfg, "ftp://x", "GET", "k", T_BOTO,
-					 600, &url),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_s3_presign(&cfg, "ftp://x", "GET", "k", T_BOTO, 600, &url),
+	    STOW_EINVAL);
 	cfg.secret_key = NULL;
 	assert_int_equal(
 	    stow_s3_presign(&cfg, NULL, "GET", "k", T_BOTO, 600, &url),

@@ -36,8 +36,9 @@ static void test_time(void **state)
 	assert_int_equal(stow_velero_time_parse("2026-11-25", &t), STOW_EINVAL);
 	assert_int_equal(stow_velero_time_parse("2026-11-25T17:30:00Zjunk", &t),
 			 STOW_EINVAL);
-	assert_int_equal(stow_velero_time_parse("2026-11-25T17:30:00+0a:00", &t),
-			 STOW_EINVAL);
+	assert_int_equal(
+	    stow_velero_time_parse("2026-11-25T17:30:00+0a:00", &t),
+	    STOW_EINVAL);
 	assert_int_equal(stow_velero_time_parse("", &t), STOW_EINVAL);
 	assert_int_equal(stow_velero_time_parse(NULL, &t), STOW_EINVAL);
 }
