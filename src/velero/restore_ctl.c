@@ -1087,9 +1087,10 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	r.name = name;
 	snprintf(r.key, sizeof(r.key), "%s/%s", ns ? ns : "", name);
 	rc = validate(srv, ns, name, restore, &backup, &r.plan);
-	json_decref(restore);
-	if (rc != 0)
+	if (rc != 0) {
+		json_decref(restore);
 		return rc < 0 ? rc : 0;
+	}
 	r.backup_name = md_str(backup, "name");
 	r.results = stow_velero_results_new();
 	r.resource_list = stow_velero_resource_list_new();
@@ -1109,27 +1110,44 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	    !r.pvc_volumes || !r.to_provision || !r.ensured || !r.crds) {
 		run_cleanup(&r);
 		json_decref(backup);
+		json_decref(restore);
 		return rc < 0 ? rc : stow_err_set(STOW_ENOMEM, "out of memory");
 	}
+	/* Claim: a PUT of the object as read (its resourceVersion), so a
+	 * restore is never started twice; a 409 means someone changed it
+	 * first and the informer brings it back. A restore from a schedule
+	 * names the backup it used, as Velero's controller does. */
 	now_str(ts);
 	st = json_pack("{s:s,s:s}", "phase", "InProgress", "startTimestamp", ts);
-	rc = st ? patch_status(srv, ns, name, st)
-		: stow_err_set(STOW_ENOMEM, "out of memory");
-	if (rc == 0 && from_schedule) {
-		/* A restore from a schedule names the backup it used, as
-		 * Velero's controller does. */
+	rc = st && r.backup_name ? 0 : stow_err_set(STOW_ENOMEM, "out of memory");
+	if (rc == 0) {
+		/* The informer's object is shared: change a copy. */
+		json_t *copy = json_deep_copy(restore);
+
+		json_decref(restore);
+		restore = copy;
+		if (!copy || json_object_set_new(copy, "status", st) < 0)
+			rc = stow_err_set(STOW_ENOMEM, "out of memory");
+		st = NULL; /* taken, even on failure */
+	}
+	if (rc == 0) {
 		const stow_kube_resource *res = stow_velero_server_res(srv,
 								       PLURAL);
-		json_t *p = json_pack("{s:{s:s}}", "spec", "backupName",
-				      r.backup_name);
-		char *body = p ? json_dumps(p, JSON_COMPACT) : NULL;
 
-		if (res && body)
-			(void)stow_kube_patch(r.k, res, ns, name,
-					      STOW_KUBE_PATCH_MERGE, body,
-					      false, NULL);
-		free(body);
-		json_decref(p);
+		if (from_schedule)
+			json_object_set_new(json_object_get(restore, "spec"),
+					    "backupName",
+					    json_string(r.backup_name));
+		rc = res ? stow_kube_update(r.k, res, ns, restore, false, NULL)
+			 : stow_err_set(STOW_ENOTFOUND,
+					"restores.velero.io is not served");
+	}
+	json_decref(st);
+	json_decref(restore);
+	if (rc == STOW_ECONFLICT) {
+		run_cleanup(&r);
+		json_decref(backup);
+		return 0;
 	}
 	if (rc == 0) {
 		stow_velero_log(srv, STOW_VLOG_INFO, CTL, "restore started",

@@ -341,7 +341,10 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 	v = json_object_get(spec, "labelSelector");
 	if (v && !json_is_null(v)) {
 		STOW_TRY(validate_selector(v, errs));
-		p->selector = json_incref((json_t *)v);
+		/* Copies: the spec may be an informer's shared object. */
+		p->selector = json_deep_copy(v);
+		if (!p->selector)
+			return STOW_ENOMEM;
 	}
 	v = json_object_get(spec, "orLabelSelectors");
 	if (json_is_array(v) && json_array_size(v) > 0) {
@@ -350,7 +353,9 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 
 		json_array_foreach(v, i, s)
 			STOW_TRY(validate_selector(s, errs));
-		p->or_selectors = json_incref((json_t *)v);
+		p->or_selectors = json_deep_copy(v);
+		if (!p->or_selectors)
+			return STOW_ENOMEM;
 	}
 	if (p->selector && p->or_selectors)
 		STOW_TRY(add_err(errs, "%s",
@@ -375,7 +380,8 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 						 k));
 				continue;
 			}
-			if (json_object_set(p->ns_map, k, t))
+			if (json_object_set_new(p->ns_map, k,
+						json_string(json_string_value(t))))
 				return STOW_ENOMEM;
 		}
 	}

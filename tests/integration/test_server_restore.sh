@@ -453,6 +453,57 @@ expect_grep 'Either a backup or schedule must be specified' "$ve" "backup XOR sc
 expect_grep 'only one can be specified' "$ve" "selectors"
 expect_grep 'nodes are non-restorable resources' "$ve" "non-restorable resources"
 
+# ---------------------------------------------------------------- round trip
+
+# A backup made by stowage's own Backup controller (backup_ctl.c) of a
+# namespace, restored after the namespace is deleted.
+cat >"$T/app2.yaml" <<'EOF2'
+apiVersion: v1
+kind: Namespace
+metadata: {name: app2}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: app2}
+data: {mode: round-trip}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: app2, labels: {app: api}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: busybox:1.36}]
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata: {name: own, namespace: velero}
+spec: {includedNamespaces: [app2]}
+EOF2
+k apply -f "$T/app2.yaml"
+[[ $RC == 0 ]] || fail "applying app2 and Backup own: $ERR"
+bphase=
+for _ in $(seq 300); do
+	bphase=$(kj velero backup own '{.status.phase}')
+	[[ $bphase == Completed || $bphase == PartiallyFailed || $bphase == Failed ||
+		$bphase == FailedValidation ]] && break
+	sleep 0.1
+done
+expect_eq Completed "$bphase" "stowage's backup controller backed up app2"
+if [[ $bphase == Completed ]]; then
+	k delete namespace app2 --wait=true
+	restore r12 '  backupName: own'
+	wait_phase r12 Completed PartiallyFailed Failed || true
+	expect_eq Completed "$PHASE" "restore r12 of stowage's own backup"
+	expect_eq round-trip "$(kj app2 configmap settings '{.data.mode}')" "app2/settings is back"
+	expect_eq 2 "$(kj app2 deployment api '{.spec.replicas}')" "app2/api is back"
+	expect_eq r12 "$(kj app2 deployment api '{.metadata.labels.velero\.io/restore-name}')" \
+		"app2/api carries the restore label"
+fi
+
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 	fail "the server died; its log:"
 	tail -n 30 "$T/server.log"
