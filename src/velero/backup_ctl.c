@@ -547,6 +547,22 @@ static int claim(stow_velero_server *srv, const stow_kube_resource *res,
 		    json_string(stow_duration_format(ttl_ns, ttl_text)));
 	}
 	json_object_set_new(spec, "storageLocation", json_string(bsl_name));
+	/* Velero's other defaults (its server flags' defaults): written so
+	 * that velero-backup.json reads as Velero's would. */
+	if (!json_is_string(json_object_get(spec, "csiSnapshotTimeout")))
+		json_object_set_new(spec, "csiSnapshotTimeout",
+				    json_string("10m0s"));
+	if (!json_is_string(json_object_get(spec, "itemOperationTimeout")))
+		json_object_set_new(spec, "itemOperationTimeout",
+				    json_string("4h0m0s"));
+	if (json_is_true(json_object_get(spec, "defaultVolumesToRestic")))
+		json_object_set_new(spec, "defaultVolumesToFsBackup",
+				    json_true());
+	if (!json_is_boolean(json_object_get(spec, "defaultVolumesToFsBackup")))
+		json_object_set_new(spec, "defaultVolumesToFsBackup",
+				    json_false());
+	if (!json_is_boolean(json_object_get(spec, "snapshotMoveData")))
+		json_object_set_new(spec, "snapshotMoveData", json_false());
 	if (json_array_size(json_object_get(spec, "includedNamespaces")) == 0)
 		json_object_set_new(spec, "includedNamespaces",
 				    json_pack("[s]", "*"));

@@ -256,6 +256,7 @@ PV0=$OUT
 
 # The server, in the background.
 "$STOWAGE" server -n velero --leader-elect false --log-level debug \
+	--backup-sync-period 1h \
 	>"$T/server.out" 2>"$T/server.log" &
 SERVER=$!
 BG_PIDS+=("$SERVER")
@@ -552,6 +553,62 @@ py_checks app2-pods \
 	'!resources/configmaps/namespaces/app2/tools-config.json'
 layout_check app2-pods
 
+# A location whose directory is missing: the backup fails with the reason.
+apply "apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata:
+  name: missing
+  namespace: velero
+spec:
+  provider: filesystem
+  objectStorage:
+    bucket: $T/no-such-dir
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: to-missing
+  namespace: velero
+spec:
+  storageLocation: missing
+  includedNamespaces: [app1]"
+expect_eq Failed "$(wait_phase to-missing)" "to-missing: a backup into a missing directory fails"
+expect_grep "no-such-dir" "$(jp to-missing '{.status.failureReason}')" \
+	"to-missing: failureReason names the location's problem"
+
+# The Backup object of a finished backup is deleted (not its data) and made
+# again: the location has it already, so it fails and nothing is touched.
+before=$(stat -c %Y "$LOC/backups/only-cm/only-cm.tar.gz")
+k -n velero delete backup only-cm
+apply "apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: only-cm
+  namespace: velero
+spec:
+  includedResources: [secrets]"
+expect_eq Failed "$(wait_phase only-cm)" "only-cm again: phase"
+expect_eq "backup already exists in object storage" \
+	"$(jp only-cm '{.status.failureReason}')" "only-cm again: Velero's reason"
+expect_eq "$before" "$(stat -c %Y "$LOC/backups/only-cm/only-cm.tar.gz")" \
+	"only-cm again: the stored tarball is untouched"
+
+# velero-backup.json carries Velero's spec defaults.
+if "$PY" - "$LOC/backups/full/velero-backup.json" <<'EOF'; then
+import json, sys
+s = json.load(open(sys.argv[1]))["spec"]
+want = {"csiSnapshotTimeout": "10m0s", "itemOperationTimeout": "4h0m0s",
+        "defaultVolumesToFsBackup": False, "snapshotMoveData": False,
+        "includedNamespaces": ["*"], "ttl": "720h0m0s", "storageLocation": "default"}
+bad = {k: s.get(k) for k in want if s.get(k) != want[k]}
+print(bad if bad else "", end="")
+sys.exit(1 if bad else 0)
+EOF
+	pass "full: velero-backup.json has Velero's spec defaults"
+else
+	fail "full: velero-backup.json spec defaults differ"
+fi
+
 # A backup left InProgress (a leader that died) is failed at start.
 apply "apiVersion: velero.io/v1
 kind: Backup
@@ -566,7 +623,8 @@ status:
   phase: InProgress"
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
-"$STOWAGE" server -n velero --leader-elect false >>"$T/server.out" 2>>"$T/server.log" &
+"$STOWAGE" server -n velero --leader-elect false --backup-sync-period 1h \
+	>>"$T/server.out" 2>>"$T/server.log" &
 SERVER=$!
 BG_PIDS+=("$SERVER")
 expect_eq Failed "$(wait_phase orphan Failed)" "orphan: an InProgress backup is failed at server start"
