@@ -355,12 +355,17 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		    (long)((last + (uint64_t)period * 1000 - now) / 1000));
 		goto out;
 	}
+	/* The cluster first: a Backup is marked Completed only after its
+	 * velero-backup.json was written, so every Completed one listed
+	 * here is also in the location's listing that follows unless it
+	 * really is gone; the other order could delete a backup that
+	 * completed in between. */
 	rc = stow_velero_server_location(srv, name, &loc, NULL);
-	if (rc == 0)
-		rc = stow_velero_list_backups(&loc, on_backup, &l);
 	if (rc == 0)
 		rc = stow_kube_list_each(stow_velero_server_kube(srv), r, ns,
 					 NULL, collect, cluster, NULL);
+	if (rc == 0)
+		rc = stow_velero_list_backups(&loc, on_backup, &l);
 	if (rc < 0) {
 		rc = stow_err_wrap(rc, "syncing backup storage location %s",
 				   name);
