@@ -976,7 +976,7 @@ static int start(stow_velero_server *srv, void *ctx);
 static stow_velero_controller ctl = {
     .name = CONTROLLER,
     .resource = STOW_VELERO_BSL_PLURAL,
-    .workers = 1,
+    .workers = 2, /* an unreachable endpoint holds one */
     .resync_ms = 60000,
     .start = start,
     .reconcile = reconcile,
