@@ -941,6 +941,118 @@ static int fs_list(stow_store *s, const char *prefix, stow_store_list_cb cb,
 	return walk_dir(w, dfd, d, slash ? slash + 1 : prefix);
 }
 
+/* Whether the directory dfd (consumed) holds an object at any depth:
+ * the first regular file with a valid name answers, so this is cheap for
+ * the directories stores fill (packs, backups) and only walks empty
+ * leftovers (the fs backend never removes directories) in full. */
+static int dir_has_object(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while (!found && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || !stow_store_key_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			found = 1;
+		} else if (S_ISDIR(st.st_mode) && depth < 32) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+
+			if (sub >= 0)
+				found = dir_has_object(sub, depth + 1);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* One directory: its objects, and its subdirectories that hold one. */
+static int fs_list_shallow(stow_store *s, const char *prefix,
+			   stow_store_list_shallow_cb cb, void *ctx)
+{
+	fs_store *fs = to_fs(s);
+	size_t plen = strlen(prefix);
+	_cleanup_free_ char *dir = NULL;
+	char key[KEY_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	if (plen && !stow_store_prefix_valid(prefix))
+		return stow_err_set(STOW_EINVAL,
+				    "invalid list prefix \"%.200s\"", prefix);
+	dir = path_of(fs, prefix, plen ? plen - 1 : 0);
+	if (!dir)
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	do
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (dfd < 0 && errno == EINTR);
+	if (dfd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return os_fail(errno, STOW_EIO, "listing", dir);
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return os_fail(errno, STOW_EIO, "listing", dir);
+	}
+	memcpy(key, prefix, plen);
+	for (;;) {
+		struct stat st;
+		size_t nlen;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				rc = os_fail(errno, STOW_EIO, "listing", dir);
+			break;
+		}
+		nlen = strlen(de->d_name);
+		if (de->d_name[0] == '.' || plen + nlen + 1 > KEY_MAX ||
+		    !stow_store_key_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+		    0) {
+			if (errno == ENOENT)
+				continue;
+			rc = os_fail(errno, STOW_EIO, "stat of", dir);
+			break;
+		}
+		memcpy(key + plen, de->d_name, nlen + 1);
+		if (S_ISREG(st.st_mode)) {
+			rc = cb(ctx, key, (uint64_t)st.st_size, 0);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+
+			if (sub < 0 || !dir_has_object(sub, 0))
+				continue;
+			key[plen + nlen] = '/';
+			key[plen + nlen + 1] = '\0';
+			rc = cb(ctx, key, 0, 1);
+		}
+		if (rc < 0)
+			break;
+		rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
 static void fs_close(stow_store *s)
 {
 	fs_store *fs = to_fs(s);
@@ -971,6 +1083,7 @@ static const stow_store_ops fs_ops = {
     .put_append = fs_put_append,
     .put_commit = fs_put_commit,
     .put_abort = fs_put_abort,
+    .list_shallow = fs_list_shallow,
 };
 
 int stow_store_fs_open(stow_store **out, const char *path, int create)

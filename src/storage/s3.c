@@ -1316,6 +1316,7 @@ typedef struct list_page {
 	s3_store *s;
 	const char *full_prefix; /* key_prefix + the caller's prefix */
 	stow_store_list_cb cb;
+	stow_store_list_shallow_cb dcb; /* delimiter listing: instead of cb */
 	void *ctx;
 	char key[KEY_MAX + 1];
 	bool have_key, key_bad;
@@ -1331,6 +1332,28 @@ static int list_end(void *ctx, const char *name, const char *parent,
 {
 	list_page *lp = ctx;
 
+	if (lp->dcb && !strcmp(parent, "CommonPrefixes") &&
+	    !strcmp(name, "Prefix")) {
+		size_t plen = strlen(lp->s->key_prefix);
+		char dir[KEY_MAX + 2];
+		int rc;
+
+		/* "<prefix>name/": report it if it is ours and well formed. */
+		if (len < plen + 2 || len > KEY_MAX || text[len - 1] != '/' ||
+		    memchr(text, '\0', len) ||
+		    strncmp(text, lp->full_prefix, strlen(lp->full_prefix)))
+			return 0;
+		memcpy(dir, text + plen, len - plen - 1);
+		dir[len - plen - 1] = '\0';
+		if (!stow_store_key_valid(dir))
+			return 0;
+		dir[len - plen - 1] = '/';
+		dir[len - plen] = '\0';
+		rc = lp->dcb(lp->ctx, dir, 0, 1);
+		if (rc < 0)
+			lp->cb_rc = rc;
+		return rc < 0 ? rc : 0;
+	}
 	if (!strcmp(parent, "Contents")) {
 		if (!strcmp(name, "Key")) {
 			lp->have_key = true;
@@ -1365,7 +1388,8 @@ static int list_end(void *ctx, const char *name, const char *parent,
 			    strlen(lp->full_prefix)) ||
 		    !stow_store_key_valid(rel))
 			return 0;
-		rc = lp->cb(lp->ctx, rel, lp->size);
+		rc = lp->dcb ? lp->dcb(lp->ctx, rel, lp->size, 0)
+			     : lp->cb(lp->ctx, rel, lp->size);
 		if (rc < 0) {
 			lp->cb_rc = rc;
 			return rc;
@@ -1388,8 +1412,9 @@ static int list_end(void *ctx, const char *name, const char *parent,
 	return 0;
 }
 
-static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
-		   void *ctx)
+static int list_impl(stow_store *st, const char *prefix,
+		     stow_store_list_cb cb, stow_store_list_shallow_cb dcb,
+		     void *ctx)
 {
 	s3_store *s = to_s3(st);
 	_cleanup_free_ char *full = NULL;
@@ -1402,7 +1427,7 @@ static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 	if (!stow_store_prefix_valid(prefix))
 		return stow_err_set(STOW_EINVAL,
 				    "invalid list prefix \"%.200s\"", prefix);
-	if (!cb)
+	if (!cb && !dcb)
 		return stow_err_set(STOW_EINVAL, "list without a callback");
 	if (asprintf(&full, "%s%s", s->key_prefix, prefix) < 0) {
 		full = NULL;
@@ -1410,19 +1435,28 @@ static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 	}
 	stow_buf_init(&page, LIST_BODY_MAX);
 	for (;;) {
-		stow_sigv4_kv qv[3] = {{"list-type", "2"},
+		stow_sigv4_kv qv[4] = {{"list-type", "2"},
 				       {"prefix", full},
+				       {"delimiter", "/"},
 				       {"continuation-token", token}};
-		list_page lp = {
-		    .s = s, .full_prefix = full, .cb = cb, .ctx = ctx};
+		list_page lp = {.s = s,
+				.full_prefix = full,
+				.cb = cb,
+				.dcb = dcb,
+				.ctx = ctx};
+		size_t nq = 2;
 		req q;
 		resp r;
 
 		req_init(&q, s, "GET", NULL);
 		snprintf(q.what, sizeof(q.what), "S3 list s3://%s/%s",
 			 s->cfg.bucket, full);
+		if (dcb)
+			qv[nq++] = qv[2];
+		if (token)
+			qv[nq++] = qv[3];
 		q.query = qv;
-		q.nquery = token ? 3 : 2;
+		q.nquery = nq;
 		q.sink = &page;
 		stow_buf_reset(&page);
 		rc = run(s, &q, &r);
@@ -1458,6 +1492,12 @@ static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 	free(token);
 	stow_buf_free(&page);
 	return rc;
+}
+
+static int op_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
+		   void *ctx)
+{
+	return list_impl(st, prefix, cb, NULL, ctx);
 }
 
 /* --- multi-object delete ------------------------------------------------ */
@@ -1601,6 +1641,15 @@ static int s3_list(stow_store *st, const char *prefix, stow_store_list_cb cb,
 
 	err_save(&e);
 	return err_keep(op_list(st, prefix, cb, ctx), &e);
+}
+
+static int s3_list_shallow(stow_store *st, const char *prefix,
+			   stow_store_list_shallow_cb cb, void *ctx)
+{
+	saved_err e;
+
+	err_save(&e);
+	return err_keep(list_impl(st, prefix, NULL, cb, ctx), &e);
 }
 
 static int s3_del(stow_store *st, const char *key)
@@ -1930,6 +1979,7 @@ static const stow_store_ops s3_ops = {
     .put_append = s3_put_append,
     .put_commit = s3_put_commit,
     .put_abort = s3_put_abort,
+    .list_shallow = s3_list_shallow,
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

@@ -47,6 +47,11 @@ typedef struct stow_store stow_store;
 typedef struct stow_put_writer stow_put_writer;
 
 typedef int (*stow_store_list_cb)(void *ctx, const char *key, uint64_t size);
+/* One level of a listing: an object directly under the prefix (is_dir 0,
+ * its size), or a "directory" (is_dir 1, size 0): a key prefix ending in
+ * '/' under which at least one object exists (S3's common prefixes). */
+typedef int (*stow_store_list_shallow_cb)(void *ctx, const char *key,
+					  uint64_t size, int is_dir);
 
 typedef struct stow_store_ops {
 	uint32_t version; /* STOW_STORE_OPS_VERSION */
@@ -80,6 +85,11 @@ typedef struct stow_store_ops {
 	int (*put_append)(stow_put_writer *w, const void *data, size_t len);
 	int (*put_commit)(stow_put_writer *w);
 	void (*put_abort)(stow_put_writer *w);
+	/* Optional (NULL: stow_store_list_shallow walks the whole prefix):
+	 * one level under prefix ("" or ending in '/'), in no fixed order,
+	 * each directory once. */
+	int (*list_shallow)(stow_store *s, const char *prefix,
+			    stow_store_list_shallow_cb cb, void *ctx);
 } stow_store_ops;
 
 /* The common head of every backend's put writer. */
@@ -103,6 +113,14 @@ int stow_store_mem_open(stow_store **out);
 /* Fault injection for tests on the mem backend: after `n` more successful
  * puts, every put fails with STOW_EIO (n < 0 disables). */
 void stow_store_mem_fail_puts_after(stow_store *s, long n);
+
+/* List one level under prefix ("" or ending in '/'): the backend's own
+ * delimiter listing when it has one (S3: delimiter=/, fs: one directory),
+ * else a full listing folded into its first level (memory: the distinct
+ * directory names). Errors as list, STOW_EINVAL for a prefix that does
+ * not end in '/'. */
+int stow_store_list_shallow(stow_store *s, const char *prefix,
+			    stow_store_list_shallow_cb cb, void *ctx);
 
 /* 1 if key is well formed (see above), 0 otherwise. */
 int stow_store_key_valid(const char *key);

@@ -2,6 +2,7 @@
  * store by its location string. */
 #include "storage/storage.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/s3.h"
@@ -147,4 +148,77 @@ int stow_store_prefix_valid(const char *prefix)
 	memcpy(dir, prefix, d);
 	dir[d] = '\0';
 	return stow_store_key_valid(dir);
+}
+
+/* --- one level of a listing ------------------------------------------------
+ */
+
+typedef struct fold {
+	size_t plen;
+	stow_store_list_shallow_cb cb;
+	void *ctx;
+	char **seen; /* directory names already reported */
+	size_t nseen, cap;
+} fold;
+
+static int fold_one(void *ctx, const char *key, uint64_t size)
+{
+	fold *f = ctx;
+	const char *rest = key + f->plen;
+	const char *slash = strchr(rest, '/');
+	char dir[KEY_MAX + 2];
+	size_t n;
+
+	if (!slash)
+		return f->cb(f->ctx, key, size, 0);
+	n = (size_t)(slash - key) + 1;
+	if (n > KEY_MAX + 1)
+		return 0;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	for (size_t i = 0; i < f->nseen; i++)
+		if (strcmp(f->seen[i], dir) == 0)
+			return 0;
+	if (f->nseen == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+		char **ns = realloc(f->seen, ncap * sizeof(*ns));
+
+		if (!ns)
+			return stow_err_set(STOW_ENOMEM, "out of memory");
+		f->seen = ns;
+		f->cap = ncap;
+	}
+	if (!(f->seen[f->nseen] = strdup(dir)))
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	f->nseen++;
+	return f->cb(f->ctx, dir, 0, 1);
+}
+
+int stow_store_list_shallow(stow_store *s, const char *prefix,
+			    stow_store_list_shallow_cb cb, void *ctx)
+{
+	fold f = {0};
+	size_t plen;
+	int rc;
+
+	if (!prefix)
+		prefix = "";
+	plen = strlen(prefix);
+	if (plen && prefix[plen - 1] != '/')
+		return stow_err_set(STOW_EINVAL,
+				    "shallow list prefix \"%.200s\" does not "
+				    "end in '/'",
+				    prefix);
+	if (!cb)
+		return stow_err_set(STOW_EINVAL, "list without a callback");
+	if (s->ops->list_shallow)
+		return s->ops->list_shallow(s, prefix, cb, ctx);
+	f.plen = plen;
+	f.cb = cb;
+	f.ctx = ctx;
+	rc = stow_store_list(s, prefix, fold_one, &f);
+	for (size_t i = 0; i < f.nseen; i++)
+		free(f.seen[i]);
+	free(f.seen);
+	return rc;
 }

@@ -424,26 +424,25 @@ typedef struct list_ctx {
 	name_set set;
 } list_ctx;
 
-static int backups_cb(void *vctx, const char *key, uint64_t size)
+/* One level under backups/: each "backups/<name>/" directory. */
+static int backups_cb(void *vctx, const char *key, uint64_t size, int is_dir)
 {
 	list_ctx *c = vctx;
 	const char *rest = key + c->skip;
-	const char *slash = strchr(rest, '/');
 	char name[STOW_VELERO_NAME_MAX + 1];
 	size_t len;
 
 	(void)size;
-	if (strlen(key) < c->skip || !slash)
+	if (!is_dir || strlen(key) <= c->skip)
 		return 0; /* an object directly in backups/ */
-	len = (size_t)(slash - rest);
+	len = strlen(rest) - 1; /* without the trailing '/' */
 	if (len == 0 || len > STOW_VELERO_NAME_MAX)
 		return 0;
 	memcpy(name, rest, len);
 	name[len] = '\0';
 	if (!stow_velero_name_valid(name))
 		return 0;
-	return name_set_add(&c->set, rest, len,
-			    strcmp(slash, "/velero-backup.json") == 0);
+	return name_set_add(&c->set, rest, len, 0);
 }
 
 int stow_velero_list_backups(const stow_velero_location *loc,
@@ -456,9 +455,25 @@ int stow_velero_list_backups(const stow_velero_location *loc,
 	memset(&c, 0, sizeof(c));
 	STOW_TRY(fmt_key(prefix, sizeof(prefix), "%sbackups/", loc->prefix));
 	c.skip = strlen(prefix);
-	rc = stow_store_list(loc->store, prefix, backups_cb, &c);
-	for (size_t i = 0; rc == 0 && i < c.set.n; i++)
-		rc = cb(ctx, c.set.names[i], c.set.flags[i]);
+	/* One level, then one stat per backup: the cost follows the number
+	 * of backups, not of objects (a vault under kopia/ or big tarballs
+	 * do not matter). */
+	rc = stow_store_list_shallow(loc->store, prefix, backups_cb, &c);
+	for (size_t i = 0; rc == 0 && i < c.set.n; i++) {
+		char key[STOW_VELERO_KEY_MAX];
+
+		rc = stow_velero_backup_key(loc, c.set.names[i],
+					    STOW_VELERO_BACKUP_METADATA, key,
+					    sizeof(key));
+		if (rc == 0) {
+			rc = stow_store_stat(loc->store, key, NULL);
+			c.set.flags[i] = rc == 0;
+			if (rc == STOW_ENOTFOUND)
+				rc = 0;
+		}
+		if (rc == 0)
+			rc = cb(ctx, c.set.names[i], c.set.flags[i]);
+	}
 	name_set_free(&c.set);
 	return rc;
 }
@@ -542,7 +557,8 @@ typedef struct validate_ctx {
 	int invalid;
 } validate_ctx;
 
-static int validate_cb(void *vctx, const char *key, uint64_t size)
+static int validate_cb(void *vctx, const char *key, uint64_t size,
+		       int is_dir)
 {
 	static const char *const allowed[] = {"backups",  "restores", "restic",
 					      "metadata", "plugins",  "kopia"};
@@ -552,11 +568,11 @@ static int validate_cb(void *vctx, const char *key, uint64_t size)
 	size_t len;
 
 	(void)size;
-	if (strlen(key) < c->skip)
-		return 0;
+	if (!is_dir || strlen(key) < c->skip)
+		return 0; /* a top-level object, not a prefix */
 	slash = strchr(rest, '/');
 	if (!slash)
-		return 0; /* a top-level object, not a prefix */
+		return 0;
 	len = (size_t)(slash - rest);
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (strlen(allowed[i]) == len &&
@@ -582,7 +598,8 @@ int stow_velero_location_validate(const stow_velero_location *loc, char *reason,
 	if (!reason || reasonsz == 0)
 		return stow_err_set(STOW_EINVAL, "no reason buffer");
 	reason[0] = '\0';
-	rc = stow_store_list(loc->store, loc->prefix, validate_cb, &c);
+	/* One level: Velero lists the common prefixes of the root. */
+	rc = stow_store_list_shallow(loc->store, loc->prefix, validate_cb, &c);
 	if (c.invalid)
 		return 0;
 	return rc;

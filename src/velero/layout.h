@@ -118,7 +118,8 @@ int stow_velero_get_gzjson(const stow_velero_location *loc, const char *key,
  * under backups/, in byte order, once, with has_metadata set when its
  * velero-backup.json exists (Velero treats only those as backups).
  * Non-conforming names are skipped. A negative return from cb stops the
- * walk and is returned. Memory: the names, not the objects. */
+ * walk and is returned. Memory: the names, not the objects. Cost: one
+ * delimiter listing of backups/ and one stat per backup. */
 typedef int (*stow_velero_backup_list_cb)(void *ctx, const char *name,
 					  int has_metadata);
 int stow_velero_list_backups(const stow_velero_location *loc,
@@ -138,8 +139,8 @@ int stow_velero_delete_restore(const stow_velero_location *loc,
  * at the top are ignored, as Velero lists common prefixes only). Returns
  * 0 and sets reason[0] = '\0' when valid; 0 with a reason ("unexpected
  * top-level prefix \"x/\" ...") when not; a negative code when the store
- * cannot be listed. Cost: the store's list walks every key under the
- * location (the interface has no delimiter listing). */
+ * cannot be listed. Cost: one delimiter listing of the location's top
+ * level (stow_store_list_shallow), whatever lies below. */
 int stow_velero_location_validate(const stow_velero_location *loc, char *reason,
 				  size_t reasonsz);
 

@@ -209,17 +209,37 @@ static int key_cmp(const void *a, const void *b)
 
 static void do_list(int fd, const char *q)
 {
-	char prefix[1024] = "", token[64] = "";
+	char prefix[1024] = "", token[64] = "", delim[8] = "";
 	fobj *m[MAX_OBJS];
-	size_t n = 0, start = 0, end;
-	stow_buf b;
+	size_t n = 0, start = 0, end, plen;
+	stow_buf b, cp;
 
 	query_get(q, "prefix", prefix, sizeof(prefix));
+	query_get(q, "delimiter", delim, sizeof(delim));
+	plen = strlen(prefix);
 	if (query_get(q, "continuation-token", token, sizeof(token)))
 		start = strtoul(token + 4, NULL, 10);
-	for (size_t i = 0; i < F->nobj; i++)
-		if (!strncmp(F->objs[i].key, prefix, strlen(prefix)))
-			m[n++] = &F->objs[i];
+	stow_buf_init(&cp, 0);
+	for (size_t i = 0; i < F->nobj; i++) {
+		const char *k = F->objs[i].key, *sl;
+
+		if (strncmp(k, prefix, plen))
+			continue;
+		if (!strcmp(delim, "/") && (sl = strchr(k + plen, '/'))) {
+			/* Common prefix "<prefix>x/", each once. */
+			char one[1100];
+
+			snprintf(one, sizeof(one),
+				 "<CommonPrefixes><Prefix>%.*s</Prefix>"
+				 "</CommonPrefixes>",
+				 (int)(sl - k + 1), k);
+			if (start == 0 &&
+			    !memmem(cp.data, cp.len, one, strlen(one)))
+				stow_buf_append_str(&cp, one);
+			continue;
+		}
+		m[n++] = &F->objs[i];
+	}
 	qsort(m, n, sizeof(m[0]), key_cmp);
 	end =
 	    start + (size_t)F->page_size < n ? start + (size_t)F->page_size : n;
@@ -237,6 +257,9 @@ static void do_list(int fd, const char *q)
 				"<Size>%zu</Size><StorageClass>STANDARD"
 				"</StorageClass></Contents>",
 				m[i]->key, m[i]->len);
+	if (cp.len)
+		stow_buf_append(&b, cp.data, cp.len);
+	stow_buf_free(&cp);
 	if (end < n)
 		stow_buf_printf(&b,
 				"<NextContinuationToken>tok-%zu"
@@ -1488,6 +1511,48 @@ static void test_put_stream(void **state)
 	stow_store_close(s);
 }
 
+/* One level of a listing: objects and common prefixes, each once, under
+ * the store's own prefix (which never leaks into the keys). */
+static int shallow_collect(void *ctx, const char *key, uint64_t size,
+			   int is_dir)
+{
+	stow_buf *b = ctx;
+
+	return stow_buf_printf(b, "%s%s=%llu ", key, is_dir ? "(d)" : "",
+			       (unsigned long long)size);
+}
+
+static void test_list_shallow(void **state)
+{
+	stow_store *s = NULL;
+	stow_buf b;
+
+	(void)state;
+	assert_int_equal(open_store(&s, "test", "sh", ""), 0);
+	assert_int_equal(stow_store_put(s, "top", "1", 1, 0), 0);
+	assert_int_equal(stow_store_put(s, "backups/a/x", "22", 2, 0), 0);
+	assert_int_equal(stow_store_put(s, "backups/a/y", "3", 1, 0), 0);
+	assert_int_equal(stow_store_put(s, "backups/b/x", "4", 1, 0), 0);
+	assert_int_equal(stow_store_put(s, "kopia/ns/p/q", "5", 1, 0), 0);
+	stow_buf_init(&b, 0);
+	assert_int_equal(stow_store_list_shallow(s, "", shallow_collect, &b),
+			 0);
+	assert_non_null(strstr(F->last_target, "delimiter=%2F"));
+	assert_int_equal(stow_buf_append_u8(&b, 0), 0);
+	assert_string_equal((char *)b.data,
+			    "top=1 backups/(d)=0 kopia/(d)=0 ");
+	stow_buf_reset(&b);
+	assert_int_equal(
+	    stow_store_list_shallow(s, "backups/", shallow_collect, &b), 0);
+	assert_int_equal(stow_buf_append_u8(&b, 0), 0);
+	assert_string_equal((char *)b.data, "backups/a/(d)=0 backups/b/(d)=0 ");
+	assert_int_equal(stow_store_list_shallow(s, "backups", shallow_collect,
+						 &b),
+			 STOW_EINVAL);
+	stow_buf_free(&b);
+	stow_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1508,6 +1573,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_shallow, setup,
+					    teardown),
 	};
 
 	unsetenv("AWS_ACCESS_KEY_ID");

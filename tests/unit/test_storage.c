@@ -875,6 +875,63 @@ static void test_put_stream(void **state)
 	assert_int_equal(stow_store_put_begin(f->s, "../x", 0, &w), STOW_EINVAL);
 }
 
+/* One level of a listing: objects and directories with objects, once. */
+static int shallow_cb(void *ctx, const char *key, uint64_t size, int is_dir)
+{
+	char (*seen)[64] = ctx;
+
+	for (int i = 0; i < 16; i++)
+		if (!seen[i][0]) {
+			snprintf(seen[i], 64, "%s%s=%llu", key, is_dir ? "(d)" : "",
+				 (unsigned long long)size);
+			return 0;
+		}
+	return -1;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void assert_shallow(stow_store *s, const char *prefix, const char *want)
+{
+	char seen[16][64];
+	char got[1024] = "";
+
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(stow_store_list_shallow(s, prefix, shallow_cb, seen),
+			 0);
+	qsort(seen, 16, 64, str_cmp);
+	for (int i = 0; i < 16; i++)
+		if (seen[i][0]) {
+			strcat(got, got[0] ? " " : "");
+			strcat(got, seen[i]);
+		}
+	assert_string_equal(got, want);
+}
+
+static void test_list_shallow(void **state)
+{
+	fixture *f = *state;
+
+	assert_int_equal(put_str(f->s, "top", "1", 0), 0);
+	assert_int_equal(put_str(f->s, "backups/a/x", "22", 0), 0);
+	assert_int_equal(put_str(f->s, "backups/a/y", "3", 0), 0);
+	assert_int_equal(put_str(f->s, "backups/b/deep/x", "4", 0), 0);
+	assert_int_equal(put_str(f->s, "kopia/ns/p/q", "5", 0), 0);
+	assert_shallow(f->s, "", "backups/(d)=0 kopia/(d)=0 top=1");
+	assert_shallow(f->s, "backups/", "backups/a/(d)=0 backups/b/(d)=0");
+	assert_shallow(f->s, "backups/a/", "backups/a/x=2 backups/a/y=1");
+	assert_shallow(f->s, "nothing/", "");
+	/* A directory left empty (fs never removes them) is no prefix. */
+	assert_int_equal(stow_store_del(f->s, "kopia/ns/p/q"), 0);
+	assert_shallow(f->s, "", "backups/(d)=0 top=1");
+	assert_int_equal(stow_store_list_shallow(f->s, "backups", shallow_cb,
+						 NULL),
+			 STOW_EINVAL);
+}
+
 /* A write that fails halfway (here: the file size limit, the one write
  * failure an unprivileged test can cause on demand) must leave neither a
  * partial object nor a temp file, and must not touch the old version. */
@@ -1231,6 +1288,7 @@ int main(void)
 	    FS(test_fs_crash_leftovers),
 	    FS(test_fs_failed_write),
 	    BOTH(test_put_stream),
+	    BOTH(test_list_shallow),
 	    FS(test_fs_readonly_dir),
 	    FS(test_fs_enospc),
 	    FS(test_fs_open),
