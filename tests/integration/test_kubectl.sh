@@ -338,9 +338,19 @@ expect_grep 'strategic-merge-patch\+json is not supported' "$ERR" \
 	"strategic merge patch of a custom resource is refused"
 
 # ------------------------------------------------------------ watch
-timeout 6 kubectl --kubeconfig "$KCFG" get cm -n shop -w >"$T/watch.out" 2>"$T/watch.err" &
+# wait_for_line FILE REGEX SECONDS
+wait_for_line()
+{
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+timeout 20 kubectl --kubeconfig "$KCFG" get cm -n shop -w >"$T/watch.out" 2>"$T/watch.err" &
 WPID=$!
-sleep 2
+wait_for_line "$T/watch.out" '^shop-config ' 15 || true
 cat >"$T/w.yaml" <<'EOF'
 apiVersion: v1
 kind: ConfigMap
@@ -348,7 +358,9 @@ metadata: {name: watched, namespace: shop}
 data: {k: v}
 EOF
 k apply -f "$T/w.yaml"
-wait "$WPID" || true
+wait_for_line "$T/watch.out" '^watched ' 15 || true
+kill "$WPID" 2>/dev/null || true
+wait "$WPID" 2>/dev/null || true
 expect_grep '^shop-config ' "$(cat "$T/watch.out")" "get -w lists first"
 expect_grep '^watched +1 +[0-9]+s$' "$(cat "$T/watch.out")" "get -w sees a configmap created meanwhile"
 k get --raw /api/v1/namespaces/shop/configmaps
