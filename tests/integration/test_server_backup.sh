@@ -229,6 +229,7 @@ metadata:
     app: tools
     tier: ops
 spec:
+  priorityClassName: ops-critical
   containers:
   - name: sh
     image: busybox:1.36
@@ -243,6 +244,70 @@ metadata:
     app: tools
 data:
   a: b"
+
+# Related items: a ServiceAccount named by a ClusterRoleBinding, a pod with
+# a PriorityClass, a custom resource whose CRD comes along.
+apply "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: deployer
+  namespace: app1
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: deployer-role
+rules:
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: deployer-binding
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: deployer-role
+subjects:
+- kind: ServiceAccount
+  name: deployer
+  namespace: app1
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: ops-critical
+value: 1000
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true"
+k wait --for condition=established --timeout=20s crd widgets.example.com
+apply "apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: gear
+  namespace: app1
+spec:
+  teeth: 12"
 
 # The StatefulSet's claims are bound before any backup starts.
 for _ in $(seq 150); do
@@ -263,6 +328,11 @@ SERVER=$!
 BG_PIDS+=("$SERVER")
 
 # ---------------------------------------------------------------- backups
+# Every state the Backups go through, for the progress checks.
+timeout -k 5 200 kubectl -n velero get backups -w -o json >"$T/watch.json" 2>/dev/null &
+WATCH=$!
+BG_PIDS+=("$WATCH")
+sleep 0.5
 apply "apiVersion: velero.io/v1
 kind: Backup
 metadata:
@@ -356,6 +426,43 @@ done
 for b in bad-ns bad-mixed bad-location to-readonly; do
 	expect_eq FailedValidation "$(wait_phase "$b")" "backup $b: phase"
 done
+
+# ------------------------------------------------------------ progress
+kill "$WATCH" 2>/dev/null || true
+wait "$WATCH" 2>/dev/null || true
+if out=$("$PY" - "$T/watch.json" <<'EOF'
+import datetime, json, sys
+text = open(sys.argv[1]).read()
+dec, i, seen = json.JSONDecoder(), 0, []
+while True:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i >= len(text):
+        break
+    o, i = dec.raw_decode(text, i)
+    if o.get("metadata", {}).get("name") == "full":
+        seen.append(o.get("status", {}))
+mid = [(s["progress"].get("itemsBackedUp", 0), s["progress"].get("totalItems", 0))
+       for s in seen if s.get("phase") == "InProgress" and s.get("progress")]
+mid = [m for m in mid if m[0] > 0]
+final = [s for s in seen if s.get("phase") == "Completed"]
+if not final:
+    print("FAIL: the watch never saw full Completed"); sys.exit(1)
+f = lambda t: datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ")
+secs = (f(final[-1]["completionTimestamp"]) - f(final[-1]["startTimestamp"])).total_seconds()
+if any(d > t for d, t in mid):
+    print("FAIL: itemsBackedUp above totalItems in %r" % mid); sys.exit(1)
+if len(mid) > secs + 2:
+    print("FAIL: %d progress updates in %d s (at most one a second)" % (len(mid), secs)); sys.exit(1)
+if secs >= 3 and not mid:
+    print("FAIL: no progress update during a %d s backup" % secs); sys.exit(1)
+print("%d progress updates during %d s, last %r" % (len(mid), secs, mid[-1] if mid else None))
+EOF
+); then
+	pass "full: status.progress patched while running, at most once a second ($out)"
+else
+	fail "full: progress: $out"
+fi
 
 # ------------------------------------------------------------ validation
 ve()
@@ -512,7 +619,14 @@ py_checks only-app1 \
 	'!resources/configmaps/namespaces/app1/scratch.json' \
 	'!resources/namespaces/cluster/app2.json' \
 	'!resources/statefulsets.apps/namespaces/app2/db.json' \
-	'!resources/customresourcedefinitions.apiextensions.k8s.io/cluster/backups.velero.io.json'
+	'!resources/customresourcedefinitions.apiextensions.k8s.io/cluster/backups.velero.io.json' \
+	resources/serviceaccounts/namespaces/app1/deployer.json \
+	resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/deployer-binding.json \
+	resources/clusterroles.rbac.authorization.k8s.io/cluster/deployer-role.json \
+	resources/widgets.example.com/namespaces/app1/gear.json \
+	resources/widgets.example.com/v1-preferredversion/namespaces/app1/gear.json \
+	resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json \
+	'!resources/nodes/cluster/node-1.json'
 layout_check only-app1
 
 py_checks only-cm \
@@ -520,7 +634,9 @@ py_checks only-cm \
 	resources/configmaps/namespaces/app2/tools-config.json \
 	'!resources/secrets/namespaces/app1/creds.json' \
 	'!resources/namespaces/cluster/app1.json' \
-	'!resources/configmaps/namespaces/app1/scratch.json'
+	'!resources/configmaps/namespaces/app1/scratch.json' \
+	'!resources/widgets.example.com/namespaces/app1/gear.json' \
+	'!resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json'
 layout_check only-cm
 
 py_checks tools-only \
@@ -529,7 +645,8 @@ py_checks tools-only \
 	resources/namespaces/cluster/app2.json \
 	'!resources/configmaps/namespaces/app1/settings.json' \
 	'!resources/pods/namespaces/app2/db-0.json' \
-	'!resources/namespaces/cluster/app1.json'
+	'!resources/namespaces/cluster/app1.json' \
+	resources/priorityclasses.scheduling.k8s.io/cluster/ops-critical.json
 layout_check tools-only
 
 # orLabelSelectors: one list per selector; the StatefulSet pod of neither
