@@ -19,6 +19,9 @@ const stow_velero_controller *const *stow_velero_controllers(void)
 	list[n++] = stow_velero_ctl_server_status_request();
 	list[n++] = stow_velero_ctl_backup();
 	list[n++] = stow_velero_ctl_restore();
+	list[n++] = stow_velero_ctl_schedule();
+	list[n++] = stow_velero_ctl_gc();
+	list[n++] = stow_velero_ctl_delete_backup_request();
 	list[n] = NULL;
 	return list;
 }

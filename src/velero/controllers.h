@@ -15,5 +15,8 @@ const stow_velero_controller *stow_velero_ctl_backup_sync(void);
 const stow_velero_controller *stow_velero_ctl_download_request(void);
 const stow_velero_controller *stow_velero_ctl_server_status_request(void);
 const stow_velero_controller *stow_velero_ctl_backup(void);
+const stow_velero_controller *stow_velero_ctl_schedule(void);
+const stow_velero_controller *stow_velero_ctl_gc(void);
+const stow_velero_controller *stow_velero_ctl_delete_backup_request(void);
 
 #endif
