@@ -141,6 +141,13 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def _json_object(self, raw):
+        """The request body, which must be a JSON object."""
+        obj = self._json_body(raw)
+        if not isinstance(obj, dict):
+            raise bad_request("the body of the request must be a JSON object")
+        return obj
+
     def _json_body(self, raw):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == "application/vnd.kubernetes.protobuf":
@@ -367,6 +374,14 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         dry_run = query.get("dryRun") == "All"
         method = self.command
+        if sub is None:
+            verb = {"GET": "watch" if watch else ("get" if name else "list"), "HEAD": "get",
+                    "POST": "create", "PUT": "update", "PATCH": "patch",
+                    "DELETE": "delete" if name else "deletecollection"}.get(method)
+            if verb not in rt.verbs:
+                raise ApiError(405, "MethodNotAllowed",
+                               "%s is not supported on resources of kind %s" % (
+                                   verb or method, _qualified_resource(rt)))
         if sub == "scale" and name is not None:
             return self._scale(rt, namespace, name, raw, dry_run)
         if name is None:
@@ -379,7 +394,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and rt.verbs == ["create"]:
                 return self._send(201, _review(rt, self._json_body(raw)))
             if method == "POST":
-                obj = self._json_body(raw)
+                obj = self._json_object(raw)
                 warnings = []
                 out = store.create(group, version, resource, namespace, obj, dry_run=dry_run,
                                    field_validation=query.get("fieldValidation"),
@@ -410,7 +425,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise_not_found(rt, name)
             return self._send_obj(rt, obj, query)
         if method == "PUT":
-            obj = self._json_body(raw)
+            obj = self._json_object(raw)
             if (obj.get("metadata") or {}).get("name") not in (None, name):
                 raise bad_request("the name of the object (%s) does not match the name on the "
                                   "URL (%s)" % (obj["metadata"]["name"], name))
@@ -429,7 +444,7 @@ class Handler(BaseHTTPRequestHandler):
                                dry_run=dry_run)
             return self._send(200, out)
         if method == "POST" and sub == "binding":
-            body = self._json_body(raw)
+            body = self._json_object(raw)
             with store.lock:
                 pod = store.get(group, version, resource, namespace, name)
                 if pod is None:
@@ -490,7 +505,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, scale)
             body = self._json_body(raw)
             if self.command == "PUT":
-                new = body
+                new = body if isinstance(body, dict) else {}
             elif self.command == "PATCH":
                 ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
                 kind = PATCH_TYPES.get(ctype)
@@ -657,6 +672,8 @@ class Handler(BaseHTTPRequestHandler):
                            "application/merge-patch+json, application/apply-patch+yaml" +
                            (", application/strategic-merge-patch+json" if rt.strategic else ""))
         body = self._json_body(raw)
+        if kind != "json" and not isinstance(body, dict):
+            raise bad_request("the patch must be a JSON object")
         fv = query.get("fieldValidation")
         warnings = []
         with store.lock:
@@ -688,6 +705,10 @@ class Handler(BaseHTTPRequestHandler):
                                subresource=sub, dry_run=dry_run, field_validation=fv,
                                warnings=warnings)
         self._send(200, out, headers=_warning_headers(warnings))
+
+
+def _qualified_resource(rt):
+    return rt.resource if not rt.group else "%s.%s" % (rt.resource, rt.group)
 
 
 def _warning_headers(warnings):

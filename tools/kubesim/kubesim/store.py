@@ -493,10 +493,17 @@ class Store:
             obj["status"] = self._crd_status(obj)
 
     @staticmethod
-    def _crd_status(crd):
+    def _crd_status(crd, old=None):
+        """Established/NamesAccepted conditions, accepted names, stored
+        versions (which only grow); the old status if nothing changed."""
         spec = crd.get("spec") or {}
         t = now_rfc3339()
         storage = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
+        if old:
+            storage = list(old.get("storedVersions") or []) + \
+                [v for v in storage if v not in (old.get("storedVersions") or [])]
+            if old.get("acceptedNames") == (spec.get("names") or {}):
+                return dict(copy.deepcopy(old), storedVersions=storage)
         return {
             "conditions": [
                 {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
@@ -575,10 +582,7 @@ class Store:
                 nmd.pop("managedFields", None)
                 if (rt.group, rt.resource) == CRD_KEY:
                     self._validate(rt, new)
-                    new["status"] = self._crd_status(new)
-                if omd.get("deletionTimestamp"):
-                    # finalizers may only be removed once deletion started
-                    pass
+                    new["status"] = self._crd_status(new, old.get("status"))
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._normalize(rt, new)
