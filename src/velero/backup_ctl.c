@@ -187,6 +187,7 @@ static int validate(stow_velero_server *srv, const json_t *backup,
 static int patch_backup(backup_run *b, json_t *patch, json_t **out)
 {
 	char *text = json_dumps(patch, JSON_COMPACT);
+	struct timespec pause = {0, 500 * 1000 * 1000};
 	int rc = STOW_ENOMEM;
 
 	if (!text)
@@ -205,8 +206,7 @@ static int patch_backup(backup_run *b, json_t *patch, json_t **out)
 		}
 		if (rc == STOW_ENOTFOUND)
 			break;
-		struct timespec ts = {0, 500 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		nanosleep(&pause, NULL);
 	}
 	free(text);
 	return rc;

@@ -73,7 +73,7 @@ bool stow_collect_glob(const char *pattern, const char *s)
 
 static void add_error(json_t *errors, const char *prefix, const char *msg)
 {
-	char line[1024];
+	char line[2048];
 
 	if (!errors)
 		return;
@@ -122,24 +122,42 @@ static void validate_ie(const stow_strv *inc, const stow_strv *exc,
 		}
 }
 
-/* A namespace name or glob: DNS-1123 label characters plus the glob
- * characters. */
+/* Velero's validateNamespaceName: the name with its glob characters
+ * replaced by a letter must be a DNS-1123 label; Kubernetes' messages. */
 static void validate_ns_names(const stow_strv *s, json_t *errors)
 {
-	char msg[600];
+	static const char label_msg[] =
+	    "a lowercase RFC 1123 label must consist of lower case "
+	    "alphanumeric characters or '-', and must start and end with an "
+	    "alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+	    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+	char msg[1024];
 
 	for (size_t i = 0; i < s->n; i++) {
-		const char *p = s->v[i];
-		bool ok = *p && strlen(p) <= 63;
+		const char *ns = s->v[i];
+		size_t n = strlen(ns);
+		bool ok = true;
 
-		for (; *p && ok; p++)
-			ok = (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || strchr("-*?[]!^", *p);
-		if (!ok) {
+		if (n == 0)
+			continue; /* Velero: "" is "no namespace" */
+		for (size_t j = 0; j < n && ok; j++) {
+			char c = strchr("*?[]!^", ns[j]) ? 'x' : ns[j];
+			bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+			ok = alnum || (c == '-' && j > 0 && j + 1 < n);
+		}
+		if (n > 63) {
 			snprintf(msg, sizeof(msg),
-				 "invalid namespace %.300s: a lowercase RFC "
-				 "1123 label (or a glob) was expected",
-				 s->v[i]);
+				 "invalid namespace \"%.300s\": must be no more "
+				 "than 63 characters",
+				 ns);
+			add_error(errors,
+				  "Invalid included/excluded namespace lists: ",
+				  msg);
+		}
+		if (!ok) {
+			snprintf(msg, sizeof(msg), "invalid namespace \"%.300s\": %s",
+				 ns, label_msg);
 			add_error(errors,
 				  "Invalid included/excluded namespace lists: ",
 				  msg);
@@ -1309,6 +1327,10 @@ static int collect(run *r)
 
 		if (order[i] == r_ns)
 			continue; /* at the end, once items are known */
+		if (stopping(r)) {
+			rc = stow_err_set(STOW_EINTR, "stopped");
+			break;
+		}
 		if ((rc = stow_collect_gr(order[i], gr, sizeof(gr))) < 0)
 			break;
 		if (!stow_collect_type_included(r->f, gr, order[i]->namespaced)) {

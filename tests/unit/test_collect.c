@@ -134,7 +134,19 @@ static void test_validation(void **state)
 	json_decref(e);
 
 	e = build(&f, "{\"includedNamespaces\":[\"Bad_NS\"]}");
-	assert_true(has_error(e, "invalid namespace Bad_NS"));
+	assert_true(has_error(e, "Invalid included/excluded namespace lists: "
+				 "invalid namespace \"Bad_NS\": a lowercase "
+				 "RFC 1123 label must consist of"));
+	stow_collect_filter_free(&f);
+	json_decref(e);
+
+	/* Globs are names with their wildcards taken as letters. */
+	e = build(&f, "{\"includedNamespaces\":[\"app-*\",\"db-[0-9]\",\"*\"]}");
+	assert_false(has_error(e, "invalid namespace"));
+	stow_collect_filter_free(&f);
+	json_decref(e);
+	e = build(&f, "{\"excludedNamespaces\":[\"-x\"]}");
+	assert_true(has_error(e, "invalid namespace \"-x\""));
 	stow_collect_filter_free(&f);
 	json_decref(e);
 }
