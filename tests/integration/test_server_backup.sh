@@ -309,6 +309,19 @@ metadata:
 spec:
   teeth: 12"
 
+# An object being deleted (held by a finalizer): never backed up.
+apply "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dying
+  namespace: app1
+  finalizers: [example.com/hold]
+data:
+  a: b"
+k -n app1 delete configmap dying --wait=false
+k -n app1 get configmap dying -o 'jsonpath={.metadata.deletionTimestamp}'
+[[ -n $OUT ]] || die "configmap app1/dying has no deletionTimestamp after the delete"
+
 # The StatefulSet's claims are bound before any backup starts.
 for _ in $(seq 150); do
 	k -n app2 get pvc -o 'jsonpath={range .items[*]}{.status.phase}{" "}{end}'
@@ -607,6 +620,7 @@ py_checks full \
 	resources/namespaces/cluster/app2.json \
 	resources/customresourcedefinitions.apiextensions.k8s.io/cluster/backups.velero.io.json \
 	'!resources/configmaps/namespaces/app1/scratch.json' \
+	'!resources/configmaps/namespaces/app1/dying.json' \
 	'!resources/configmaps/namespaces/secret-ns/hidden.json' \
 	'!resources/namespaces/cluster/secret-ns.json'
 layout_check full
