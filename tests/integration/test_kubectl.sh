@@ -272,6 +272,40 @@ expect_eq "{'a': '1', 'b': '2'} example.com/pw aHVudGVyMg==" \
 	"$(jq_py '"%s %s %s" % (d["items"][0]["data"], d["items"][1]["type"], d["items"][1]["data"]["password"])')" \
 	"protobuf-encoded objects decoded"
 
+# the typed clients' protobuf bodies decode to what kubectl itself shows
+# with --dry-run=client (its JSON of the same object)
+same_as_client()
+{
+	local what=$1
+	shift
+	kubectl --kubeconfig "$KCFG" create --dry-run=client -o json "$@" >"$T/client.json" 2>&1
+	k create -o json "$@"
+	printf '%s\n' "$OUT" >"$T/server.json"
+	python3 - "$T/client.json" "$T/server.json" >"$T/cmp.out" 2>&1 <<'EOF' || true
+import json, sys
+want = json.load(open(sys.argv[1]))
+got = json.load(open(sys.argv[2]))
+def strip(o):
+    o.get("metadata", {}).pop("creationTimestamp", None)
+    return o
+def sub(a, b):          # every field kubectl sent is on the server (defaults aside)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and all(k in b and sub(v, b[k]) for k, v in a.items()
+                                           if v is not None)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(sub, a, b))
+    return a == b
+print("same" if sub(strip(want), strip(got)) else "DIFFERENT: %s vs %s" % (want, got))
+EOF
+	expect_eq "same" "$(cat "$T/cmp.out")" "$what"
+}
+same_as_client "create deployment (protobuf)" deployment gen-d -n proto --image=nginx:1 \
+	--replicas=2 --port=8080
+same_as_client "create service (protobuf)" service clusterip gen-s -n proto --tcp=80:8080
+same_as_client "create job (protobuf)" job gen-j -n proto --image=busybox -- sh -c 'echo hi'
+same_as_client "create rolebinding (protobuf)" rolebinding gen-rb -n proto --clusterrole=view \
+	--user=alice --serviceaccount=proto:robot
+
 # ------------------------------------------------------------ custom resources
 cat >"$T/backup.yaml" <<'EOF'
 apiVersion: velero.io/v1

@@ -69,10 +69,96 @@ OBJECT_REF = {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "st
               4: ("uid", "string"), 5: ("apiVersion", "string"),
               6: ("resourceVersion", "string"), 7: ("fieldPath", "string")}
 LOCAL_REF = {1: ("name", "string")}
+# workloads (k8s.io/api core/v1, apps/v1, batch/v1 generated.proto)
+INT_OR_STRING = "intorstring"
+LABEL_SELECTOR = {1: ("matchLabels", "map"),
+                  2: ("matchExpressions", ("repeated", {
+                      1: ("key", "string"), 2: ("operator", "string"),
+                      3: ("values", ("repeated", "string"))}))}
+CONTAINER_PORT = {1: ("name", "string"), 2: ("hostPort", "int"), 3: ("containerPort", "int"),
+                  4: ("protocol", "string"), 5: ("hostIP", "string")}
+KEY_SELECTOR = {1: ("localObjectReference", {1: ("name", "string")}), 2: ("key", "string"),
+                3: ("optional", "bool")}
+ENV_VAR = {1: ("name", "string"), 2: ("value", "string"),
+           3: ("valueFrom", {1: ("fieldRef", {1: ("apiVersion", "string"),
+                                               2: ("fieldPath", "string")}),
+                             3: ("configMapKeyRef", KEY_SELECTOR),
+                             4: ("secretKeyRef", KEY_SELECTOR)})}
+QUANTITY_MAP = "quantitymap"
+CONTAINER = {1: ("name", "string"), 2: ("image", "string"), 3: ("command", ("repeated", "string")),
+             4: ("args", ("repeated", "string")), 5: ("workingDir", "string"),
+             6: ("ports", ("repeated", CONTAINER_PORT)), 7: ("env", ("repeated", ENV_VAR)),
+             8: ("resources", {1: ("limits", QUANTITY_MAP), 2: ("requests", QUANTITY_MAP)}),
+             9: ("volumeMounts", ("repeated", {1: ("name", "string"), 2: ("readOnly", "bool"),
+                                               3: ("mountPath", "string"),
+                                               4: ("subPath", "string")})),
+             13: ("terminationMessagePath", "string"), 14: ("imagePullPolicy", "string"),
+             16: ("stdin", "bool"), 17: ("stdinOnce", "bool"), 18: ("tty", "bool"),
+             20: ("terminationMessagePolicy", "string")}
+POD_SPEC = {2: ("containers", ("repeated", CONTAINER)), 3: ("restartPolicy", "string"),
+            4: ("terminationGracePeriodSeconds", "int"), 6: ("dnsPolicy", "string"),
+            7: ("nodeSelector", "map"), 8: ("serviceAccountName", "string"),
+            10: ("nodeName", "string"), 19: ("schedulerName", "string"),
+            20: ("initContainers", ("repeated", CONTAINER))}
+POD_TEMPLATE = {1: ("metadata", None), 2: ("spec", POD_SPEC)}   # metadata set below
+JOB_SPEC = {1: ("parallelism", "int"), 2: ("completions", "int"),
+            3: ("activeDeadlineSeconds", "int"), 4: ("selector", LABEL_SELECTOR),
+            5: ("manualSelector", "bool"), 6: ("template", POD_TEMPLATE),
+            7: ("backoffLimit", "int"), 8: ("ttlSecondsAfterFinished", "int"),
+            9: ("completionMode", "string"), 10: ("suspend", "bool")}
+POLICY_RULE = {1: ("verbs", ("repeated", "string")), 2: ("apiGroups", ("repeated", "string")),
+               3: ("resources", ("repeated", "string")),
+               4: ("resourceNames", ("repeated", "string")),
+               5: ("nonResourceURLs", ("repeated", "string"))}
+SUBJECT = {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"),
+           4: ("namespace", "string")}
+ROLE_REF = {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")}
+
 RESOURCE_ATTRS = {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"),
                   4: ("version", "string"), 5: ("resource", "string"),
                   6: ("subresource", "string"), 7: ("name", "string")}
 SCHEMAS = {
+    ("apps/v1", "Deployment"): {
+        1: ("metadata", OBJECT_META),
+        2: ("spec", {1: ("replicas", "int"), 2: ("selector", LABEL_SELECTOR),
+                     3: ("template", POD_TEMPLATE),
+                     4: ("strategy", {1: ("type", "string"),
+                                      2: ("rollingUpdate", {1: ("maxUnavailable", INT_OR_STRING),
+                                                            2: ("maxSurge", INT_OR_STRING)})}),
+                     5: ("minReadySeconds", "int"), 6: ("revisionHistoryLimit", "int"),
+                     7: ("paused", "bool"), 9: ("progressDeadlineSeconds", "int")}),
+        3: ("status", {})},
+    ("batch/v1", "Job"): {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC), 3: ("status", {})},
+    ("batch/v1", "CronJob"): {
+        1: ("metadata", OBJECT_META),
+        2: ("spec", {1: ("schedule", "string"), 2: ("startingDeadlineSeconds", "int"),
+                     3: ("concurrencyPolicy", "string"), 4: ("suspend", "bool"),
+                     5: ("jobTemplate", {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC)}),
+                     6: ("successfulJobsHistoryLimit", "int"),
+                     7: ("failedJobsHistoryLimit", "int"), 8: ("timeZone", "string")}),
+        3: ("status", {})},
+    ("v1", "Service"): {
+        1: ("metadata", OBJECT_META),
+        2: ("spec", {1: ("ports", ("repeated", {1: ("name", "string"), 2: ("protocol", "string"),
+                                                3: ("port", "int"),
+                                                4: ("targetPort", INT_OR_STRING),
+                                                5: ("nodePort", "int"),
+                                                6: ("appProtocol", "string")})),
+                     2: ("selector", "map"), 3: ("clusterIP", "string"), 4: ("type", "string"),
+                     5: ("externalIPs", ("repeated", "string")),
+                     7: ("sessionAffinity", "string"), 10: ("externalName", "string"),
+                     18: ("clusterIPs", ("repeated", "string"))}),
+        3: ("status", {1: ("loadBalancer", {})})},
+    ("rbac.authorization.k8s.io/v1", "Role"): {1: ("metadata", OBJECT_META),
+                                               2: ("rules", ("repeated", POLICY_RULE))},
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): {1: ("metadata", OBJECT_META),
+                                                      2: ("rules", ("repeated", POLICY_RULE))},
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): {1: ("metadata", OBJECT_META),
+                                                      2: ("subjects", ("repeated", SUBJECT)),
+                                                      3: ("roleRef", ROLE_REF)},
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): {
+        1: ("metadata", OBJECT_META), 2: ("subjects", ("repeated", SUBJECT)),
+        3: ("roleRef", ROLE_REF)},
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
         1: ("metadata", OBJECT_META),
         2: ("spec", {1: ("resourceAttributes", RESOURCE_ATTRS),
@@ -105,8 +191,13 @@ def _scalar(typ, wt, val):
         return val - (1 << 64) if val >= 1 << 63 else val
     if typ == "bool":
         return bool(val)
+    if typ == INT_OR_STRING:
+        f = {n: v for n, _, v in fields(val)}
+        return f.get(3, b"").decode() if f.get(1) == 1 else _scalar("int", 0, f.get(2, 0))
     if typ == TIME:
         secs = dict((n, v) for n, _, v in fields(val)).get(1, 0)
+        if not secs:
+            return ""      # the zero time: null in JSON, dropped here
         return datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
     if isinstance(typ, dict):
@@ -120,7 +211,11 @@ def decode(buf, schema):
         if num not in schema:
             continue
         name, typ = schema[num]
-        if typ in ("map", "bytesmap"):
+        if typ == QUANTITY_MAP:
+            entry = {n: v for n, _, v in fields(val)}
+            q = {n: v for n, _, v in fields(entry.get(2, b""))}
+            out.setdefault(name, {})[entry.get(1, b"").decode()] = q.get(1, b"").decode()
+        elif typ in ("map", "bytesmap"):
             entry = {n: v for n, _, v in fields(val)}
             k = entry.get(1, b"").decode("utf-8")
             v = entry.get(2, b"")
@@ -155,3 +250,6 @@ def decode_body(body):
     obj["apiVersion"] = api_version
     obj["kind"] = kind
     return obj
+
+
+POD_TEMPLATE[1] = ("metadata", OBJECT_META)
