@@ -661,7 +661,7 @@ static const stow_cli_cmd version_cmd = {
 		 "version it writes. With --json, one JSON object.\n",
 	.options = "      --json                print a JSON object\n",
 	.example = "  stowage version\n",
-	.run = cmd_version,
+	.run = stow_vcli_version_run, /* Velero's Client/Server form as velero */
 };
 
 static const stow_cli_cmd help_cmd = {
@@ -678,6 +678,7 @@ static const stow_cli_cmd help_cmd = {
 static const stow_cli_cmd *const root_subs[] = {
 	&stow_cli_vault_cmd,
 	&stow_cli_server_cmd,
+	&stow_cli_backup_cmd, &stow_cli_restore_cmd, &stow_cli_schedule_cmd, &stow_cli_backup_location_cmd,
 	&version_cmd,
 	&help_cmd,
 	NULL,
