@@ -18,9 +18,15 @@
 #   - hostile tarballs (broken JSON item, "../" entry, symlink entry): the
 #     bad entries are reported in the results, the good items restored,
 #     nothing written outside, the spill dir cleaned;
+#   - PVs: a Retain PV without snapshot restored with its binding reset,
+#     a Delete one left to the provisioner (its PVC loses volumeName); a
+#     CRD restored before its custom resource, whose status comes back
+#     with restoreStatus;
+#   - a backup made by stowage's own Backup controller, restored;
 #   - a missing backup and a spec with both selectors: FailedValidation
 #     with Velero's messages; a Restore left InProgress is marked Failed
-#     when the server starts.
+#     when the server starts;
+#   - the server stops cleanly (a sanitizer build reports nothing).
 #
 # Runs itself under tests/kube/with_kubesim.sh. Skips (exit 0 with a note)
 # without kubectl.
@@ -453,6 +459,139 @@ expect_grep 'Either a backup or schedule must be specified' "$ve" "backup XOR sc
 expect_grep 'only one can be specified' "$ve" "selectors"
 expect_grep 'nodes are non-restorable resources' "$ve" "non-restorable resources"
 
+# ---------------------------------------------------------------- PVs, CRDs
+
+# app3: a static PV (Retain) pre-bound to PVC "static", a dynamically
+# provisioned one (Delete, no snapshot) behind PVC "dyn", and a custom
+# resource with a status whose CRD is in the backup too.
+cat >"$T/app3.yaml" <<'EOF2'
+apiVersion: v1
+kind: Namespace
+metadata: {name: app3}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-keep}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  hostPath: {path: /tmp/pv-keep}
+  claimRef: {namespace: app3, name: static}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: static, namespace: app3}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: pv-keep
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: dyn, namespace: app3}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+EOF2
+k apply -f "$T/app3.yaml"
+[[ $RC == 0 ]] || fail "applying app3: $ERR"
+for _ in $(seq 100); do
+	k get widgets.example.com -n app3
+	[[ $RC == 0 ]] && break
+	sleep 0.1
+done
+cat >"$T/w1.yaml" <<'EOF2'
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, namespace: app3}
+spec: {size: 3}
+EOF2
+k apply -f "$T/w1.yaml"
+[[ $RC == 0 ]] || fail "creating widget w1: $ERR"
+k patch widgets.example.com w1 -n app3 --subresource=status --type merge -p '{"status":{"ready":true}}'
+[[ $RC == 0 ]] || fail "widget status: $ERR"
+dynpv=
+for _ in $(seq 100); do
+	dynpv=$(kj app3 pvc dyn '{.spec.volumeName}')
+	[[ -n $dynpv && $(kj app3 pvc static '{.status.phase}') == Bound ]] && break
+	sleep 0.1
+done
+[[ -n $dynpv ]] || fail "pvc app3/dyn was not provisioned"
+rm -f "$T"/objs/*
+dump namespaces "" namespace app3
+dump persistentvolumes "" pv pv-keep
+dump persistentvolumes "" pv "$dynpv"
+dump persistentvolumeclaims app3 pvc static
+dump persistentvolumeclaims app3 pvc dyn
+dump customresourcedefinitions.apiextensions.k8s.io "" crd widgets.example.com
+dump widgets.example.com app3 widgets.example.com w1
+printf '%s' "$(kj "" pv pv-keep '{.spec.claimRef.uid}')" >"$T/static-uid"
+mkbackup b3
+# The disaster: the namespace, the retained PV and the CRD are gone.
+k delete namespace app3 --wait=true
+k delete pv pv-keep --wait=true
+k delete crd widgets.example.com --wait=true
+k get pv "$dynpv"
+expect_rc_in "1" "the dynamic PV went with its claim (reclaim policy Delete)"
+
+restore r13 '  backupName: b3
+  restoreStatus: {includedResources: [widgets.example.com]}'
+wait_phase r13 Completed PartiallyFailed Failed || true
+expect_eq Completed "$PHASE" "restore r13: PVs, PVCs, a CRD and its custom resource"
+if [[ $PHASE != Completed && -s $LOC/restores/r13/restore-r13-results.gz ]]; then
+	gz "$LOC/restores/r13/restore-r13-results.gz"
+fi
+expect_eq r13 "$(kj "" pv pv-keep '{.metadata.labels.velero\.io/restore-name}')" \
+	"the Retain PV without snapshot is restored as-is"
+expect_eq app3 "$(kj "" pv pv-keep '{.spec.claimRef.namespace}')" "its claimRef names app3"
+if [[ $(kj "" pv pv-keep '{.spec.claimRef.uid}') != "$(cat "$T/static-uid")" ]]; then
+	pass "its binding was reset (claimRef.uid is not the old claim's)"
+else
+	fail "pv-keep still carries the old claim uid"
+fi
+expect_eq pv-keep "$(kj app3 pvc static '{.spec.volumeName}')" "PVC static keeps volumeName pv-keep"
+k get pv "$dynpv"
+expect_rc_in "1" "the Delete PV without snapshot is not restored"
+newpv=
+for _ in $(seq 50); do
+	newpv=$(kj app3 pvc dyn '{.spec.volumeName}')
+	[[ -n $newpv ]] && break
+	sleep 0.1
+done
+if [[ $newpv != "$dynpv" ]]; then
+	pass "PVC dyn lost its old volumeName and is provisioned anew ('$newpv')"
+else
+	fail "PVC dyn still names the old PV $dynpv"
+fi
+expect_eq 3 "$(kj app3 widgets.example.com w1 '{.spec.size}')" "the CR is restored after its CRD"
+expect_eq true "$(kj app3 widgets.example.com w1 '{.status.ready}')" "restoreStatus: its status too"
+if [[ -s $LOC/restores/r13/restore-r13-resource-list.json.gz ]]; then
+	rl=$(gz "$LOC/restores/r13/restore-r13-resource-list.json.gz")
+	expect_grep '"apiextensions.k8s.io/v1/CustomResourceDefinition":\["widgets.example.com\(created\)"\]' \
+		"$rl" "resource list: the CRD"
+	expect_grep '"example.com/v1/Widget":\["app3/w1\(created\)"\]' "$rl" "resource list: the CR"
+fi
+
 # ---------------------------------------------------------------- round trip
 
 # A backup made by stowage's own Backup controller (backup_ctl.c) of a
@@ -507,5 +646,17 @@ fi
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 	fail "the server died; its log:"
 	tail -n 30 "$T/server.log"
+fi
+# A clean stop, so a sanitizer build reports leaks and errors in its log.
+kill -TERM "$SERVER_PID" 2>/dev/null || true
+for _ in $(seq 100); do
+	kill -0 "$SERVER_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if grep -Eq 'Sanitizer|runtime error' "$T/server.log"; then
+	fail "sanitizer reports in the server log:"
+	grep -E 'Sanitizer|runtime error' -A12 "$T/server.log" | clip 60
+else
+	pass "no sanitizer reports in the server log"
 fi
 finish
