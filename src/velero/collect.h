@@ -10,7 +10,8 @@
  *   orLabelSelectors; with Velero's validation messages. Plus Velero's
  *   order of the discovered resource types.
  * - The run: discovery at preferred versions, paged lists per type and
- *   namespace (one list per selector), the exclusion label, objects being
+ *   namespace (one list per selector; orderedResources first), the
+ *   exclusion label, objects being
  *   deleted skipped, each item once, related items (pod -> PVCs and
  *   PriorityClass, bound PVC -> PV, ServiceAccount -> ClusterRoleBindings
  *   and their ClusterRoles), namespaces tracked, CRDs of the custom
@@ -52,6 +53,10 @@ typedef struct stow_collect_filter {
 	/* selectors (owned references; NULL when not set) */
 	json_t *label_selector; /* a LabelSelector object */
 	json_t *or_selectors;   /* an array of them */
+	/* spec.orderedResources: plural -> "ns/name,ns/name" (or "name"
+	 * for cluster-scoped); those items of the type come first, in that
+	 * order. Owned reference or NULL. */
+	json_t *ordered;
 } stow_collect_filter;
 
 /* Maps what a user wrote in a resource filter ("cm", "deploy",

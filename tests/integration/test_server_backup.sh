@@ -398,6 +398,16 @@ spec:
 apiVersion: velero.io/v1
 kind: Backup
 metadata:
+  name: ordered
+  namespace: velero
+spec:
+  includedResources: [configmaps]
+  orderedResources:
+    configmaps: app2/tools-config,app1/nosuch,app1/scratch,app1/settings
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
   name: bad-ns
   namespace: velero
 spec:
@@ -433,7 +443,7 @@ metadata:
 spec:
   storageLocation: readonly"
 
-for b in full only-app1 only-cm tools-only either; do
+for b in full only-app1 only-cm tools-only either ordered; do
 	expect_eq Completed "$(wait_phase "$b")" "backup $b: phase"
 done
 for b in bad-ns bad-mixed bad-location to-readonly; do
@@ -652,6 +662,22 @@ py_checks only-cm \
 	'!resources/widgets.example.com/namespaces/app1/gear.json' \
 	'!resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json'
 layout_check only-cm
+
+# orderedResources: the named items first, in that order (a missing one
+# and an excluded one skipped), the rest after.
+py_checks ordered \
+	resources/configmaps/namespaces/app2/tools-config.json \
+	resources/configmaps/namespaces/app1/settings.json \
+	'!resources/configmaps/namespaces/app1/scratch.json'
+order=$("$PY" - "$LOC/backups/ordered/ordered.tar.gz" <<'EOF'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "r:gz") as t:
+    print(" ".join(m.name.rsplit("/", 1)[1][:-5] for m in t.getmembers()
+                   if m.name.startswith("resources/configmaps/namespaces/")))
+EOF
+)
+expect_grep "^tools-config settings( [a-z0-9.-]+)*$" "$order" "ordered: tools-config, then settings, then the rest"
+layout_check ordered
 
 py_checks tools-only \
 	resources/pods/namespaces/app2/tools.json \
