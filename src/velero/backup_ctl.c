@@ -10,6 +10,7 @@
  * InProgress next time. A backup found InProgress when this replica starts
  * leading was abandoned by a previous leader: it is marked Failed, as
  * Velero's server does at start. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,12 +519,15 @@ static void annotate_version(stow_kube *k, json_t *annotations)
 	json_decref(v);
 }
 
-/* New -> InProgress with the defaults filled in; the update carries the
- * resourceVersion read, so only one reconcile ever wins. *out is the
- * object as stored. */
-static int claim(stow_velero_server *srv, const stow_kube_resource *res,
-		 const char *ns, const json_t *backup, const char *bsl_name,
-		 json_t **out)
+/* Velero's prepareBackupRequest, then one update: the defaults (also on a
+ * backup that failed validation: its expiration lets GC remove it), then
+ * FailedValidation with the errors, or InProgress with startTimestamp.
+ * The update carries the resourceVersion read, so only one reconcile ever
+ * takes a backup to InProgress. *out (may be NULL) is the object as
+ * stored. */
+static int prepare(stow_velero_server *srv, const stow_kube_resource *res,
+		   const char *ns, const json_t *backup, const char *bsl_name,
+		   json_t *errors, json_t **out)
 {
 	const stow_velero_server_opts *o = stow_velero_server_opts_of(srv);
 	json_t *b = json_deep_copy(backup), *spec, *md, *status;
@@ -531,6 +535,7 @@ static int claim(stow_velero_server *srv, const stow_kube_resource *res,
 	char ttl_text[STOW_DURATION_STR_MAX];
 	int64_t ttl_ns = 0;
 	time_t now = time(NULL);
+	bool failed = json_array_size(errors) > 0;
 	int rc;
 
 	if (!b)
@@ -538,13 +543,18 @@ static int claim(stow_velero_server *srv, const stow_kube_resource *res,
 	spec = obj_at(b, "spec");
 	md = obj_at(b, "metadata");
 	ttl = jstr(spec, "ttl");
-	if (ttl)
-		(void)stow_duration_parse(ttl, &ttl_ns);
-	if (ttl_ns <= 0) {
+	if (!ttl || stow_duration_parse(ttl, &ttl_ns) == 0) {
+		/* unset or 0: the server's default, written into the spec */
+		if (ttl_ns <= 0) {
+			ttl_ns = (int64_t)o->default_backup_ttl_s *
+				 STOW_NSEC_PER_SEC;
+			json_object_set_new(spec, "ttl",
+					    json_string(stow_duration_format(
+						ttl_ns, ttl_text)));
+		}
+	} else {
+		/* invalid (validation says so): left as written */
 		ttl_ns = (int64_t)o->default_backup_ttl_s * STOW_NSEC_PER_SEC;
-		json_object_set_new(
-		    spec, "ttl",
-		    json_string(stow_duration_format(ttl_ns, ttl_text)));
 	}
 	json_object_set_new(spec, "storageLocation", json_string(bsl_name));
 	/* Velero's other defaults (its server flags' defaults): written so
@@ -572,45 +582,21 @@ static int claim(stow_velero_server *srv, const stow_kube_resource *res,
 	json_object_set_new(obj_at(md, "annotations"),
 			    "velero.io/resource-timeout", json_string("10m0s"));
 	status = obj_at(b, "status");
-	json_object_set_new(status, "phase", json_string("InProgress"));
 	json_object_set_new(status, "formatVersion", json_string(FORMAT_VERSION));
 	json_object_set_new(status, "version", json_integer(1));
-	set_time(status, "startTimestamp", now);
 	set_time(status, "expiration", now + (time_t)(ttl_ns / STOW_NSEC_PER_SEC));
-	json_object_set_new(status, "progress", json_object());
-	(void)ns;
+	if (failed) {
+		json_object_set_new(status, "phase",
+				    json_string("FailedValidation"));
+		json_object_set(status, "validationErrors", errors);
+	} else {
+		json_object_set_new(status, "phase", json_string("InProgress"));
+		set_time(status, "startTimestamp", now);
+		json_object_set_new(status, "progress", json_object());
+	}
 	rc = stow_kube_update(stow_velero_server_kube(srv), res, ns, b, false,
 			      out);
 	json_decref(b);
-	return rc;
-}
-
-static int fail_validation(stow_velero_server *srv,
-			   const stow_kube_resource *res, const char *ns,
-			   const json_t *backup, json_t *errors)
-{
-	json_t *b = json_deep_copy(backup), *status;
-	size_t i;
-	json_t *e;
-	int rc;
-
-	if (!b)
-		return stow_err_set(STOW_ENOMEM, "out of memory");
-	status = obj_at(b, "status");
-	json_object_set_new(status, "phase", json_string("FailedValidation"));
-	json_object_set(status, "validationErrors", errors);
-	rc = stow_kube_update(stow_velero_server_kube(srv), res, ns, b, false,
-			      NULL);
-	json_decref(b);
-	if (rc == 0)
-		json_array_foreach(errors, i, e)
-		{
-			stow_velero_log(srv, STOW_VLOG_INFO, CTL,
-					"backup failed validation", "backup",
-					jstr(json_object_get(backup, "metadata"),
-					     "name"),
-					"error", json_string_value(e), NULL);
-		}
 	return rc;
 }
 
@@ -649,10 +635,21 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	if (rc < 0)
 		goto out;
 	if (json_array_size(errors)) {
-		rc = fail_validation(srv, res, ns, backup, errors);
+		size_t i;
+		json_t *e;
+
+		rc = prepare(srv, res, ns, backup, bsl_name, errors, NULL);
+		json_array_foreach(errors, i, e)
+		{
+			if (rc == 0)
+				stow_velero_log(srv, STOW_VLOG_INFO, CTL,
+						"backup failed validation",
+						"backup", name, "error",
+						json_string_value(e), NULL);
+		}
 		goto out;
 	}
-	rc = claim(srv, res, ns, backup, bsl_name, &claimed);
+	rc = prepare(srv, res, ns, backup, bsl_name, errors, &claimed);
 	if (rc < 0)
 		goto out;
 	stow_velero_log(srv, STOW_VLOG_INFO, CTL, "backup started", "backup",

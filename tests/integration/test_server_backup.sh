@@ -430,6 +430,14 @@ spec:
 apiVersion: velero.io/v1
 kind: Backup
 metadata:
+  name: bad-ttl
+  namespace: velero
+spec:
+  ttl: forever
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
   name: bad-location
   namespace: velero
 spec:
@@ -446,7 +454,7 @@ spec:
 for b in full only-app1 only-cm tools-only either ordered; do
 	expect_eq Completed "$(wait_phase "$b")" "backup $b: phase"
 done
-for b in bad-ns bad-mixed bad-location to-readonly; do
+for b in bad-ns bad-mixed bad-ttl bad-location to-readonly; do
 	expect_eq FailedValidation "$(wait_phase "$b")" "backup $b: phase"
 done
 
@@ -498,6 +506,13 @@ expect_grep "They cannot be used together" "$(ve bad-mixed)" \
 	"bad-mixed: old and new resource filters refused"
 expect_grep "^encountered labelSelector as well as orLabelSelectors in backup spec, only one can be specified$" \
 	"$(ve bad-mixed)" "bad-mixed: labelSelector with orLabelSelectors refused"
+expect_grep "^Invalid ttl forever: " "$(ve bad-ttl)" "bad-ttl: a ttl that is no Go duration"
+expect_eq forever "$(jp bad-ttl '{.spec.ttl}')" "bad-ttl: the spec is left as written"
+# As Velero's prepareBackupRequest: defaults and expiration also on a
+# backup that failed validation (GC removes it at expiry), no start time.
+expect_grep '^20[0-9-]+T[0-9:]+Z$' "$(jp bad-ns '{.status.expiration}')" "bad-ns: expiration set"
+expect_eq "" "$(jp bad-ns '{.status.startTimestamp}')" "bad-ns: no startTimestamp"
+expect_eq "default" "$(jp bad-ns '{.metadata.labels.velero\.io/storage-location}')" "bad-ns: storage-location label"
 expect_grep "the default 'nowhere' wasn't found" "$(ve bad-location)" \
 	"bad-location: unknown storage location"
 expect_eq "backup can't be created because backup storage location readonly is currently in read-only mode" \
