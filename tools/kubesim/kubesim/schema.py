@@ -6,6 +6,7 @@ minimum/maximum, min/max items, pattern).
 metadata, apiVersion and kind are never pruned or validated here (the store
 handles them)."""
 
+import copy
 import re
 
 _TYPES = {
@@ -66,7 +67,6 @@ def apply(obj, schema, pruned=None):
 
 
 def _copy(v):
-    import copy
     return copy.deepcopy(v)
 
 

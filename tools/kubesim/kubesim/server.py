@@ -1,6 +1,7 @@
 """The HTTPS front of kubesim: routing, authentication, discovery, CRUD,
 patch, watch streams, Table output and the /kubesim/ test-control endpoints."""
 
+import base64
 import collections
 import json
 import os
@@ -8,11 +9,13 @@ import queue
 import re
 import select
 import secrets
+import signal
 import socket
 import ssl
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -223,7 +226,6 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         except Exception as e:   # a bug: report it as a 500 Status
-            import traceback
             traceback.print_exc(file=sys.stderr)
             try:
                 self._send(500, status_object(500, "InternalError", "kubesim: %r" % e))
@@ -738,8 +740,7 @@ def _review(rt, body):
 
 
 def raise_not_found(rt, name):
-    from .errors import not_found
-    raise not_found(rt.group, rt.resource, name)
+    raise errors.not_found(rt.group, rt.resource, name)
 
 
 def _reason(code):
@@ -756,7 +757,6 @@ class Server(ThreadingHTTPServer):
 
 
 def write_kubeconfig(path, port, ca_pem, token):
-    import base64
     ca = base64.b64encode(ca_pem).decode()
     text = """apiVersion: v1
 kind: Config
@@ -808,7 +808,10 @@ def main(args):
     os.makedirs(host_root, exist_ok=True)
     nodes = [n for n in (args.nodes or "node-1").split(",") if n]
 
-    store = Store(persist=args.persist)
+    persist = os.path.abspath(args.persist) if args.persist else None
+    if persist:
+        os.makedirs(os.path.dirname(persist), exist_ok=True)
+    store = Store(persist=persist)
     sim = Sim(store, token)
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -842,7 +845,6 @@ def main(args):
     _write_atomic(os.path.join(state, "ready"), "https://127.0.0.1:%d\n" % port)
     log("listening on https://127.0.0.1:%d (state %s)", port, state)
 
-    import signal
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     signal.signal(signal.SIGINT, lambda *a: done.set())
