@@ -420,6 +420,11 @@ static int create_backup(stow_velero_server *srv, const json_t *s,
 				    "installed");
 	STOW_TRY(
 	    stow_velero_schedule_backup_name(bname, sizeof(bname), name, due));
+	if (strlen(bname) > STOW_VELERO_NAME_MAX)
+		return stow_err_set(STOW_EINVAL,
+				    "schedule %s: backup name %s is longer "
+				    "than %d characters",
+				    name, bname, STOW_VELERO_NAME_MAX);
 	stow_velero_label_value(name, label);
 	b = backup_for(s, ns, name, bname, label);
 	if (!b)
