@@ -566,13 +566,13 @@ static void after_create(run *r, const stow_kube_resource *res,
  * (after stripping both), else a warning (policy none) or a merge patch
  * to the backed-up version (policy update). Returns the action. */
 static const char *on_exists(run *r, const stow_kube_resource *res,
-			     const char *tns, const char *name, const char *id,
-			     const json_t *desired)
+			     const char *gr, const char *tns, const char *name,
+			     const char *id, const json_t *desired)
 {
-	json_t *cur = NULL, *labels, *patch;
+	json_t *cur = NULL, *cmp, *labels, *patch;
 	const char *kind = jstr(desired, "kind");
 	char *body;
-	int rc;
+	int rc, same;
 
 	rc = stow_kube_get(r->k, res, tns, name, &cur);
 	if (rc < 0) {
@@ -581,22 +581,58 @@ static const char *on_exists(run *r, const stow_kube_resource *res,
 		return "failed";
 	}
 	stow_restore_strip(cur, 0);
-	labels = json_object_get(json_object_get(cur, "metadata"), "labels");
-	if (!json_is_object(labels)) {
+	/* Compared as Velero does: the cluster's copy, stripped, with the
+	 * restore labels added. */
+	cmp = json_deep_copy(cur);
+	labels = json_object_get(json_object_get(cmp, "metadata"), "labels");
+	if (cmp && !json_is_object(labels)) {
 		labels = json_object();
-		json_object_set_new(json_object_get(cur, "metadata"), "labels",
+		json_object_set_new(json_object_get(cmp, "metadata"), "labels",
 				    labels);
 	}
 	json_object_update(labels, json_object_get(json_object_get(desired,
 								   "metadata"),
 						   "labels"));
-	if (json_equal(cur, desired)) {
+	same = cmp && json_equal(cmp, desired);
+	json_decref(cmp);
+	if (same) {
 		stow_log_write(r->log, STOW_LOG_INFO, __FILE__, __LINE__,
 			       "skipped: it already exists in the cluster and "
 			       "is the same as the backed up version",
 			       "item", id, (const char *)NULL);
 		json_decref(cur);
 		return "skipped";
+	}
+	if (strcmp(gr, "serviceaccounts") == 0) {
+		/* Whatever the policy, Velero merges a ServiceAccount that
+		 * exists (labels, annotations, secrets, imagePullSecrets). */
+		json_t *merged = stow_restore_merge_service_account(cur, desired);
+
+		patch = merged ? stow_restore_merge_patch(cur, merged) : NULL;
+		json_decref(merged);
+		json_decref(cur);
+		if (patch && json_object_size(patch) == 0) {
+			json_decref(patch);
+			return "skipped";
+		}
+		body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+		json_decref(patch);
+		rc = body ? stow_kube_patch(r->k, res, tns, name,
+					    STOW_KUBE_PATCH_MERGE, body, false,
+					    NULL)
+			  : stow_err_set(STOW_ENOMEM, "out of memory");
+		free(body);
+		if (rc < 0) {
+			report(r, 1, tns ? tns : "",
+			       "could not merge ServiceAccount \"%s\" into "
+			       "the existing one: %s",
+			       name, stow_err_msg());
+			return "skipped";
+		}
+		stow_log_write(r->log, STOW_LOG_INFO, __FILE__, __LINE__,
+			       "ServiceAccount merged into the existing one",
+			       "item", id, (const char *)NULL);
+		return "updated";
 	}
 	if (!stow_restore_plan_update_existing(r->plan)) {
 		report(r, 1, tns ? tns : "",
@@ -628,7 +664,9 @@ static const char *on_exists(run *r, const stow_kube_resource *res,
 	return "updated";
 }
 
-static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
+/* Returns 0 for a PV that was read in case a PVC named it and turned out
+ * not to be part of the restore, 1 for every other item. */
+static int restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 {
 	stow_restore_item_ctx ic = {r->plan, r->backup_name, r->name,
 				    r->to_provision};
@@ -644,7 +682,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 	int rc, ns_created;
 
 	if (!name)
-		return;
+		return 1;
 	if (tns)
 		snprintf(id, sizeof(id), "%s/%s/%s", gr, tns, name);
 	else
@@ -657,7 +695,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 		if (stow_restore_plan_admit(r->plan, gr, NULL, obj, NULL) !=
 			STOW_RESTORE_ADMIT &&
 		    !json_object_get(r->pvc_volumes, name))
-			return; /* neither selected nor a PVC's volume */
+			return 0; /* neither selected nor a PVC's volume */
 		pa = stow_restore_pv_decide(obj, r->volume_info, &why);
 		if (pa != STOW_RESTORE_PV_RESTORE) {
 			json_object_set_new(r->to_provision, name, json_true());
@@ -671,13 +709,13 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 					       "volume",
 					       "name", name, "reason", why,
 					       (const char *)NULL);
-			return;
+			return 1;
 		}
 	}
 	if (!av || !kind) {
 		report(r, 0, scope, "error restoring %s: the item has no "
 				    "apiVersion or kind", id);
-		return;
+		return 1;
 	}
 	if (tns) {
 		rc = ensure_namespace(r, ns, tns, &ns_created);
@@ -685,7 +723,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 			report(r, 0, scope, "error restoring %s: namespace: %s",
 			       id, stow_err_msg());
 			list_add(r, obj, tns, name, "failed");
-			return;
+			return 1;
 		}
 	}
 	rc = stow_kube_resource_for_kind(r->k, av, kind, &res);
@@ -693,7 +731,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 		report(r, 0, scope, "error restoring %s: %s", id,
 		       stow_err_msg());
 		list_add(r, obj, tns, name, "failed");
-		return;
+		return 1;
 	}
 	if (res->namespaced != (tns != NULL)) {
 		report(r, 0, scope,
@@ -703,7 +741,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 		       res->namespaced ? "namespaced" : "cluster-scoped",
 		       tns ? "in a namespace" : "cluster-scoped");
 		list_add(r, obj, tns, name, "failed");
-		return;
+		return 1;
 	}
 	rc = stow_restore_prepare(&ic, gr, ns, obj, &status, &managed);
 	if (rc == 0 && strcmp(gr, "pods") == 0) {
@@ -723,7 +761,7 @@ static void restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 	}
 	rc = stow_kube_create(r->k, res, tns, obj, &created);
 	if (rc == STOW_EEXIST) {
-		action = on_exists(r, res, tns, name, id, obj);
+		action = on_exists(r, res, gr, tns, name, id, obj);
 	} else if (rc < 0) {
 		report(r, 0, scope, "error restoring %s: %s", id,
 		       stow_err_msg());
@@ -744,6 +782,7 @@ out:
 	json_decref(created);
 	json_decref(status);
 	json_decref(managed);
+	return 1;
 }
 
 /* Velero's step 1 ends with the restored CRDs Established and discovery
@@ -837,6 +876,7 @@ static int restore_all(run *r)
 			json_t *obj = json_array_get(pair, 1);
 			const char *ns =
 			    json_string_value(json_array_get(pair, 0));
+			int counted = 1;
 
 			if (stow_velero_server_stopping(r->srv)) {
 				json_decref(pair);
@@ -844,14 +884,17 @@ static int restore_all(run *r)
 				free(order);
 				return STOW_EINTR;
 			}
-			if (json_is_object(obj)) {
-				if (strcmp(s->gr, "namespaces") == 0)
-					restore_namespace(r, obj);
-				else
-					restore_item(r, s->gr, ns, obj);
-			}
+			if (!json_is_object(obj))
+				counted = 1;
+			else if (strcmp(s->gr, "namespaces") == 0)
+				restore_namespace(r, obj);
+			else
+				counted = restore_item(r, s->gr, ns, obj);
 			json_decref(pair);
-			r->done++;
+			if (counted)
+				r->done++;
+			else if (r->total > 0)
+				r->total--;
 			progress(r, 0);
 		}
 		if (strcmp(s->gr,

@@ -865,6 +865,27 @@ static void drop_token_volumes(json_t *spec)
 	}
 }
 
+/* Velero's service-account action: the auto-generated token secret
+ * reference goes (the cluster makes its own). */
+static void prepare_service_account(json_t *obj)
+{
+	const char *name = jstr(json_object_get(obj, "metadata"), "name");
+	json_t *secrets = json_object_get(obj, "secrets");
+	char prefix[300];
+	size_t plen;
+
+	if (!name || !json_is_array(secrets))
+		return;
+	snprintf(prefix, sizeof(prefix), "%s-token-", name);
+	plen = strlen(prefix);
+	for (size_t i = json_array_size(secrets); i-- > 0;) {
+		const char *n = jstr(json_array_get(secrets, i), "name");
+
+		if (n && strncmp(n, prefix, plen) == 0)
+			json_array_remove(secrets, i);
+	}
+}
+
 static void prepare_pod(json_t *obj)
 {
 	json_t *spec = json_object_get(obj, "spec");
@@ -988,6 +1009,8 @@ int stow_restore_prepare(const stow_restore_item_ctx *c, const char *gr,
 			prepare_pod(obj);
 		else if (strcmp(gr, "jobs.batch") == 0)
 			prepare_job(obj);
+		else if (strcmp(gr, "serviceaccounts") == 0)
+			prepare_service_account(obj);
 		else if (strcmp(gr, "services") == 0)
 			rc = prepare_service(
 			    obj, managed,
@@ -1061,6 +1084,79 @@ stow_restore_pv_action stow_restore_pv_decide(const json_t *pv,
 		return STOW_RESTORE_PV_PROVISION;
 	}
 	return STOW_RESTORE_PV_RESTORE;
+}
+
+/* Keys of src missing from dst[key] are added (dst's values win). */
+static int merge_missing_keys(json_t *dst, const json_t *src, const char *key)
+{
+	const json_t *from = json_object_get(src, key);
+	json_t *to;
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(from) || json_object_size(from) == 0)
+		return 0;
+	to = ensure_object(dst, key);
+	if (!to)
+		return STOW_ENOMEM;
+	json_object_foreach((json_t *)from, k, v)
+		if (!json_object_get(to, k) && json_object_set(to, k, v))
+			return STOW_ENOMEM;
+	return 0;
+}
+
+/* Entries of src[key] whose name dst[key] lacks are appended. */
+static int merge_refs(json_t *dst, const json_t *src, const char *key)
+{
+	const json_t *from = json_object_get(src, key);
+	json_t *to = json_object_get(dst, key);
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(from) || json_array_size(from) == 0)
+		return 0;
+	if (!json_is_array(to)) {
+		to = json_array();
+		if (!to || json_object_set_new(dst, key, to))
+			return STOW_ENOMEM;
+	}
+	json_array_foreach(from, i, e)
+	{
+		const char *n = jstr(e, "name");
+		size_t j;
+		json_t *have;
+		int found = 0;
+
+		if (!n)
+			continue;
+		json_array_foreach(to, j, have)
+		{
+			const char *hn = jstr(have, "name");
+
+			if (hn && strcmp(hn, n) == 0)
+				found = 1;
+		}
+		if (!found && json_array_append_new(to, json_deep_copy(e)))
+			return STOW_ENOMEM;
+	}
+	return 0;
+}
+
+json_t *stow_restore_merge_service_account(const json_t *cluster,
+					   const json_t *backup)
+{
+	json_t *d = json_deep_copy(cluster);
+	json_t *md = d ? ensure_object(d, "metadata") : NULL;
+	const json_t *bmd = json_object_get(backup, "metadata");
+
+	if (!md || merge_missing_keys(md, bmd, "labels") < 0 ||
+	    merge_missing_keys(md, bmd, "annotations") < 0 ||
+	    merge_refs(d, backup, "secrets") < 0 ||
+	    merge_refs(d, backup, "imagePullSecrets") < 0) {
+		json_decref(d);
+		return NULL;
+	}
+	return d;
 }
 
 json_t *stow_restore_merge_patch(const json_t *from, const json_t *to)

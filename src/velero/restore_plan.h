@@ -150,6 +150,7 @@ typedef struct stow_restore_item_ctx {
  * and velero.io/restore-name added, then the built-in actions:
  *   pods: spec.nodeName and spec.priority cleared, service-account token
  *         volumes (<serviceAccountName>-token-*) and their mounts removed;
+ *   serviceaccounts: the <name>-token-* secret references removed;
  *   jobs.batch: the controller-uid labels dropped from the selector and
  *         the pod template;
  *   services: clusterIP/clusterIPs cleared unless headless ("None");
@@ -179,6 +180,14 @@ typedef enum stow_restore_pv_action {
 stow_restore_pv_action stow_restore_pv_decide(const json_t *pv,
 					      const json_t *volume_info,
 					      const char **reason);
+
+/* Velero's mergeServiceAccounts, for a ServiceAccount that exists: the
+ * cluster's object with the backed-up labels and annotations it lacks
+ * (existing keys keep their values) and the backed-up secrets and
+ * imagePullSecrets it lacks (by name) appended. A new reference; NULL on
+ * allocation failure. */
+json_t *stow_restore_merge_service_account(const json_t *cluster,
+					   const json_t *backup);
 
 /* RFC 7386 merge patch that turns `from` into `to` (both objects):
  * members of to that differ are set (objects recursively), members only

@@ -13,7 +13,8 @@
 #     logs/results/resource list/itemoperations/volumeinfo uploaded under
 #     restores/<name>/;
 #   - namespaceMapping app1 -> app1-copy; includedResources [configmaps];
-#     existingResourcePolicy none (warning) and update (patched back);
+#     existingResourcePolicy none (warning) and update (patched back); an
+#     existing ServiceAccount merged;
 #     scheduleName (the newest Completed backup of the schedule);
 #   - hostile tarballs (broken JSON item, "../" entry, symlink entry): the
 #     bad entries are reported in the results, the good items restored,
@@ -110,6 +111,11 @@ type: Opaque
 stringData: {password: s3cret}
 ---
 apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder, namespace: app1}
+imagePullSecrets: [{name: reg-a}]
+---
+apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data, namespace: app1, labels: {app: web}}
 spec:
@@ -152,6 +158,7 @@ dump configmaps app1 configmap cfg
 dump configmaps app1 configmap other
 dump secrets app1 secret creds
 dump persistentvolumeclaims app1 pvc data
+dump serviceaccounts app1 serviceaccount builder
 dump services app1 service web
 dump deployments.apps app1 deployment web
 orig_uid=$(kj app1 configmap cfg '{.metadata.uid}')
@@ -377,11 +384,16 @@ expect_eq "configmap/other" "$OUT" "r4: only the selected configmap"
 # ---------------------------------------------------------------- existing resources
 
 k patch configmap cfg -n app1 --type merge -p '{"data":{"greeting":"changed"}}'
+k patch serviceaccount builder -n app1 --type merge -p '{"imagePullSecrets":[{"name":"reg-b"}]}'
 restore r5 '  backupName: b1
-  includedResources: [configmaps]
+  includedResources: [configmaps, serviceaccounts]
   includedNamespaces: [app1]'
 wait_phase r5 Completed PartiallyFailed Failed || true
 expect_eq Completed "$PHASE" "restore r5 over existing objects (policy none)"
+expect_eq "reg-b reg-a" "$(kj app1 serviceaccount builder '{.imagePullSecrets[*].name}')" \
+	"an existing ServiceAccount is merged (imagePullSecrets of both)"
+[[ -s $LOC/restores/r5/restore-r5-resource-list.json.gz ]] && expect_grep 'app1/builder\(updated\)' \
+	"$(gz "$LOC/restores/r5/restore-r5-resource-list.json.gz")" "r5 lists the ServiceAccount as updated"
 expect_eq changed "$(kj app1 configmap cfg '{.data.greeting}')" "policy none leaves the existing object"
 expect_grep '^[1-9]' "$(kj velero restore r5 '{.status.warnings}')" "policy none: a warning"
 [[ -s $LOC/restores/r5/restore-r5-results.gz ]] && expect_grep \

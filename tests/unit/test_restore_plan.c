@@ -2,7 +2,8 @@
  * namespace mapping (cluster-scoped items untouched), filters (namespace
  * globs, resources, includeClusterResources, selectors, skip rules),
  * validation messages, metadata stripping and the built-in item actions
- * checked as exact JSON, the PV decision, and the merge patch. */
+ * checked as exact JSON, the PV decision, the merge patch and the
+ * ServiceAccount merge. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -614,6 +615,51 @@ static void test_merge_patch(void **state)
 	json_decref(to);
 }
 
+static void test_service_account(void **state)
+{
+	stow_restore_plan *p = plan_of("{}", NULL);
+	stow_restore_item_ctx c = {p, "b", "r", NULL};
+	json_t *sa = J("{\"metadata\":{\"name\":\"builder\",\"labels\":{"
+		       "\"team\":\"x\"}},\"secrets\":[{\"name\":"
+		       "\"builder-token-abcde\"},{\"name\":\"extra\"}],"
+		       "\"imagePullSecrets\":[{\"name\":\"reg-a\"}]}");
+	json_t *cluster = J("{\"metadata\":{\"name\":\"builder\","
+			    "\"namespace\":\"a\",\"labels\":{\"team\":"
+			    "\"y\"}},\"secrets\":[{\"name\":"
+			    "\"builder-token-zzzzz\"}],\"imagePullSecrets\":["
+			    "{\"name\":\"reg-b\"}]}");
+	json_t *merged, *patch;
+
+	(void)state;
+	assert_int_equal(stow_restore_prepare(&c, "serviceaccounts", "a", sa,
+					      NULL, NULL),
+			 0);
+	/* The token secret reference goes. */
+	assert_json(json_object_get(sa, "secrets"), "[{\"name\":\"extra\"}]");
+	merged = stow_restore_merge_service_account(cluster, sa);
+	/* Cluster values win; what it lacks is added. */
+	assert_json(merged,
+		    "{\"metadata\":{\"name\":\"builder\",\"namespace\":"
+		    "\"a\",\"labels\":{\"team\":\"y\","
+		    "\"velero.io/backup-name\":\"b\","
+		    "\"velero.io/restore-name\":\"r\"}},\"secrets\":["
+		    "{\"name\":\"builder-token-zzzzz\"},{\"name\":"
+		    "\"extra\"}],\"imagePullSecrets\":[{\"name\":\"reg-b\"},"
+		    "{\"name\":\"reg-a\"}]}");
+	patch = stow_restore_merge_patch(cluster, merged);
+	assert_json(patch,
+		    "{\"metadata\":{\"labels\":{\"velero.io/backup-name\":"
+		    "\"b\",\"velero.io/restore-name\":\"r\"}},\"secrets\":["
+		    "{\"name\":\"builder-token-zzzzz\"},{\"name\":"
+		    "\"extra\"}],\"imagePullSecrets\":[{\"name\":\"reg-b\"},"
+		    "{\"name\":\"reg-a\"}]}");
+	json_decref(patch);
+	json_decref(merged);
+	json_decref(cluster);
+	json_decref(sa);
+	stow_restore_plan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +672,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_job_pvc),
 	    cmocka_unit_test(test_pv_decide),
 	    cmocka_unit_test(test_merge_patch),
+	    cmocka_unit_test(test_service_account),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
