@@ -240,6 +240,22 @@ class StoreSemantics(unittest.TestCase):
         frozen["metadata"]["labels"] = {"l": "v"}
         self.s.update("", "v1", "configmaps", "default", frozen)
 
+    def test_crd_versions(self):
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "gadgets.example.com"},
+               "spec": {"group": "example.com", "scope": "Namespaced",
+                        "names": {"plural": "gadgets", "kind": "Gadget"},
+                        "versions": [{"name": "v1alpha1", "served": True, "storage": False},
+                                     {"name": "v1beta1", "served": True, "storage": True},
+                                     {"name": "v1", "served": True, "storage": False}]}}
+        self.s.create("apiextensions.k8s.io", "v1", "customresourcedefinitions", None, crd)
+        self.assertEqual(self.s.registry.versions("example.com"), ["v1", "v1beta1", "v1alpha1"])
+        self.s.create("example.com", "v1", "gadgets", "default", {"metadata": {"name": "g"}})
+        g = self.s.get("example.com", "v1alpha1", "gadgets", "default", "g")
+        self.assertEqual(g["apiVersion"], "example.com/v1alpha1")
+        self.assertEqual(self.s.objects[("example.com", "gadgets")][("default", "g")]
+                         ["apiVersion"], "example.com/v1beta1")
+
     def test_crd_lifecycle(self):
         crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
                "metadata": {"name": "widgets.example.com"},

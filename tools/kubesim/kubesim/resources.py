@@ -6,6 +6,7 @@ removes CRD-backed types when CustomResourceDefinitions change.
 """
 
 import copy
+import re
 
 
 class ResourceType:
@@ -185,6 +186,16 @@ def _builtin():
     ]
 
 
+def version_priority(v):
+    """Sort key: GA before beta before alpha, higher numbers first, then
+    non-Kubernetes-style names alphabetically."""
+    m = re.match(r"^v(\d+)(?:(alpha|beta)(\d+))?$", v)
+    if not m:
+        return (3, 0, 0, v)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), v)
+
+
 class Registry:
     """Served resource types, keyed by (group, version, resource)."""
 
@@ -215,19 +226,21 @@ class Registry:
         return None
 
     def versions(self, group):
-        """Served versions of a group, preferred (first declared) first."""
+        """Served versions of a group, preferred first (Kubernetes version
+        priority: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > anything else)."""
         out = []
         for rt in self.types.values():
             if rt.group == group and rt.version not in out:
                 out.append(rt.version)
-        return out
+        return sorted(out, key=version_priority)
 
     def preferred_version(self, group):
         vs = self.versions(group)
         return vs[0] if vs else None
 
     def storage_version(self, group, resource):
-        """The version a (group, resource) is stored in: its first version."""
+        """The version a (group, resource) is stored in: the first one
+        registered (built-ins have one; crd_types puts the storage one first)."""
         for rt in self.types.values():
             if rt.group == group and rt.resource == resource:
                 return rt.version
