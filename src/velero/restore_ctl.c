@@ -46,6 +46,8 @@
 
 #define CTL "restore"
 #define PLURAL "restores"
+/* Velero's: deleting the Restore deletes restores/<name>/ first. */
+#define FINALIZER "restores.velero.io/external-resources-finalizer"
 /* Distinct resource types a backup may hold (one spill file each). */
 #define MAX_RESOURCE_TYPES 1024
 /* Captured restore log uploaded as restore-<name>-logs.gz. */
@@ -1101,6 +1103,85 @@ static int execute(run *r, const json_t *backup)
 		      NULL, &loc);
 }
 
+static int has_finalizer(const json_t *restore)
+{
+	const json_t *fin = json_object_get(json_object_get(restore, "metadata"),
+					    "finalizers");
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(fin, i, f)
+		if (json_is_string(f) &&
+		    strcmp(json_string_value(f), FINALIZER) == 0)
+			return 1;
+	return 0;
+}
+
+/* A Restore being deleted: its objects under restores/<name>/ go with it
+ * (Velero's external-resources finalizer), then the finalizer. When the
+ * backup or its location is gone there is nothing we can reach: the
+ * finalizer is simply removed. */
+static int finalize(stow_velero_server *srv, const char *ns, const char *name,
+		    const json_t *restore)
+{
+	const char *bname = jstr(json_object_get(restore, "spec"), "backupName");
+	const stow_kube_resource *res = stow_velero_server_res(srv, PLURAL);
+	json_t *backup, *bsl = NULL, *copy, *fin;
+	stow_velero_location loc;
+	size_t deleted = 0;
+	int rc;
+
+	if (!has_finalizer(restore))
+		return 0;
+	backup = bname ? stow_velero_server_get(srv, "backups", ns, bname)
+		       : NULL;
+	if (backup) {
+		const char *bn = jstr(json_object_get(backup, "spec"),
+				      "storageLocation");
+
+		if (!bn || !*bn)
+			bn = stow_velero_server_opts_of(srv)->default_bsl;
+		rc = stow_velero_server_location(srv, bn, &loc, &bsl);
+		json_decref(backup);
+		if (rc == 0 && stow_velero_location_writable(bsl)) {
+			rc = stow_velero_delete_restore(&loc, name, &deleted);
+			if (rc < 0) {
+				json_decref(bsl);
+				return stow_err_wrap(rc,
+						     "deleting restores/%s/ "
+						     "from location %s",
+						     name, bn);
+			}
+		} else if (rc < 0 && rc != STOW_ENOTFOUND) {
+			return stow_err_wrap(rc, "opening location %s", bn);
+		}
+		json_decref(bsl);
+	}
+	copy = json_deep_copy(restore);
+	fin = json_object_get(json_object_get(copy, "metadata"), "finalizers");
+	for (size_t i = json_array_size(fin); i-- > 0;) {
+		const char *f = json_string_value(json_array_get(fin, i));
+
+		if (f && strcmp(f, FINALIZER) == 0)
+			json_array_remove(fin, i);
+	}
+	rc = copy && res ? stow_kube_update(stow_velero_server_kube(srv), res,
+					    ns, copy, false, NULL)
+			 : stow_err_set(STOW_ENOMEM, "out of memory");
+	json_decref(copy);
+	if (rc == STOW_ECONFLICT || rc == STOW_ENOTFOUND)
+		return rc == STOW_ECONFLICT ? 200 : 0;
+	if (rc == 0) {
+		char n[32];
+
+		snprintf(n, sizeof(n), "%zu", deleted);
+		stow_velero_log(srv, STOW_VLOG_INFO, CTL,
+				"deleted the restore's objects in the location",
+				"restore", name, "objects", n, NULL);
+	}
+	return rc;
+}
+
 static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		     const char *name)
 {
@@ -1118,6 +1199,12 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		return 0;
 	bn = jstr(json_object_get(restore, "spec"), "backupName");
 	from_schedule = !bn || !*bn;
+	if (json_object_get(json_object_get(restore, "metadata"),
+			    "deletionTimestamp")) {
+		rc = finalize(srv, ns, name, restore);
+		json_decref(restore);
+		return rc;
+	}
 	phase = jstr(json_object_get(restore, "status"), "phase");
 	if (phase && *phase && strcmp(phase, "New") != 0) {
 		json_decref(restore);
@@ -1181,6 +1268,16 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 			json_object_set_new(json_object_get(restore, "spec"),
 					    "backupName",
 					    json_string(r.backup_name));
+		if (!has_finalizer(restore)) {
+			json_t *md = json_object_get(restore, "metadata");
+			json_t *fin = json_object_get(md, "finalizers");
+
+			if (!json_is_array(fin)) {
+				fin = json_array();
+				json_object_set_new(md, "finalizers", fin);
+			}
+			json_array_append_new(fin, json_string(FINALIZER));
+		}
 		rc = res ? stow_kube_update(r.k, res, ns, restore, false, NULL)
 			 : stow_err_set(STOW_ENOTFOUND,
 					"restores.velero.io is not served");

@@ -23,6 +23,7 @@
 #     a Delete one left to the provisioner (its PVC loses volumeName); a
 #     CRD restored before its custom resource, whose status comes back
 #     with restoreStatus;
+#   - deleting a Restore deletes restores/<name>/ (Velero's finalizer);
 #   - a backup made by stowage's own Backup controller, restored;
 #   - a missing backup and a spec with both selectors: FailedValidation
 #     with Velero's messages; a Restore left InProgress is marked Failed
@@ -603,6 +604,24 @@ if [[ -s $LOC/restores/r13/restore-r13-resource-list.json.gz ]]; then
 		"$rl" "resource list: the CRD"
 	expect_grep '"example.com/v1/Widget":\["app3/w1\(created\)"\]' "$rl" "resource list: the CR"
 fi
+
+# ---------------------------------------------------------------- deletion
+
+expect_grep 'restores.velero.io/external-resources-finalizer' \
+	"$(kj velero restore r1 '{.metadata.finalizers}')" "r1 carries Velero's finalizer"
+k delete restore r1 -n velero --wait=true --timeout=20s
+expect_rc_in 0 "deleting Restore r1"
+k get restore r1 -n velero
+expect_rc_in 1 "Restore r1 is gone"
+expect_eq "" "$(find "$LOC/restores/r1" -type f 2>/dev/null)" \
+	"its objects under restores/r1/ went with it"
+if [[ -s $LOC/restores/r2/restore-r2-results.gz ]]; then
+	pass "other restores' objects stay"
+else
+	fail "restores/r2 lost its objects"
+fi
+k delete restore r10 -n velero --wait=true --timeout=20s
+expect_rc_in 0 "a Restore that failed validation (no finalizer) deletes at once"
 
 # ---------------------------------------------------------------- round trip
 
