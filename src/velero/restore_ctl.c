@@ -77,13 +77,13 @@ typedef struct run {
 	char dir[PATH_MAX]; /* spill dir, "" when none */
 	spill *sp;
 	size_t nsp;
-	json_t *ns_objects;  /* backed-up Namespace objects by name */
-	json_t *pvc_volumes; /* set: PVs named by admitted PVCs */
+	json_t *ns_objects;   /* backed-up Namespace objects by name */
+	json_t *pvc_volumes;  /* set: PVs named by admitted PVCs */
 	json_t *to_provision; /* set: PVs left to dynamic provisioning */
-	json_t *ensured;     /* set: target namespaces known to exist */
-	json_t *volume_info; /* the backup's volumeinfo array or NULL */
-	json_t *pvbs;        /* the backup's podvolumebackups or NULL */
-	json_t *crds;        /* names of CRDs created or updated */
+	json_t *ensured;      /* set: target namespaces known to exist */
+	json_t *volume_info;  /* the backup's volumeinfo array or NULL */
+	json_t *pvbs;	      /* the backup's podvolumebackups or NULL */
+	json_t *crds;	      /* names of CRDs created or updated */
 	uint64_t total, done;
 	time_t last_progress;
 } run;
@@ -125,8 +125,8 @@ static int patch_status(stow_velero_server *srv, const char *ns,
 /* One message: into the results (errors or warnings, scope by
  * namespace: tns for a namespaced item, "" for a cluster-scoped one,
  * NULL for the restore as a whole) and the restore's log. */
-static void report(run *r, int warning, const char *tns, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
+static void report(run *r, int warning, const char *tns, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void report(run *r, int warning, const char *tns, const char *fmt, ...)
 {
 	char msg[2048];
@@ -135,12 +135,11 @@ static void report(run *r, int warning, const char *tns, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	(void)stow_velero_results_add(
-	    r->results, warning,
-	    !tns ? STOW_VELERO_SCOPE_VELERO
-		 : (*tns ? STOW_VELERO_SCOPE_NAMESPACE
-			 : STOW_VELERO_SCOPE_CLUSTER),
-	    tns, msg);
+	(void)stow_velero_results_add(r->results, warning,
+				      !tns ? STOW_VELERO_SCOPE_VELERO
+					   : (*tns ? STOW_VELERO_SCOPE_NAMESPACE
+						   : STOW_VELERO_SCOPE_CLUSTER),
+				      tns, msg);
 	/* The capture logger forwards to the server's log. */
 	stow_log_write(r->log, warning ? STOW_LOG_WARNING : STOW_LOG_ERROR,
 		       __FILE__, __LINE__, msg, (const char *)NULL);
@@ -247,9 +246,8 @@ static int validate(stow_velero_server *srv, const char *ns, const char *name,
 		b = latest_of_schedule(srv, ns, sched);
 		if (!b)
 			json_array_append_new(
-			    errs,
-			    json_string("No completed backups found for "
-					"schedule"));
+			    errs, json_string("No completed backups found for "
+					      "schedule"));
 	} else {
 		char m[600];
 
@@ -373,7 +371,8 @@ static int on_item(void *ctx, const stow_velero_tar_item *it, json_t *obj)
 	if (a != STOW_RESTORE_ADMIT)
 		return 0;
 	if (strcmp(it->gr, "persistentvolumeclaims") == 0) {
-		const char *vn = jstr(json_object_get(obj, "spec"), "volumeName");
+		const char *vn =
+		    jstr(json_object_get(obj, "spec"), "volumeName");
 
 		if (vn && *vn)
 			json_object_set_new(r->pvc_volumes, vn, json_true());
@@ -381,9 +380,10 @@ static int on_item(void *ctx, const stow_velero_tar_item *it, json_t *obj)
 	rc = spill_item(r, it->gr, it->ns, obj);
 	if (rc < 0) {
 		/* Out of room for this item: an error of the item. */
-		report(r, 0, it->ns ? stow_restore_plan_target_namespace(
-					  r->plan, it->ns)
-				    : "",
+		report(r, 0,
+		       it->ns
+			   ? stow_restore_plan_target_namespace(r->plan, it->ns)
+			   : "",
 		       "error reading %s: %s", it->path, stow_err_msg());
 		return 0;
 	}
@@ -527,9 +527,9 @@ static void restore_namespace(run *r, json_t *obj)
 
 /* After create: the backed-up managedFields (Velero re-applies them by
  * patch) and, when restoreStatus selects the item, its status. */
-static void after_create(run *r, const stow_kube_resource *res,
-			 const char *tns, const char *name, const char *id,
-			 json_t *created, json_t *managed, json_t *status)
+static void after_create(run *r, const stow_kube_resource *res, const char *tns,
+			 const char *name, const char *id, json_t *created,
+			 json_t *managed, json_t *status)
 {
 	stow_kube *k = r->k;
 
@@ -538,14 +538,13 @@ static void after_create(run *r, const stow_kube_resource *res,
 				      managed);
 		char *body = p ? json_dumps(p, JSON_COMPACT) : NULL;
 
-		if (!body || stow_kube_patch(k, res, tns, name,
-					     STOW_KUBE_PATCH_MERGE, body, false,
-					     NULL) < 0)
-			stow_log_write(r->log, STOW_LOG_INFO, __FILE__,
-				       __LINE__,
-				       "could not re-apply managedFields",
-				       "item", id, "error", stow_err_msg(),
-				       (const char *)NULL);
+		if (!body ||
+		    stow_kube_patch(k, res, tns, name, STOW_KUBE_PATCH_MERGE,
+				    body, false, NULL) < 0)
+			stow_log_write(
+			    r->log, STOW_LOG_INFO, __FILE__, __LINE__,
+			    "could not re-apply managedFields", "item", id,
+			    "error", stow_err_msg(), (const char *)NULL);
 		free(body);
 		json_decref(p);
 	}
@@ -592,9 +591,9 @@ static const char *on_exists(run *r, const stow_kube_resource *res,
 		json_object_set_new(json_object_get(cmp, "metadata"), "labels",
 				    labels);
 	}
-	json_object_update(labels, json_object_get(json_object_get(desired,
-								   "metadata"),
-						   "labels"));
+	json_object_update(
+	    labels,
+	    json_object_get(json_object_get(desired, "metadata"), "labels"));
 	same = cmp && json_equal(cmp, desired);
 	json_decref(cmp);
 	if (same) {
@@ -608,7 +607,8 @@ static const char *on_exists(run *r, const stow_kube_resource *res,
 	if (strcmp(gr, "serviceaccounts") == 0) {
 		/* Whatever the policy, Velero merges a ServiceAccount that
 		 * exists (labels, annotations, secrets, imagePullSecrets). */
-		json_t *merged = stow_restore_merge_service_account(cur, desired);
+		json_t *merged =
+		    stow_restore_merge_service_account(cur, desired);
 
 		patch = merged ? stow_restore_merge_patch(cur, merged) : NULL;
 		json_decref(merged);
@@ -675,8 +675,8 @@ static int restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 	const stow_kube_resource *res = NULL;
 	const char *name = md_str(obj, "name");
 	const char *av = jstr(obj, "apiVersion"), *kind = jstr(obj, "kind");
-	const char *tns = ns ? stow_restore_plan_target_namespace(r->plan, ns)
-			     : NULL;
+	const char *tns =
+	    ns ? stow_restore_plan_target_namespace(r->plan, ns) : NULL;
 	const char *scope = tns ? tns : "";
 	json_t *status = NULL, *managed = NULL, *created = NULL;
 	const char *action = "created";
@@ -715,8 +715,10 @@ static int restore_item(run *r, const char *gr, const char *ns, json_t *obj)
 		}
 	}
 	if (!av || !kind) {
-		report(r, 0, scope, "error restoring %s: the item has no "
-				    "apiVersion or kind", id);
+		report(r, 0, scope,
+		       "error restoring %s: the item has no "
+		       "apiVersion or kind",
+		       id);
 		return 1;
 	}
 	if (tns) {
@@ -814,9 +816,9 @@ static void wait_crds(run *r)
 			if (stow_kube_get(r->k, res, NULL, json_string_value(n),
 					  &crd) == 0)
 				json_array_foreach(
-				    json_object_get(json_object_get(crd,
-								    "status"),
-						    "conditions"),
+				    json_object_get(
+					json_object_get(crd, "status"),
+					"conditions"),
 				    j, c)
 				{
 					const char *ty = jstr(c, "type");
@@ -1032,8 +1034,8 @@ static int finish(run *r, const char *phase, const char *failure,
 
 static int execute(run *r, const json_t *backup)
 {
-	const char *bsl = jstr(json_object_get(backup, "spec"),
-			       "storageLocation");
+	const char *bsl =
+	    jstr(json_object_get(backup, "spec"), "storageLocation");
 	stow_velero_location loc;
 	stow_velero_tar_read_opts ro = {0};
 	stow_velero_tar_stats stats = {0};
@@ -1098,22 +1100,22 @@ static int execute(run *r, const json_t *backup)
 		return finish(r, "Failed", msg, &loc);
 	}
 	return finish(r,
-		      stow_velero_results_count(r->results, 0) ? "PartiallyFailed"
-							       : "Completed",
+		      stow_velero_results_count(r->results, 0)
+			  ? "PartiallyFailed"
+			  : "Completed",
 		      NULL, &loc);
 }
 
 static int has_finalizer(const json_t *restore)
 {
-	const json_t *fin = json_object_get(json_object_get(restore, "metadata"),
-					    "finalizers");
+	const json_t *fin =
+	    json_object_get(json_object_get(restore, "metadata"), "finalizers");
 	size_t i;
 	json_t *f;
 
-	json_array_foreach(fin, i, f)
-		if (json_is_string(f) &&
-		    strcmp(json_string_value(f), FINALIZER) == 0)
-			return 1;
+	json_array_foreach(fin, i, f) if (json_is_string(f) &&
+					  strcmp(json_string_value(f),
+						 FINALIZER) == 0) return 1;
 	return 0;
 }
 
@@ -1124,7 +1126,8 @@ static int has_finalizer(const json_t *restore)
 static int finalize(stow_velero_server *srv, const char *ns, const char *name,
 		    const json_t *restore)
 {
-	const char *bname = jstr(json_object_get(restore, "spec"), "backupName");
+	const char *bname =
+	    jstr(json_object_get(restore, "spec"), "backupName");
 	const stow_kube_resource *res = stow_velero_server_res(srv, PLURAL);
 	json_t *backup, *bsl = NULL, *copy, *fin;
 	stow_velero_location loc;
@@ -1133,11 +1136,11 @@ static int finalize(stow_velero_server *srv, const char *ns, const char *name,
 
 	if (!has_finalizer(restore))
 		return 0;
-	backup = bname ? stow_velero_server_get(srv, "backups", ns, bname)
-		       : NULL;
+	backup =
+	    bname ? stow_velero_server_get(srv, "backups", ns, bname) : NULL;
 	if (backup) {
-		const char *bn = jstr(json_object_get(backup, "spec"),
-				      "storageLocation");
+		const char *bn =
+		    jstr(json_object_get(backup, "spec"), "storageLocation");
 
 		if (!bn || !*bn)
 			bn = stow_velero_server_opts_of(srv)->default_bsl;
@@ -1229,11 +1232,11 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	r.to_provision = json_object();
 	r.ensured = json_object();
 	r.crds = json_array();
-	rc = stow_log_capture_new(
-	    &r.log, stow_velero_server_logger(srv),
-	    stow_velero_server_opts_of(srv)->log_json ? STOW_LOG_JSON
-						      : STOW_LOG_LOGFMT,
-	    STOW_LOG_INFO, LOG_CAP);
+	rc = stow_log_capture_new(&r.log, stow_velero_server_logger(srv),
+				  stow_velero_server_opts_of(srv)->log_json
+				      ? STOW_LOG_JSON
+				      : STOW_LOG_LOGFMT,
+				  STOW_LOG_INFO, LOG_CAP);
 	if (rc == 0)
 		rc = stow_log_add_field(r.log, "restore", r.key);
 	if (rc < 0 || !r.results || !r.resource_list || !r.ns_objects ||
@@ -1248,8 +1251,10 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	 * first and the informer brings it back. A restore from a schedule
 	 * names the backup it used, as Velero's controller does. */
 	now_str(ts);
-	st = json_pack("{s:s,s:s}", "phase", "InProgress", "startTimestamp", ts);
-	rc = st && r.backup_name ? 0 : stow_err_set(STOW_ENOMEM, "out of memory");
+	st =
+	    json_pack("{s:s,s:s}", "phase", "InProgress", "startTimestamp", ts);
+	rc = st && r.backup_name ? 0
+				 : stow_err_set(STOW_ENOMEM, "out of memory");
 	if (rc == 0) {
 		/* The informer's object is shared: change a copy. */
 		json_t *copy = json_deep_copy(restore);
@@ -1261,8 +1266,8 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		st = NULL; /* taken, even on failure */
 	}
 	if (rc == 0) {
-		const stow_kube_resource *res = stow_velero_server_res(srv,
-								       PLURAL);
+		const stow_kube_resource *res =
+		    stow_velero_server_res(srv, PLURAL);
 
 		if (from_schedule)
 			json_object_set_new(json_object_get(restore, "spec"),
@@ -1313,8 +1318,7 @@ static int start(stow_velero_server *srv, void *ctx)
 	(void)ctx;
 	json_array_foreach(all, i, o)
 	{
-		const char *phase =
-		    jstr(json_object_get(o, "status"), "phase");
+		const char *phase = jstr(json_object_get(o, "status"), "phase");
 		char ts[32];
 		json_t *st;
 

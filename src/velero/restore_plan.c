@@ -23,10 +23,10 @@ struct stow_restore_plan {
 	strlist inc_res, exc_res;
 	bool has_restore_status;
 	strlist st_inc, st_exc;
-	int include_cluster; /* -1 unset, 0 false, 1 true */
-	json_t *selector;    /* labelSelector or NULL */
+	int include_cluster;  /* -1 unset, 0 false, 1 true */
+	json_t *selector;     /* labelSelector or NULL */
 	json_t *or_selectors; /* array or NULL */
-	json_t *ns_map;      /* object (maybe empty) */
+	json_t *ns_map;	      /* object (maybe empty) */
 	bool update_existing;
 	bool preserve_node_ports;
 };
@@ -78,10 +78,8 @@ static const char *const high_priorities[] = {
     "services",
 };
 static const char *const low_priorities[] = {
-    "clusterbootstraps.run.tanzu.vmware.com",
-    "clusters.cluster.x-k8s.io",
-    "clusterresourcesets.addons.cluster.x-k8s.io",
-    "apps.kappctrl.k14s.io",
+    "clusterbootstraps.run.tanzu.vmware.com",	   "clusters.cluster.x-k8s.io",
+    "clusterresourcesets.addons.cluster.x-k8s.io", "apps.kappctrl.k14s.io",
     "packageinstalls.packaging.carvel.dev",
 };
 
@@ -163,7 +161,7 @@ static int strlist_from(strlist *l, const json_t *arr, const char *field,
 }
 
 static int add_err(json_t *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int add_err(json_t *errs, const char *fmt, ...)
 {
 	char m[512];
@@ -247,17 +245,19 @@ static int validate_selector(const json_t *sel, json_t *errs)
 			bool set_op;
 
 			if (!jstr(v, "key") || !op)
-				return add_err(errs, "Invalid label selector: %s",
+				return add_err(errs,
+					       "Invalid label selector: %s",
 					       "an expression needs key and "
 					       "operator");
-			set_op = strcmp(op, "In") == 0 ||
-				 strcmp(op, "NotIn") == 0;
+			set_op =
+			    strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0;
 			if (!set_op && strcmp(op, "Exists") != 0 &&
 			    strcmp(op, "DoesNotExist") != 0)
-				return add_err(errs,
-					       "Invalid label selector: \"%s\" is "
-					       "not a valid operator",
-					       op);
+				return add_err(
+				    errs,
+				    "Invalid label selector: \"%s\" is "
+				    "not a valid operator",
+				    op);
 			if (set_op && (!json_is_array(vals) ||
 				       json_array_size(vals) == 0))
 				return add_err(errs,
@@ -303,17 +303,22 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 	if (!p)
 		return STOW_ENOMEM;
 	p->include_cluster = -1;
-	STOW_TRY(strlist_from(&p->inc_ns, json_object_get(spec, "includedNamespaces"),
+	STOW_TRY(strlist_from(&p->inc_ns,
+			      json_object_get(spec, "includedNamespaces"),
 			      "includedNamespaces", errs));
-	STOW_TRY(strlist_from(&p->exc_ns, json_object_get(spec, "excludedNamespaces"),
+	STOW_TRY(strlist_from(&p->exc_ns,
+			      json_object_get(spec, "excludedNamespaces"),
 			      "excludedNamespaces", errs));
-	STOW_TRY(strlist_from(&p->inc_res, json_object_get(spec, "includedResources"),
+	STOW_TRY(strlist_from(&p->inc_res,
+			      json_object_get(spec, "includedResources"),
 			      "includedResources", errs));
-	STOW_TRY(strlist_from(&p->exc_res, json_object_get(spec, "excludedResources"),
+	STOW_TRY(strlist_from(&p->exc_res,
+			      json_object_get(spec, "excludedResources"),
 			      "excludedResources", errs));
 	for (size_t i = 0; i < N_OF(non_restorable); i++)
 		if (strlist_has(&p->inc_res, non_restorable[i]))
-			STOW_TRY(add_err(errs, "%s are non-restorable resources",
+			STOW_TRY(add_err(errs,
+					 "%s are non-restorable resources",
 					 non_restorable[i]));
 	STOW_TRY(validate_inc_exc(&p->inc_res, &p->exc_res, "resource", errs));
 	STOW_TRY(validate_inc_exc(&p->inc_ns, &p->exc_ns, "namespace", errs));
@@ -352,7 +357,7 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 		json_t *s;
 
 		json_array_foreach(v, i, s)
-			STOW_TRY(validate_selector(s, errs));
+		    STOW_TRY(validate_selector(s, errs));
 		p->or_selectors = json_deep_copy(v);
 		if (!p->or_selectors)
 			return STOW_ENOMEM;
@@ -374,14 +379,16 @@ int stow_restore_plan_new(stow_restore_plan **out, const json_t *spec,
 		json_object_foreach((json_t *)v, k, t)
 		{
 			if (!json_is_string(t) || !*json_string_value(t)) {
-				STOW_TRY(add_err(errs,
-						 "namespaceMapping: the target "
-						 "of %s must be a namespace name",
-						 k));
+				STOW_TRY(
+				    add_err(errs,
+					    "namespaceMapping: the target "
+					    "of %s must be a namespace name",
+					    k));
 				continue;
 			}
-			if (json_object_set_new(p->ns_map, k,
-						json_string(json_string_value(t))))
+			if (json_object_set_new(
+				p->ns_map, k,
+				json_string(json_string_value(t))))
 				return STOW_ENOMEM;
 		}
 	}
@@ -435,8 +442,7 @@ bool stow_restore_plan_preserve_node_ports(const stow_restore_plan *p)
 }
 
 /* Velero's IncludesExcludes.ShouldInclude. */
-static int should_include(const strlist *inc, const strlist *exc,
-			  const char *s)
+static int should_include(const strlist *inc, const strlist *exc, const char *s)
 {
 	if (strlist_match(exc, s))
 		return 0;
@@ -484,10 +490,10 @@ static int expr_matches(const json_t *e, const json_t *labels)
 		return json_is_string(lv);
 	if (strcmp(op, "DoesNotExist") == 0)
 		return !json_is_string(lv);
-	json_array_foreach(vals, i, v)
-		if (json_is_string(lv) && json_is_string(v) &&
-		    strcmp(json_string_value(v), json_string_value(lv)) == 0)
-			in = 1;
+	json_array_foreach(vals, i,
+			   v) if (json_is_string(lv) && json_is_string(v) &&
+				  strcmp(json_string_value(v),
+					 json_string_value(lv)) == 0) in = 1;
 	if (strcmp(op, "In") == 0)
 		return in;
 	if (strcmp(op, "NotIn") == 0)
@@ -511,14 +517,11 @@ static int selector_matches(const json_t *sel, const json_t *labels)
 		    strcmp(have, json_string_value(v)) != 0)
 			return 0;
 	}
-	json_array_foreach(me, i, v)
-		if (!expr_matches(v, labels))
-			return 0;
+	json_array_foreach(me, i, v) if (!expr_matches(v, labels)) return 0;
 	return 1;
 }
 
-int stow_restore_plan_selected(const stow_restore_plan *p,
-			       const json_t *labels)
+int stow_restore_plan_selected(const stow_restore_plan *p, const json_t *labels)
 {
 	size_t i;
 	json_t *s;
@@ -529,9 +532,8 @@ int stow_restore_plan_selected(const stow_restore_plan *p,
 		return 0;
 	if (!p->or_selectors)
 		return 1;
-	json_array_foreach(p->or_selectors, i, s)
-		if (selector_matches(s, labels))
-			return 1;
+	json_array_foreach(p->or_selectors, i,
+			   s) if (selector_matches(s, labels)) return 1;
 	return 0;
 }
 
@@ -612,12 +614,12 @@ int stow_restore_plan_additional_pv(const stow_restore_plan *p)
 	       !strlist_match(&p->exc_res, "persistentvolumes");
 }
 
-int stow_restore_plan_restore_status(const stow_restore_plan *p,
-				     const char *gr, const json_t *obj)
+int stow_restore_plan_restore_status(const stow_restore_plan *p, const char *gr,
+				     const json_t *obj)
 {
-	const char *a = jstr(json_object_get(json_object_get(obj, "metadata"),
-					     "annotations"),
-			     "velero.io/restore-status");
+	const char *a = jstr(
+	    json_object_get(json_object_get(obj, "metadata"), "annotations"),
+	    "velero.io/restore-status");
 
 	if (a && strcmp(a, "false") == 0)
 		return 0;
@@ -661,11 +663,16 @@ void stow_restore_order(const char **grs, size_t n)
 void stow_restore_strip(json_t *obj, int keep_status)
 {
 	static const char *const drop[] = {
-	    "generateName",      "selfLink",
-	    "uid",               "resourceVersion",
-	    "generation",        "creationTimestamp",
-	    "deletionTimestamp", "deletionGracePeriodSeconds",
-	    "ownerReferences",   "managedFields",
+	    "generateName",
+	    "selfLink",
+	    "uid",
+	    "resourceVersion",
+	    "generation",
+	    "creationTimestamp",
+	    "deletionTimestamp",
+	    "deletionGracePeriodSeconds",
+	    "ownerReferences",
+	    "managedFields",
 	};
 	json_t *md = json_object_get(obj, "metadata");
 
@@ -720,9 +727,8 @@ static int json_int_in(const json_t *arr, json_int_t v)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(arr, i, e)
-		if (json_is_integer(e) && json_integer_value(e) == v)
-			return 1;
+	json_array_foreach(arr, i, e) if (json_is_integer(e) &&
+					  json_integer_value(e) == v) return 1;
 	return 0;
 }
 
@@ -732,8 +738,9 @@ static void explicit_node_ports(const json_t *md, const json_t *managed,
 				json_t *by_node_port, json_t *by_port,
 				int *hc_explicit)
 {
-	const char *last = jstr(json_object_get(md, "annotations"),
-				"kubectl.kubernetes.io/last-applied-configuration");
+	const char *last =
+	    jstr(json_object_get(md, "annotations"),
+		 "kubectl.kubernetes.io/last-applied-configuration");
 	size_t i;
 	json_t *e;
 
@@ -754,8 +761,8 @@ static void explicit_node_ports(const json_t *md, const json_t *managed,
 	}
 	json_array_foreach(managed, i, e)
 	{
-		const json_t *fs = json_object_get(
-		    json_object_get(e, "fieldsV1"), "f:spec");
+		const json_t *fs =
+		    json_object_get(json_object_get(e, "fieldsV1"), "f:spec");
 		const json_t *ports = json_object_get(fs, "f:ports");
 		const char *k;
 		json_t *pv;
@@ -778,8 +785,7 @@ static void explicit_node_ports(const json_t *md, const json_t *managed,
 	}
 }
 
-static int prepare_service(json_t *obj, const json_t *managed,
-			   bool preserve)
+static int prepare_service(json_t *obj, const json_t *managed, bool preserve)
 {
 	json_t *spec = json_object_get(obj, "spec");
 	json_t *md = json_object_get(obj, "metadata");
@@ -899,18 +905,18 @@ static void prepare_pod(json_t *obj)
 
 static void prepare_job(json_t *obj)
 {
-	static const char *const keys[] = {"controller-uid",
-					   "batch.kubernetes.io/controller-uid"};
+	static const char *const keys[] = {
+	    "controller-uid", "batch.kubernetes.io/controller-uid"};
 	json_t *spec = json_object_get(obj, "spec");
 
-	del_keys(json_object_get(json_object_get(spec, "selector"),
-				 "matchLabels"),
-		 keys, N_OF(keys));
-	del_keys(json_object_get(
-		     json_object_get(json_object_get(spec, "template"),
-				     "metadata"),
-		     "labels"),
-		 keys, N_OF(keys));
+	del_keys(
+	    json_object_get(json_object_get(spec, "selector"), "matchLabels"),
+	    keys, N_OF(keys));
+	del_keys(
+	    json_object_get(
+		json_object_get(json_object_get(spec, "template"), "metadata"),
+		"labels"),
+	    keys, N_OF(keys));
 }
 
 static const char *const binding_annotations[] = {
@@ -932,9 +938,9 @@ static void prepare_pvc(json_t *obj, const json_t *to_provision)
 	json_t *spec = json_object_get(obj, "spec");
 	const char *vn = jstr(spec, "volumeName");
 
-	del_keys(json_object_get(json_object_get(obj, "metadata"),
-				 "annotations"),
-		 ann, N_OF(ann));
+	del_keys(
+	    json_object_get(json_object_get(obj, "metadata"), "annotations"),
+	    ann, N_OF(ann));
 	if (vn && to_provision && json_object_get(to_provision, vn))
 		json_object_del(spec, "volumeName");
 }
@@ -944,9 +950,9 @@ static int prepare_pv(json_t *obj, const stow_restore_plan *p)
 	json_t *cr = json_object_get(json_object_get(obj, "spec"), "claimRef");
 	const char *cns = jstr(cr, "namespace");
 
-	del_keys(json_object_get(json_object_get(obj, "metadata"),
-				 "annotations"),
-		 binding_annotations, N_OF(binding_annotations));
+	del_keys(
+	    json_object_get(json_object_get(obj, "metadata"), "annotations"),
+	    binding_annotations, N_OF(binding_annotations));
 	if (!json_is_object(cr))
 		return 0;
 	json_object_del(cr, "uid");
@@ -984,9 +990,10 @@ int stow_restore_prepare(const stow_restore_item_ctx *c, const char *gr,
 	stow_restore_strip(obj, 0);
 
 	if (ns) {
-		if (json_object_set_new(md, "namespace",
-					json_string(stow_restore_plan_target_namespace(
-					    c->plan, ns))))
+		if (json_object_set_new(
+			md, "namespace",
+			json_string(
+			    stow_restore_plan_target_namespace(c->plan, ns))))
 			rc = STOW_ENOMEM;
 	} else {
 		json_object_del(md, "namespace");
@@ -1035,8 +1042,8 @@ stow_restore_pv_action stow_restore_pv_decide(const json_t *pv,
 					      const char **reason)
 {
 	const char *name = jstr(json_object_get(pv, "metadata"), "name");
-	const char *reclaim = jstr(json_object_get(pv, "spec"),
-				   "persistentVolumeReclaimPolicy");
+	const char *reclaim =
+	    jstr(json_object_get(pv, "spec"), "persistentVolumeReclaimPolicy");
 	bool del = reclaim && strcmp(reclaim, "Delete") == 0;
 	const json_t *vi = NULL;
 	size_t i;
@@ -1071,9 +1078,10 @@ stow_restore_pv_action stow_restore_pv_decide(const json_t *pv,
 		}
 		if (m && strcmp(m, "NativeSnapshot") == 0) {
 			if (reason)
-				*reason = "it has a native snapshot and stowage "
-					  "has no volume snapshotter: it is "
-					  "provisioned anew, empty";
+				*reason =
+				    "it has a native snapshot and stowage "
+				    "has no volume snapshotter: it is "
+				    "provisioned anew, empty";
 			return STOW_RESTORE_PV_NO_SNAPSHOTTER;
 		}
 	}
@@ -1099,9 +1107,10 @@ static int merge_missing_keys(json_t *dst, const json_t *src, const char *key)
 	to = ensure_object(dst, key);
 	if (!to)
 		return STOW_ENOMEM;
-	json_object_foreach((json_t *)from, k, v)
-		if (!json_object_get(to, k) && json_object_set(to, k, v))
-			return STOW_ENOMEM;
+	json_object_foreach(
+	    (json_t *)from, k,
+	    v) if (!json_object_get(to, k) &&
+		   json_object_set(to, k, v)) return STOW_ENOMEM;
 	return 0;
 }
 

@@ -84,10 +84,10 @@ const char *stow_restore_plan_target_namespace(const stow_restore_plan *p,
 
 /* The decision for one item read from the backup. */
 typedef enum stow_restore_admit {
-	STOW_RESTORE_ADMIT = 0,      /* restore it */
-	STOW_RESTORE_FILTERED,       /* not selected by the restore's filters */
-	STOW_RESTORE_SKIP,           /* selected, but Velero never restores it
-					(reason says why; logged as info) */
+	STOW_RESTORE_ADMIT = 0, /* restore it */
+	STOW_RESTORE_FILTERED,	/* not selected by the restore's filters */
+	STOW_RESTORE_SKIP,	/* selected, but Velero never restores it
+				   (reason says why; logged as info) */
 } stow_restore_admit;
 
 /* Filters and skip rules for an item of gr (ns NULL for cluster-scoped),
@@ -106,8 +106,8 @@ int stow_restore_plan_additional_pv(const stow_restore_plan *p);
 /* 1 if status is restored for this item: restoreStatus selects gr (or
  * the item's annotation velero.io/restore-status says "true"; "false"
  * wins over the spec). */
-int stow_restore_plan_restore_status(const stow_restore_plan *p,
-				     const char *gr, const json_t *obj);
+int stow_restore_plan_restore_status(const stow_restore_plan *p, const char *gr,
+				     const json_t *obj);
 
 /* ---- order ---- */
 

@@ -65,12 +65,9 @@ static stow_restore_plan *plan_of(const char *spec, json_t **errs_out)
 static int fake_resolve(void *ctx, const char *name, char *out, size_t outsz)
 {
 	static const char *const map[][2] = {
-	    {"deploy", "deployments.apps"},
-	    {"deployments", "deployments.apps"},
-	    {"cm", "configmaps"},
-	    {"configmap", "configmaps"},
-	    {"configmaps", "configmaps"},
-	    {"pv", "persistentvolumes"},
+	    {"deploy", "deployments.apps"}, {"deployments", "deployments.apps"},
+	    {"cm", "configmaps"},	    {"configmap", "configmaps"},
+	    {"configmaps", "configmaps"},   {"pv", "persistentvolumes"},
 	};
 
 	(void)ctx;
@@ -140,14 +137,15 @@ static void test_order(void **state)
 			 0);
 	assert_true(stow_restore_priority("pods") <
 		    stow_restore_priority("a.example.com"));
-	assert_true(stow_restore_priority("a.example.com") <
-		    stow_restore_priority("packageinstalls.packaging.carvel.dev"));
+	assert_true(
+	    stow_restore_priority("a.example.com") <
+	    stow_restore_priority("packageinstalls.packaging.carvel.dev"));
 }
 
 static void test_namespace_mapping(void **state)
 {
-	stow_restore_plan *p = plan_of(
-	    "{\"namespaceMapping\":{\"app1\":\"app1-copy\"}}", NULL);
+	stow_restore_plan *p =
+	    plan_of("{\"namespaceMapping\":{\"app1\":\"app1-copy\"}}", NULL);
 	stow_restore_item_ctx c = {p, "b1", "r1", NULL};
 	json_t *cm = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
 		       "\"metadata\":{\"name\":\"cfg\",\"namespace\":\"app1\"},"
@@ -170,16 +168,16 @@ static void test_namespace_mapping(void **state)
 			    "app1-copy");
 	assert_string_equal(stow_restore_plan_target_namespace(p, "other"),
 			    "other");
-	assert_int_equal(stow_restore_prepare(&c, "configmaps", "app1", cm,
-					      NULL, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "configmaps", "app1", cm, NULL, NULL), 0);
 	assert_json(cm, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
 			"\"metadata\":{\"name\":\"cfg\",\"namespace\":"
 			"\"app1-copy\",\"labels\":{\"velero.io/backup-name\":"
 			"\"b1\",\"velero.io/restore-name\":\"r1\"}},"
 			"\"data\":{\"k\":\"v\"}}");
 	/* Cluster-scoped: no namespace appears. */
-	assert_int_equal(stow_restore_prepare(&c, "storageclasses.storage.k8s.io",
+	assert_int_equal(stow_restore_prepare(&c,
+					      "storageclasses.storage.k8s.io",
 					      NULL, sc, NULL, NULL),
 			 0);
 	assert_json(sc, "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":"
@@ -188,9 +186,9 @@ static void test_namespace_mapping(void **state)
 			"\"velero.io/restore-name\":\"r1\"}},\"provisioner\":"
 			"\"x\"}");
 	/* PV: binding reset, claimRef follows the mapping. */
-	assert_int_equal(stow_restore_prepare(&c, "persistentvolumes", NULL, pv,
-					      NULL, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "persistentvolumes", NULL, pv, NULL, NULL),
+	    0);
 	assert_json(pv, "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolume\","
 			"\"metadata\":{\"name\":\"pv1\",\"annotations\":{"
 			"\"keep\":\"1\"},\"labels\":{\"velero.io/backup-name\":"
@@ -214,8 +212,7 @@ static stow_restore_admit admit(const stow_restore_plan *p, const char *gr,
 	return a;
 }
 
-#define CM(labels)                                                             \
-	"{\"metadata\":{\"name\":\"x\",\"labels\":" labels "}}"
+#define CM(labels) "{\"metadata\":{\"name\":\"x\",\"labels\":" labels "}}"
 
 static void test_filters(void **state)
 {
@@ -233,15 +230,15 @@ static void test_filters(void **state)
 	assert_false(stow_restore_plan_all_namespaces(p));
 	/* includeClusterResources unset and not every namespace: no
 	 * cluster-scoped items, but namespaces and additional PVs yes. */
-	assert_int_equal(admit(p, "storageclasses.storage.k8s.io", NULL,
-			       CM("{}")),
-			 STOW_RESTORE_FILTERED);
-	assert_int_equal(admit(p, "namespaces", NULL,
-			       "{\"metadata\":{\"name\":\"app2\"}}"),
-			 STOW_RESTORE_ADMIT);
-	assert_int_equal(admit(p, "namespaces", NULL,
-			       "{\"metadata\":{\"name\":\"db\"}}"),
-			 STOW_RESTORE_FILTERED);
+	assert_int_equal(
+	    admit(p, "storageclasses.storage.k8s.io", NULL, CM("{}")),
+	    STOW_RESTORE_FILTERED);
+	assert_int_equal(
+	    admit(p, "namespaces", NULL, "{\"metadata\":{\"name\":\"app2\"}}"),
+	    STOW_RESTORE_ADMIT);
+	assert_int_equal(
+	    admit(p, "namespaces", NULL, "{\"metadata\":{\"name\":\"db\"}}"),
+	    STOW_RESTORE_FILTERED);
 	assert_true(stow_restore_plan_additional_pv(p));
 	assert_int_equal(admit(p, "configmaps", "app1", CM("{}")),
 			 STOW_RESTORE_ADMIT);
@@ -252,9 +249,9 @@ static void test_filters(void **state)
 	/* Everything: cluster-scoped items come along. */
 	p = plan_of("{}", NULL);
 	assert_true(stow_restore_plan_all_namespaces(p));
-	assert_int_equal(admit(p, "storageclasses.storage.k8s.io", NULL,
-			       CM("{}")),
-			 STOW_RESTORE_ADMIT);
+	assert_int_equal(
+	    admit(p, "storageclasses.storage.k8s.io", NULL, CM("{}")),
+	    STOW_RESTORE_ADMIT);
 	/* Non-restorable resources are always excluded. */
 	assert_int_equal(admit(p, "events", "app1", CM("{}")),
 			 STOW_RESTORE_FILTERED);
@@ -287,9 +284,10 @@ static void test_filters(void **state)
 	stow_restore_plan_free(p);
 
 	/* Resources, resolved through "discovery"; globs on grs. */
-	p = plan_of("{\"includedResources\":[\"cm\",\"deploy\",\"*.example.com\"],"
-		    "\"includeClusterResources\":true}",
-		    NULL);
+	p = plan_of(
+	    "{\"includedResources\":[\"cm\",\"deploy\",\"*.example.com\"],"
+	    "\"includeClusterResources\":true}",
+	    NULL);
 	stow_restore_plan_resolve(p, fake_resolve, NULL);
 	assert_int_equal(admit(p, "configmaps", "a", CM("{}")),
 			 STOW_RESTORE_ADMIT);
@@ -310,19 +308,19 @@ static void test_filters(void **state)
 		    "\"In\",\"values\":[\"a\",\"b\"]},{\"key\":\"skip\","
 		    "\"operator\":\"DoesNotExist\"}]}}",
 		    NULL);
-	assert_int_equal(admit(p, "configmaps", "a",
-			       CM("{\"app\":\"web\",\"tier\":\"b\"}")),
-			 STOW_RESTORE_ADMIT);
-	assert_int_equal(admit(p, "configmaps", "a",
-			       CM("{\"app\":\"web\",\"tier\":\"c\"}")),
-			 STOW_RESTORE_FILTERED);
+	assert_int_equal(
+	    admit(p, "configmaps", "a", CM("{\"app\":\"web\",\"tier\":\"b\"}")),
+	    STOW_RESTORE_ADMIT);
+	assert_int_equal(
+	    admit(p, "configmaps", "a", CM("{\"app\":\"web\",\"tier\":\"c\"}")),
+	    STOW_RESTORE_FILTERED);
 	assert_int_equal(admit(p, "configmaps", "a",
 			       CM("{\"app\":\"web\",\"tier\":\"a\",\"skip\":"
 				  "\"1\"}")),
 			 STOW_RESTORE_FILTERED);
-	assert_int_equal(admit(p, "configmaps", "a",
-			       "{\"metadata\":{\"name\":\"x\"}}"),
-			 STOW_RESTORE_FILTERED);
+	assert_int_equal(
+	    admit(p, "configmaps", "a", "{\"metadata\":{\"name\":\"x\"}}"),
+	    STOW_RESTORE_FILTERED);
 	stow_restore_plan_free(p);
 	p = plan_of("{\"orLabelSelectors\":[{\"matchLabels\":{\"a\":\"1\"}},"
 		    "{\"matchExpressions\":[{\"key\":\"b\",\"operator\":"
@@ -350,14 +348,14 @@ static void test_validation(void **state)
 		    "\"existingResourcePolicy\":\"merge\","
 		    "\"includedNamespaces\":[\"x\"]}",
 		    &errs);
-	assert_json(errs,
-		    "[\"Invalid included/excluded resource lists: includes "
-		    "list must either contain '*' only, or a non-empty list of "
-		    "items\",\"Invalid included/excluded namespace lists: "
-		    "excludes list cannot contain '*'\",\"encountered "
-		    "labelSelector as well as orLabelSelectors in restore spec, "
-		    "only one can be specified\",\"Invalid "
-		    "ExistingResourcePolicy: merge\"]");
+	assert_json(
+	    errs, "[\"Invalid included/excluded resource lists: includes "
+		  "list must either contain '*' only, or a non-empty list of "
+		  "items\",\"Invalid included/excluded namespace lists: "
+		  "excludes list cannot contain '*'\",\"encountered "
+		  "labelSelector as well as orLabelSelectors in restore spec, "
+		  "only one can be specified\",\"Invalid "
+		  "ExistingResourcePolicy: merge\"]");
 	json_decref(errs);
 	stow_restore_plan_free(p);
 	p = plan_of("{\"includedResources\":[\"nodes\"],"
@@ -378,19 +376,19 @@ static void test_strip(void **state)
 {
 	stow_restore_plan *p = plan_of("{}", NULL);
 	stow_restore_item_ctx c = {p, "nightly", "nightly-restore", NULL};
-	json_t *o = J(
-	    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
-	    "\"metadata\":{\"name\":\"web\",\"namespace\":\"app1\","
-	    "\"generateName\":\"w-\",\"selfLink\":\"/x\",\"uid\":\"u-1\","
-	    "\"resourceVersion\":\"42\",\"generation\":3,"
-	    "\"creationTimestamp\":\"2026-01-01T00:00:00Z\","
-	    "\"deletionTimestamp\":\"2026-01-02T00:00:00Z\","
-	    "\"deletionGracePeriodSeconds\":30,"
-	    "\"ownerReferences\":[{\"kind\":\"X\",\"name\":\"o\"}],"
-	    "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":"
-	    "\"Apply\"}],\"labels\":{\"app\":\"web\"},"
-	    "\"annotations\":{\"a\":\"b\"},\"finalizers\":[\"f\"]},"
-	    "\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":2}}");
+	json_t *o =
+	    J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+	      "\"metadata\":{\"name\":\"web\",\"namespace\":\"app1\","
+	      "\"generateName\":\"w-\",\"selfLink\":\"/x\",\"uid\":\"u-1\","
+	      "\"resourceVersion\":\"42\",\"generation\":3,"
+	      "\"creationTimestamp\":\"2026-01-01T00:00:00Z\","
+	      "\"deletionTimestamp\":\"2026-01-02T00:00:00Z\","
+	      "\"deletionGracePeriodSeconds\":30,"
+	      "\"ownerReferences\":[{\"kind\":\"X\",\"name\":\"o\"}],"
+	      "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":"
+	      "\"Apply\"}],\"labels\":{\"app\":\"web\"},"
+	      "\"annotations\":{\"a\":\"b\"},\"finalizers\":[\"f\"]},"
+	      "\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":2}}");
 	json_t *status = NULL, *managed = NULL;
 
 	(void)state;
@@ -419,9 +417,9 @@ static void test_strip(void **state)
 	c.plan = p;
 	o = J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
 	      "\"metadata\":{\"name\":\"web\"},\"status\":{\"x\":1}}");
-	assert_int_equal(stow_restore_prepare(&c, "deployments.apps", "a", o,
-					      &status, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "deployments.apps", "a", o, &status, NULL),
+	    0);
 	assert_json(status, "{\"x\":1}");
 	assert_null(json_object_get(o, "status"));
 	json_decref(status);
@@ -449,28 +447,28 @@ static void test_service(void **state)
 {
 	stow_restore_plan *p = plan_of("{}", NULL);
 	stow_restore_item_ctx c = {p, "b", "r", NULL};
-	json_t *o = J(
-	    "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
-	    "\"name\":\"web\",\"namespace\":\"a\",\"annotations\":{"
-	    "\"kubectl.kubernetes.io/last-applied-configuration\":"
-	    "\"{\\\"spec\\\":{\\\"ports\\\":[{\\\"port\\\":443,"
-	    "\\\"nodePort\\\":30443}]}}\"},\"managedFields\":[{\"manager\":"
-	    "\"m\",\"fieldsV1\":{\"f:spec\":{\"f:ports\":{"
-	    "\"k:{\\\"port\\\":8080,\\\"protocol\\\":\\\"TCP\\\"}\":{"
-	    "\"f:nodePort\":{}}}}}}]},\"spec\":{\"type\":\"LoadBalancer\","
-	    "\"clusterIP\":\"10.0.0.7\",\"clusterIPs\":[\"10.0.0.7\"],"
-	    "\"healthCheckNodePort\":31000,\"ports\":["
-	    "{\"port\":80,\"nodePort\":30080},"
-	    "{\"port\":443,\"nodePort\":30443},"
-	    "{\"port\":8080,\"nodePort\":30808}]},\"status\":{}}");
+	json_t *o =
+	    J("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+	      "\"name\":\"web\",\"namespace\":\"a\",\"annotations\":{"
+	      "\"kubectl.kubernetes.io/last-applied-configuration\":"
+	      "\"{\\\"spec\\\":{\\\"ports\\\":[{\\\"port\\\":443,"
+	      "\\\"nodePort\\\":30443}]}}\"},\"managedFields\":[{\"manager\":"
+	      "\"m\",\"fieldsV1\":{\"f:spec\":{\"f:ports\":{"
+	      "\"k:{\\\"port\\\":8080,\\\"protocol\\\":\\\"TCP\\\"}\":{"
+	      "\"f:nodePort\":{}}}}}}]},\"spec\":{\"type\":\"LoadBalancer\","
+	      "\"clusterIP\":\"10.0.0.7\",\"clusterIPs\":[\"10.0.0.7\"],"
+	      "\"healthCheckNodePort\":31000,\"ports\":["
+	      "{\"port\":80,\"nodePort\":30080},"
+	      "{\"port\":443,\"nodePort\":30443},"
+	      "{\"port\":8080,\"nodePort\":30808}]},\"status\":{}}");
 	json_t *h = J("{\"apiVersion\":\"v1\",\"kind\":\"Service\","
 		      "\"metadata\":{\"name\":\"h\"},\"spec\":{\"clusterIP\":"
 		      "\"None\",\"clusterIPs\":[\"None\"]}}");
 	json_t *mf = NULL;
 
 	(void)state;
-	assert_int_equal(stow_restore_prepare(&c, "services", "a", o, NULL, &mf),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "services", "a", o, NULL, &mf), 0);
 	/* clusterIP(s) cleared; the nodePort of 80 was server-assigned and
 	 * goes, 443 (last-applied) and 8080 (managedFields) stay;
 	 * healthCheckNodePort was not explicit. */
@@ -478,12 +476,12 @@ static void test_service(void **state)
 		    "{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80},"
 		    "{\"port\":443,\"nodePort\":30443},"
 		    "{\"port\":8080,\"nodePort\":30808}]}");
-	assert_null(json_object_get(json_object_get(o, "metadata"),
-				    "managedFields"));
+	assert_null(
+	    json_object_get(json_object_get(o, "metadata"), "managedFields"));
 	json_decref(mf);
 	/* Headless: clusterIP None stays. */
-	assert_int_equal(stow_restore_prepare(&c, "services", "a", h, NULL, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "services", "a", h, NULL, NULL), 0);
 	assert_json(json_object_get(h, "spec"),
 		    "{\"clusterIP\":\"None\",\"clusterIPs\":[\"None\"]}");
 	json_decref(o);
@@ -493,10 +491,11 @@ static void test_service(void **state)
 	/* preserveNodePorts keeps them all, still clears clusterIP. */
 	p = plan_of("{\"preserveNodePorts\":true}", NULL);
 	c.plan = p;
-	o = J("{\"metadata\":{\"name\":\"s\"},\"spec\":{\"clusterIP\":\"1.2.3.4\","
+	o = J("{\"metadata\":{\"name\":\"s\"},\"spec\":{\"clusterIP\":\"1.2.3."
+	      "4\","
 	      "\"ports\":[{\"port\":80,\"nodePort\":30080}]}}");
-	assert_int_equal(stow_restore_prepare(&c, "services", "a", o, NULL, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "services", "a", o, NULL, NULL), 0);
 	assert_json(json_object_get(o, "spec"),
 		    "{\"ports\":[{\"port\":80,\"nodePort\":30080}]}");
 	json_decref(o);
@@ -508,23 +507,23 @@ static void test_pod_job_pvc(void **state)
 	stow_restore_plan *p = plan_of("{}", NULL);
 	json_t *prov = J("{\"pv-gone\":true}");
 	stow_restore_item_ctx c = {p, "b", "r", prov};
-	json_t *pod = J(
-	    "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"n1\","
-	    "\"priority\":5,\"serviceAccountName\":\"sa\",\"volumes\":["
-	    "{\"name\":\"data\"},{\"name\":\"sa-token-abcde\"}],"
-	    "\"containers\":[{\"name\":\"c\",\"volumeMounts\":["
-	    "{\"name\":\"data\"},{\"name\":\"sa-token-abcde\"}]}]}}");
-	json_t *job = J(
-	    "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"selector\":{"
-	    "\"matchLabels\":{\"controller-uid\":\"u\",\"app\":\"x\"}},"
-	    "\"template\":{\"metadata\":{\"labels\":{"
-	    "\"batch.kubernetes.io/controller-uid\":\"u\",\"controller-uid\":"
-	    "\"u\",\"app\":\"x\"}}}}}");
-	json_t *pvc = J(
-	    "{\"metadata\":{\"name\":\"d\",\"annotations\":{"
-	    "\"pv.kubernetes.io/bind-completed\":\"yes\","
-	    "\"volume.kubernetes.io/selected-node\":\"n1\",\"keep\":\"k\"}},"
-	    "\"spec\":{\"volumeName\":\"pv-gone\"}}");
+	json_t *pod =
+	    J("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"n1\","
+	      "\"priority\":5,\"serviceAccountName\":\"sa\",\"volumes\":["
+	      "{\"name\":\"data\"},{\"name\":\"sa-token-abcde\"}],"
+	      "\"containers\":[{\"name\":\"c\",\"volumeMounts\":["
+	      "{\"name\":\"data\"},{\"name\":\"sa-token-abcde\"}]}]}}");
+	json_t *job =
+	    J("{\"metadata\":{\"name\":\"j\"},\"spec\":{\"selector\":{"
+	      "\"matchLabels\":{\"controller-uid\":\"u\",\"app\":\"x\"}},"
+	      "\"template\":{\"metadata\":{\"labels\":{"
+	      "\"batch.kubernetes.io/controller-uid\":\"u\",\"controller-uid\":"
+	      "\"u\",\"app\":\"x\"}}}}}");
+	json_t *pvc =
+	    J("{\"metadata\":{\"name\":\"d\",\"annotations\":{"
+	      "\"pv.kubernetes.io/bind-completed\":\"yes\","
+	      "\"volume.kubernetes.io/selected-node\":\"n1\",\"keep\":\"k\"}},"
+	      "\"spec\":{\"volumeName\":\"pv-gone\"}}");
 	json_t *pvc2 = J("{\"metadata\":{\"name\":\"e\"},\"spec\":{"
 			 "\"volumeName\":\"pv-kept\"}}");
 	size_t n = 9;
@@ -537,16 +536,15 @@ static void test_pod_job_pvc(void **state)
 		    "\"data\"}],\"containers\":[{\"name\":\"c\","
 		    "\"volumeMounts\":[{\"name\":\"data\"}]}]}");
 	/* The pod-volume seam changes nothing yet. */
-	assert_int_equal(stow_restore_pod_volumes_prepare(NULL, "a", "p", pod,
-							  &n),
-			 0);
+	assert_int_equal(
+	    stow_restore_pod_volumes_prepare(NULL, "a", "p", pod, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(stow_restore_prepare(&c, "jobs.batch", "a", job, NULL,
-					      NULL),
-			 0);
-	assert_json(json_object_get(job, "spec"),
-		    "{\"selector\":{\"matchLabels\":{\"app\":\"x\"}},"
-		    "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}}}}");
+	assert_int_equal(
+	    stow_restore_prepare(&c, "jobs.batch", "a", job, NULL, NULL), 0);
+	assert_json(
+	    json_object_get(job, "spec"),
+	    "{\"selector\":{\"matchLabels\":{\"app\":\"x\"}},"
+	    "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}}}}");
 	assert_int_equal(stow_restore_prepare(&c, "persistentvolumeclaims", "a",
 					      pvc, NULL, NULL),
 			 0);
@@ -631,9 +629,9 @@ static void test_service_account(void **state)
 	json_t *merged, *patch;
 
 	(void)state;
-	assert_int_equal(stow_restore_prepare(&c, "serviceaccounts", "a", sa,
-					      NULL, NULL),
-			 0);
+	assert_int_equal(
+	    stow_restore_prepare(&c, "serviceaccounts", "a", sa, NULL, NULL),
+	    0);
 	/* The token secret reference goes. */
 	assert_json(json_object_get(sa, "secrets"), "[{\"name\":\"extra\"}]");
 	merged = stow_restore_merge_service_account(cluster, sa);
