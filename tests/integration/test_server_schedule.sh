@@ -352,6 +352,8 @@ else
 fi
 expect_grep 'backup expired, deletion requested.*backup=ttl-' "$(cat "$T/server.log")" "server log: GC requested the deletion"
 expect_grep 'reason="?expired: ttl' "$(cat "$T/server.log")" "server log: the reason is the TTL"
+expect_grep 'backup expired, deletion requested.* deletebackuprequest=ttl-[0-9]{14}-[a-z0-9]{5}' \
+	"$(cat "$T/server.log")" "GC's request is named <backup>-<random> (generateName)"
 NEW=$(comm -13 <(printf '%s\n' "${AT_PAUSE[@]}") <(created ttl))
 expect_eq "" "$NEW" "ttl: no backup created while paused"
 
@@ -391,7 +393,16 @@ metadata:
   namespace: velero
 spec:
   storageLocation: readonly
-  ttl: 1h"
+  ttl: 1h
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: expired-readonly
+  namespace: velero
+spec:
+  storageLocation: readonly
+  ttl: 1s"
 if ((HAVE_BACKUP_CTL)); then
 	wait_for 20 completed manual || true
 	expect_eq Completed "$(get backup manual '{.status.phase}')" "manual: Completed"
@@ -461,6 +472,16 @@ expect_eq Processed "$(get deletebackuprequest delete-on-readonly '{.status.phas
 expect_grep 'read-only mode' "$(get deletebackuprequest delete-on-readonly '{.status.errors[0]}')" "read-only location: the error"
 k -n velero get backup on-readonly
 expect_rc 0 "read-only location: the backup stays"
+gc_failure() { [[ -n $(get backup expired-readonly '{.metadata.labels.velero\.io/gc-failure}') ]]; }
+if [[ -n $(get backup expired-readonly '{.status.expiration}') ]]; then
+	wait_for 10 gc_failure || true
+	expect_eq BSLReadOnly "$(get backup expired-readonly '{.metadata.labels.velero\.io/gc-failure}')" \
+		"expired backup in a ReadOnly location: GC skips it and labels it"
+	k -n velero get backup expired-readonly
+	expect_rc 0 "expired backup in a ReadOnly location: it stays"
+else
+	note "expired-readonly got no status.expiration from the backup controller: gc-failure not checked"
+fi
 expect_no_grep '^Deleting$' "$(get backup on-readonly '{.status.phase}')" "read-only location: the backup is not left Deleting"
 
 note "took $(($(date +%s) - START)) s"
