@@ -77,7 +77,10 @@ int stow_vcli_common_opt(stow_vcli *v, int c, const char *arg);
 int stow_vcli_connect(stow_vcli *v);
 /* Only the namespace (for objects printed with -o, not created). */
 int stow_vcli_resolve_namespace(stow_vcli *v);
-/* The velero.io resource `plural` (e.g. "backups"); exit code. */
+/* The velero.io/v1 resource `plural` ("backups"), or NULL if the CLI
+ * does not know it. */
+const stow_kube_resource *stow_vcli_kind(const char *plural);
+/* The same as an exit-code-returning step (always 0 for known kinds). */
 int stow_vcli_resource(stow_vcli *v, const char *plural,
 		       const stow_kube_resource **out);
 /* "An error occurred: <message>" (Velero's form), then the hint line if

@@ -500,8 +500,8 @@ static int bsl_delete(stow_cli *cli, int argc, char **argv)
 	    (ex = stow_vcli_resource(&v, "backupstoragelocations", &r)) ||
 	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
 		goto out;
-	stow_kube_resource_lookup(v.k, "backups.velero.io", &br);
-	stow_kube_resource_lookup(v.k, "backuprepositories.velero.io", &rr);
+	br = stow_vcli_kind("backups");
+	rr = stow_vcli_kind("backuprepositories");
 	if (json_array_size(items) == 0)
 		printf("No backup-locations found\n");
 	for (i = 0; i < json_array_size(items); i++) {
