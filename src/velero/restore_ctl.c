@@ -212,7 +212,8 @@ static int resolve_resource(void *ctx, const char *name, char *out,
 
 /* Validate the Restore; on success *backup is the Backup to restore and
  * *plan the parsed spec. Returns 1 when the restore went to
- * FailedValidation, 0 to go on, < 0 on failure. */
+ * FailedValidation, 2 when its location was not validated yet (try
+ * again soon), 0 to go on, < 0 on failure. */
 static int validate(stow_velero_server *srv, const char *ns, const char *name,
 		    const json_t *restore, json_t **backup,
 		    stow_restore_plan **plan)
@@ -274,6 +275,45 @@ static int validate(stow_velero_server *srv, const char *ns, const char *name,
 				 phase ? phase : "New");
 			json_array_append_new(errs, json_string(m));
 		}
+	}
+	if (b && json_array_size(errs) == 0) {
+		/* The backup's location must be Available (Velero). One not
+		 * validated yet is waited for: the BSL controller checks new
+		 * locations at once. */
+		const char *bn =
+		    jstr(json_object_get(b, "spec"), "storageLocation");
+		json_t *bsl;
+		const char *bphase;
+		char m[600];
+
+		if (!bn || !*bn)
+			bn = stow_velero_server_opts_of(srv)->default_bsl;
+		bsl =
+		    stow_velero_server_get(srv, STOW_VELERO_BSL_PLURAL, ns, bn);
+		bphase = jstr(json_object_get(bsl, "status"), "phase");
+		if (!bsl) {
+			snprintf(m, sizeof(m),
+				 "Error retrieving backup: "
+				 "backupstoragelocations.velero.io \"%s\" not "
+				 "found",
+				 bn);
+			json_array_append_new(errs, json_string(m));
+		} else if (!bphase || !*bphase) {
+			json_decref(bsl);
+			json_decref(b);
+			json_decref(errs);
+			stow_restore_plan_free(*plan);
+			*plan = NULL;
+			return 2;
+		} else if (strcmp(bphase, "Available") != 0) {
+			snprintf(
+			    m, sizeof(m),
+			    "the BSL %s is unavailable, cannot retrieve the "
+			    "backup",
+			    bn);
+			json_array_append_new(errs, json_string(m));
+		}
+		json_decref(bsl);
 	}
 	if (json_array_size(errs) > 0) {
 		json_t *st = json_pack("{s:s,s:o}", "phase", "FailedValidation",
@@ -1222,7 +1262,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	rc = validate(srv, ns, name, restore, &backup, &r.plan);
 	if (rc != 0) {
 		json_decref(restore);
-		return rc < 0 ? rc : 0;
+		return rc < 0 ? rc : rc == 2 ? 1000 : 0;
 	}
 	r.backup_name = md_str(backup, "name");
 	r.results = stow_velero_results_new();

@@ -460,6 +460,32 @@ wait_phase r10 FailedValidation Completed Failed || true
 expect_eq FailedValidation "$PHASE" "restore of a missing backup"
 expect_grep 'Error retrieving backup: backups.velero.io \\?"nope\\?" not found' \
 	"$(kj velero restore r10 '{.status.validationErrors}')" "its validation message"
+# A backup whose location is Unavailable (its directory does not exist).
+cat >"$T/broken.yaml" <<EOF2
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: broken, namespace: velero}
+spec:
+  provider: filesystem
+  objectStorage: {bucket: $T/no-such-dir}
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata: {name: b-broken, namespace: velero}
+spec: {storageLocation: broken}
+status: {phase: Completed}
+EOF2
+k apply -f "$T/broken.yaml"
+[[ $RC == 0 ]] || fail "BSL broken: $ERR"
+for _ in $(seq 100); do
+	[[ $(kj velero bsl broken '{.status.phase}') == Unavailable ]] && break
+	sleep 0.1
+done
+restore r14 '  backupName: b-broken'
+wait_phase r14 FailedValidation Completed Failed || true
+expect_eq FailedValidation "$PHASE" "restore from an Unavailable location"
+expect_grep 'the BSL broken is unavailable, cannot retrieve the backup' \
+	"$(kj velero restore r14 '{.status.validationErrors}')" "its validation message"
 restore r11 '  backupName: b1
   scheduleName: nightly
   labelSelector: {matchLabels: {a: b}}
