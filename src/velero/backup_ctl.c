@@ -40,7 +40,7 @@ typedef struct backup_run {
 	const stow_kube_resource *res;
 	const char *ns, *name;
 	json_t *backup; /* the object as last written */
-	stow_log *log;  /* capture, uploaded as <name>-logs.gz */
+	stow_log *log;	/* capture, uploaded as <name>-logs.gz */
 	stow_velero_tar_writer *tw;
 	struct timespec last_progress;
 } backup_run;
@@ -106,9 +106,10 @@ static char *pick_location(stow_velero_server *srv, const json_t *spec)
 		    stow_velero_server_res(srv, BSL_PLURAL);
 		json_t *list = NULL;
 
-		if (r && stow_kube_list(stow_velero_server_kube(srv), r,
-					stow_velero_server_opts_of(srv)->namespace,
-					NULL, &list) == 0) {
+		if (r &&
+		    stow_kube_list(stow_velero_server_kube(srv), r,
+				   stow_velero_server_opts_of(srv)->namespace,
+				   NULL, &list) == 0) {
 			json_decref(all);
 			all = json_incref(json_object_get(list, "items"));
 			json_decref(list);
@@ -119,7 +120,8 @@ static char *pick_location(stow_velero_server *srv, const json_t *spec)
 		if (json_is_true(json_object_get(json_object_get(b, "spec"),
 						 "default")) &&
 		    jstr(json_object_get(b, "metadata"), "name")) {
-			out = strdup(jstr(json_object_get(b, "metadata"), "name"));
+			out = strdup(
+			    jstr(json_object_get(b, "metadata"), "name"));
 			break;
 		}
 	}
@@ -196,8 +198,9 @@ static int patch_backup(backup_run *b, json_t *patch, json_t **out)
 	for (int attempt = 0; attempt < 3; attempt++) {
 		json_t *reply = NULL;
 
-		rc = stow_kube_patch(b->k, b->res, b->ns, b->name,
-				     STOW_KUBE_PATCH_MERGE, text, false, &reply);
+		rc =
+		    stow_kube_patch(b->k, b->res, b->ns, b->name,
+				    STOW_KUBE_PATCH_MERGE, text, false, &reply);
 		if (rc == 0) {
 			if (out)
 				*out = reply;
@@ -230,9 +233,9 @@ static void on_progress(void *ctx, uint64_t total, uint64_t done)
 	if (ms_since(&b->last_progress) < PROGRESS_EVERY_MS)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &b->last_progress);
-	patch = json_pack("{s:{s:{s:I,s:I}}}", "status", "progress",
-			  "totalItems", (json_int_t)total, "itemsBackedUp",
-			  (json_int_t)done);
+	patch =
+	    json_pack("{s:{s:{s:I,s:I}}}", "status", "progress", "totalItems",
+		      (json_int_t)total, "itemsBackedUp", (json_int_t)done);
 	if (patch && patch_backup(b, patch, NULL) < 0)
 		stow_log_warning(b->log, "Error updating the backup's progress",
 				 "error", stow_err_msg());
@@ -247,8 +250,9 @@ static int on_item(void *ctx, const stow_kube_resource *r, const char *gr,
 
 	/* Items are collected at the preferred version: both copies. */
 	return stow_velero_tar_writer_add_item(
-	    b->tw, gr, r->version, 1, r->namespaced ? jstr(md, "namespace") : NULL,
-	    jstr(md, "name"), obj);
+	    b->tw, gr, r->version, 1,
+	    r->namespaced ? jstr(md, "namespace") : NULL, jstr(md, "name"),
+	    obj);
 }
 
 /* The seam for file-system backups of pod volumes (velero-spec §5): here
@@ -292,8 +296,8 @@ static void put_log(backup_run *b, const stow_velero_location *loc)
 	stow_buf_init(&text, LOG_CAP * 2);
 	rc = stow_log_capture_take(b->log, &text);
 	if (rc == 0)
-		rc = stow_velero_backup_key(loc, b->name, STOW_VELERO_BACKUP_LOG,
-					    key, sizeof(key));
+		rc = stow_velero_backup_key(
+		    loc, b->name, STOW_VELERO_BACKUP_LOG, key, sizeof(key));
 	if (rc == 0)
 		rc = stow_velero_gzip_writer_open(&w, loc->store, key);
 	if (rc == 0 && text.len)
@@ -347,10 +351,10 @@ static void set_counts(json_t *status, uint64_t errors, uint64_t warnings,
 	json_object_set_new(status, "errors", json_integer((json_int_t)errors));
 	json_object_set_new(status, "warnings",
 			    json_integer((json_int_t)warnings));
-	json_object_set_new(
-	    status, "progress",
-	    json_pack("{s:I,s:I}", "totalItems", (json_int_t)res->total,
-		      "itemsBackedUp", (json_int_t)res->done));
+	json_object_set_new(status, "progress",
+			    json_pack("{s:I,s:I}", "totalItems",
+				      (json_int_t)res->total, "itemsBackedUp",
+				      (json_int_t)res->done));
 }
 
 /* Write the final phase: velero-backup.json again (when loc), then the
@@ -367,9 +371,11 @@ static int finish(backup_run *b, const stow_velero_location *loc,
 	json_object_set_new(status, "phase", json_string(phase));
 	set_time(status, "completionTimestamp", now);
 	if (reason)
-		json_object_set_new(status, "failureReason", json_string(reason));
+		json_object_set_new(status, "failureReason",
+				    json_string(reason));
 	set_counts(status, errors, warnings, res);
-	if (loc && (rc = stow_velero_put_backup_json(loc, b->name, b->backup)) < 0)
+	if (loc &&
+	    (rc = stow_velero_put_backup_json(loc, b->name, b->backup)) < 0)
 		stow_velero_log(b->srv, STOW_VLOG_ERROR, CTL,
 				"error uploading velero-backup.json", "backup",
 				b->name, "error", stow_err_msg(), NULL);
@@ -415,13 +421,13 @@ static int run_backup(backup_run *b, const char *bsl_name)
 	rc = stow_velero_get_backup_json(&loc, b->name, &existing);
 	json_decref(existing);
 	if (rc == 0) {
-		stow_log_error(b->log, "backup already exists in object storage");
+		stow_log_error(b->log,
+			       "backup already exists in object storage");
 		return finish(b, NULL, "Failed",
 			      "backup already exists in object storage", 1, 0,
 			      &res);
 	}
-	stow_log_info(b->log, "Setting up backup", "storageLocation",
-		      bsl_name);
+	stow_log_info(b->log, "Setting up backup", "storageLocation", bsl_name);
 	rc = stow_collect_filter_init(&f, spec, resolve_gr, b->k, NULL);
 	if (rc == 0)
 		rc = stow_velero_tar_writer_open(&b->tw, &loc, b->name);
@@ -472,9 +478,10 @@ static int run_backup(backup_run *b, const char *bsl_name)
 	{
 		json_t *status = obj_at(b->backup, "status");
 
-		json_object_set_new(status, "phase",
-				    json_string(nerr ? "FinalizingPartiallyFailed"
-						     : "Finalizing"));
+		json_object_set_new(
+		    status, "phase",
+		    json_string(nerr ? "FinalizingPartiallyFailed"
+				     : "Finalizing"));
 		set_counts(status, nerr, nwarn, &res);
 	}
 	/* Velero's order after the tarball: log (best effort),
@@ -502,20 +509,21 @@ static void annotate_version(stow_kube *k, json_t *annotations)
 {
 	json_t *v = NULL;
 
-	if (stow_kube_request(k, "GET", "/version", NULL, NULL, 0, &v, NULL) < 0)
+	if (stow_kube_request(k, "GET", "/version", NULL, NULL, 0, &v, NULL) <
+	    0)
 		return;
 	if (jstr(v, "gitVersion"))
 		json_object_set_new(annotations,
 				    "velero.io/source-cluster-k8s-gitversion",
 				    json_string(jstr(v, "gitVersion")));
 	if (jstr(v, "major"))
-		json_object_set_new(annotations,
-				    "velero.io/source-cluster-k8s-major-version",
-				    json_string(jstr(v, "major")));
+		json_object_set_new(
+		    annotations, "velero.io/source-cluster-k8s-major-version",
+		    json_string(jstr(v, "major")));
 	if (jstr(v, "minor"))
-		json_object_set_new(annotations,
-				    "velero.io/source-cluster-k8s-minor-version",
-				    json_string(jstr(v, "minor")));
+		json_object_set_new(
+		    annotations, "velero.io/source-cluster-k8s-minor-version",
+		    json_string(jstr(v, "minor")));
 	json_decref(v);
 }
 
@@ -578,13 +586,16 @@ static int prepare(stow_velero_server *srv, const stow_kube_resource *res,
 				    json_pack("[s]", "*"));
 	json_object_set_new(obj_at(md, "labels"), LABEL_LOCATION,
 			    json_string(bsl_name));
-	annotate_version(stow_velero_server_kube(srv), obj_at(md, "annotations"));
+	annotate_version(stow_velero_server_kube(srv),
+			 obj_at(md, "annotations"));
 	json_object_set_new(obj_at(md, "annotations"),
 			    "velero.io/resource-timeout", json_string("10m0s"));
 	status = obj_at(b, "status");
-	json_object_set_new(status, "formatVersion", json_string(FORMAT_VERSION));
+	json_object_set_new(status, "formatVersion",
+			    json_string(FORMAT_VERSION));
 	json_object_set_new(status, "version", json_integer(1));
-	set_time(status, "expiration", now + (time_t)(ttl_ns / STOW_NSEC_PER_SEC));
+	set_time(status, "expiration",
+		 now + (time_t)(ttl_ns / STOW_NSEC_PER_SEC));
 	if (failed) {
 		json_object_set_new(status, "phase",
 				    json_string("FailedValidation"));

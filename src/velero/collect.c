@@ -97,8 +97,8 @@ static int raw_list(const json_t *spec, const char *key, stow_strv *out)
 
 /* Velero's collections.validateIncludesExcludes and its scoped variant:
  * the messages are theirs. */
-static void validate_ie(const stow_strv *inc, const stow_strv *exc,
-			bool scoped, const char *prefix, json_t *errors)
+static void validate_ie(const stow_strv *inc, const stow_strv *exc, bool scoped,
+			const char *prefix, json_t *errors)
 {
 	char msg[600];
 
@@ -142,25 +142,28 @@ static void validate_ns_names(const stow_strv *s, json_t *errors)
 			continue; /* Velero: "" is "no namespace" */
 		for (size_t j = 0; j < n && ok; j++) {
 			char c = strchr("*?[]!^", ns[j]) ? 'x' : ns[j];
-			bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+			bool alnum =
+			    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 
 			ok = alnum || (c == '-' && j > 0 && j + 1 < n);
 		}
 		if (n > 63) {
-			snprintf(msg, sizeof(msg),
-				 "invalid namespace \"%.300s\": must be no more "
-				 "than 63 characters",
-				 ns);
-			add_error(errors,
-				  "Invalid included/excluded namespace lists: ",
-				  msg);
+			snprintf(
+			    msg, sizeof(msg),
+			    "invalid namespace \"%.300s\": must be no more "
+			    "than 63 characters",
+			    ns);
+			add_error(
+			    errors,
+			    "Invalid included/excluded namespace lists: ", msg);
 		}
 		if (!ok) {
-			snprintf(msg, sizeof(msg), "invalid namespace \"%.300s\": %s",
-				 ns, label_msg);
-			add_error(errors,
-				  "Invalid included/excluded namespace lists: ",
-				  msg);
+			snprintf(msg, sizeof(msg),
+				 "invalid namespace \"%.300s\": %s", ns,
+				 label_msg);
+			add_error(
+			    errors,
+			    "Invalid included/excluded namespace lists: ", msg);
 		}
 	}
 }
@@ -239,7 +242,8 @@ int stow_collect_filter_init(stow_collect_filter *f, const json_t *spec,
 	ls = json_object_get(spec, "labelSelector");
 	ols = json_object_get(spec, "orLabelSelectors");
 	if (json_is_object(json_object_get(spec, "orderedResources")))
-		f->ordered = json_incref(json_object_get(spec, "orderedResources"));
+		f->ordered =
+		    json_incref(json_object_get(spec, "orderedResources"));
 	if (json_is_object(ls))
 		f->label_selector = json_incref(ls);
 	if (json_is_array(ols))
@@ -331,8 +335,7 @@ bool stow_collect_ns_included(const stow_collect_filter *f, const char *ns)
 
 /* Plain include/exclude over types: excluded wins; an empty include list
  * or "*" takes everything. */
-static bool ie_match(const stow_strv *inc, const stow_strv *exc,
-		     const char *gr)
+static bool ie_match(const stow_strv *inc, const stow_strv *exc, const char *gr)
 {
 	if (strv_match(exc, gr))
 		return false;
@@ -370,8 +373,8 @@ bool stow_collect_type_included(const stow_collect_filter *f, const char *gr,
 	return ie_match(&f->inc_res, &f->exc_res, gr);
 }
 
-bool stow_collect_related_included(const stow_collect_filter *f,
-				   const char *gr, bool namespaced)
+bool stow_collect_related_included(const stow_collect_filter *f, const char *gr,
+				   bool namespaced)
 {
 	if (f->new_style) {
 		if (namespaced)
@@ -386,7 +389,8 @@ bool stow_collect_related_included(const stow_collect_filter *f,
 
 bool stow_collect_crds_wanted(const stow_collect_filter *f)
 {
-	static const char crd[] = "customresourcedefinitions.apiextensions.k8s.io";
+	static const char crd[] =
+	    "customresourcedefinitions.apiextensions.k8s.io";
 
 	if (f->new_style)
 		return !strv_has(&f->exc_cluster, "*") &&
@@ -795,12 +799,12 @@ typedef struct run {
 	stow_log *log;
 	const stow_collect_cbs *cbs;
 	stow_collect_result *res;
-	strset done;         /* "gr|ns|name" of the items written */
-	strset item_ns;      /* namespaces holding an item written */
-	stow_strv grs;       /* group-resources with an item written */
+	strset done;	     /* "gr|ns|name" of the items written */
+	strset item_ns;	     /* namespaces holding an item written */
+	stow_strv grs;	     /* group-resources with an item written */
 	stow_strv label_exc; /* namespaces labelled exclude-from-backup */
 	json_t *namespaces;  /* every Namespace object, listed at start */
-	json_t *crbs;        /* ClusterRoleBindings, listed on first need */
+	json_t *crbs;	     /* ClusterRoleBindings, listed on first need */
 	const stow_kube_resource *r_pvc, *r_pv, *r_pc, *r_crb, *r_cr, *r_crd;
 } run;
 
@@ -818,8 +822,8 @@ static void report(run *r, bool warning, const char *gr, const char *ns,
 	stow_velero_result_scope scope = STOW_VELERO_SCOPE_VELERO;
 
 	stow_log_write(r->log, warning ? STOW_LOG_WARNING : STOW_LOG_ERROR,
-		       __FILE__, __LINE__, msg, "resource", gr, "namespace",
-		       ns, "name", name, "error", err, (const char *)NULL);
+		       __FILE__, __LINE__, msg, "resource", gr, "namespace", ns,
+		       "name", name, "error", err, (const char *)NULL);
 	stow_buf_init(&line, 1 << 16);
 	if (gr)
 		(void)stow_buf_printf(&line, " resource: /%s", gr);
@@ -866,9 +870,10 @@ static int related(run *r, const stow_kube_resource *res, const char *ns,
 	if (res->namespaced && (!ns || !ns_ok(r, ns)))
 		return 0;
 	if (!stow_collect_related_included(r->f, gr, res->namespaced)) {
-		stow_log_info(r->log, "Skipping related item: its type is "
-				      "excluded", "resource", gr, "namespace",
-			      ns, "name", name);
+		stow_log_info(r->log,
+			      "Skipping related item: its type is "
+			      "excluded",
+			      "resource", gr, "namespace", ns, "name", name);
 		return 0;
 	}
 	rc = stow_kube_get(r->k, res, res->namespaced ? ns : NULL, name, &obj);
@@ -939,12 +944,11 @@ static int list_all(run *r, const stow_kube_resource *res, json_t **out)
 			break;
 		json_array_extend(all, json_object_get(page, "items"));
 		{
-			const char *c = jstr(json_object_get(page, "metadata"),
-					     "continue");
+			const char *c =
+			    jstr(json_object_get(page, "metadata"), "continue");
 
 			if (c && *c && !(cont = strdup(c)))
-				rc = stow_err_set(STOW_ENOMEM,
-						  "out of memory");
+				rc = stow_err_set(STOW_ENOMEM, "out of memory");
 		}
 		json_decref(page);
 		page = NULL;
@@ -969,8 +973,9 @@ static int sa_related(run *r, json_t *sa)
 	if (!r->r_crb || !name || !ns)
 		return 0;
 	if (!r->crbs && list_all(r, r->r_crb, &r->crbs) < 0) {
-		report(r, false, "clusterrolebindings.rbac.authorization.k8s.io",
-		       NULL, NULL, "Error listing ClusterRoleBindings",
+		report(r, false,
+		       "clusterrolebindings.rbac.authorization.k8s.io", NULL,
+		       NULL, "Error listing ClusterRoleBindings",
 		       stow_err_msg());
 		r->crbs = json_array();
 		return r->crbs ? 0 : stow_err_set(STOW_ENOMEM, "out of memory");
@@ -993,16 +998,16 @@ static int sa_related(run *r, json_t *sa)
 		}
 		if (!names_sa)
 			continue;
-		STOW_TRY(related(r, r->r_crb, NULL,
-				 jstr(json_object_get(crb, "metadata"),
-				      "name")));
+		STOW_TRY(
+		    related(r, r->r_crb, NULL,
+			    jstr(json_object_get(crb, "metadata"), "name")));
 		{
 			json_t *ref = json_object_get(crb, "roleRef");
 			const char *kind = jstr(ref, "kind");
 
 			if (kind && !strcmp(kind, "ClusterRole"))
-				STOW_TRY(
-				    related(r, r->r_cr, NULL, jstr(ref, "name")));
+				STOW_TRY(related(r, r->r_cr, NULL,
+						 jstr(ref, "name")));
 		}
 	}
 	return 0;
@@ -1033,7 +1038,8 @@ static int backup_item(run *r, const stow_kube_resource *res, const char *gr,
 	if (!res->namespaced)
 		ns = NULL;
 	if (json_object_get(md, "deletionTimestamp")) {
-		stow_log_info(r->log, "Skipping item because it's being deleted",
+		stow_log_info(r->log,
+			      "Skipping item because it's being deleted",
 			      "resource", gr, "namespace", ns, "name", name);
 		return 0;
 	}
@@ -1076,7 +1082,8 @@ static int backup_item(run *r, const stow_kube_resource *res, const char *gr,
 	rc = r->cbs->item(r->cbs->ctx, res, gr, copy);
 	if (rc != 0) {
 		json_decref(copy);
-		return rc < 0 ? rc : stow_err_set(STOW_EIO, "item write failed");
+		return rc < 0 ? rc
+			      : stow_err_set(STOW_EIO, "item write failed");
 	}
 	r->res->done++;
 	rc = stow_velero_resource_list_add(r->res->resource_list, api_version,
@@ -1123,7 +1130,8 @@ static int list_type(run *r, const stow_kube_resource *res, const char *gr,
 			       stow_err_msg());
 			return 0;
 		}
-		r->res->total += json_array_size(json_object_get(page, "items"));
+		r->res->total +=
+		    json_array_size(json_object_get(page, "items"));
 		json_array_foreach(json_object_get(page, "items"), i, item)
 		{
 			uint64_t before = r->res->done;
@@ -1220,7 +1228,8 @@ static int collect_type(run *r, const stow_kube_resource *res, const char *gr)
 		int rc = 0;
 
 		stow_buf_init(&selstr, 1 << 20);
-		if (sel && (rc = stow_collect_selector_string(sel, &selstr)) < 0) {
+		if (sel &&
+		    (rc = stow_collect_selector_string(sel, &selstr)) < 0) {
 			stow_buf_free(&selstr);
 			return rc;
 		}
@@ -1264,17 +1273,18 @@ static int collect_namespaces(run *r, const stow_kube_resource *res)
 	{
 		json_t *md = json_object_get(nsobj, "metadata");
 		const char *ns = jstr(md, "name");
-		const char *phase = jstr(json_object_get(nsobj, "status"),
-					 "phase");
+		const char *phase =
+		    jstr(json_object_get(nsobj, "status"), "phase");
 		bool tracked;
 
 		if (!ns || (phase && strcmp(phase, "Active") != 0) ||
 		    !ns_ok(r, ns))
 			continue;
-		tracked = set_has(&r->item_ns, ns) ||
-			  (selectors && stow_collect_labels_selected(
-					    f, json_object_get(md, "labels"))) ||
-			  !selectors || !stow_collect_ns_everything(f);
+		tracked =
+		    set_has(&r->item_ns, ns) ||
+		    (selectors && stow_collect_labels_selected(
+				      f, json_object_get(md, "labels"))) ||
+		    !selectors || !stow_collect_ns_everything(f);
 		if (!tracked)
 			continue;
 		r->res->total++;
@@ -1372,12 +1382,13 @@ static int collect(run *r)
 			if (stow_collect_excluded_by_label(
 				json_object_get(md, "labels")) &&
 			    jstr(md, "name")) {
-				stow_log_info(r->log,
-					      "Excluding namespace labelled "
-					      "velero.io/exclude-from-backup=true",
-					      "namespace", jstr(md, "name"));
-				STOW_TRY(strv_add(&r->label_exc,
-						  jstr(md, "name")));
+				stow_log_info(
+				    r->log,
+				    "Excluding namespace labelled "
+				    "velero.io/exclude-from-backup=true",
+				    "namespace", jstr(md, "name"));
+				STOW_TRY(
+				    strv_add(&r->label_exc, jstr(md, "name")));
 			}
 		}
 	}
@@ -1395,7 +1406,8 @@ static int collect(run *r)
 		}
 		if ((rc = stow_collect_gr(order[i], gr, sizeof(gr))) < 0)
 			break;
-		if (!stow_collect_type_included(r->f, gr, order[i]->namespaced)) {
+		if (!stow_collect_type_included(r->f, gr,
+						order[i]->namespaced)) {
 			stow_log_debug(r->log, "Skipping resource: excluded",
 				       "resource", gr);
 			continue;
@@ -1412,8 +1424,8 @@ static int collect(run *r)
 	return rc;
 }
 
-int stow_collect_run(stow_kube *k, const stow_collect_filter *f,
-		     long page_size, stow_log *log, const stow_collect_cbs *cbs,
+int stow_collect_run(stow_kube *k, const stow_collect_filter *f, long page_size,
+		     stow_log *log, const stow_collect_cbs *cbs,
 		     stow_collect_result *res)
 {
 	run r = {0};

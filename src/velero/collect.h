@@ -44,7 +44,7 @@ typedef struct stow_strv {
 
 typedef struct stow_collect_filter {
 	stow_strv inc_ns, exc_ns; /* globs; include empty means "*" */
-	bool new_style;           /* the scoped filters are in use */
+	bool new_style;		  /* the scoped filters are in use */
 	/* old style: "resource.group" names (or globs) after resolution */
 	stow_strv inc_res, exc_res;
 	int include_cluster; /* includeClusterResources: -1 nil, 0, 1 */
@@ -52,7 +52,7 @@ typedef struct stow_collect_filter {
 	stow_strv inc_cluster, exc_cluster, inc_nsres, exc_nsres;
 	/* selectors (owned references; NULL when not set) */
 	json_t *label_selector; /* a LabelSelector object */
-	json_t *or_selectors;   /* an array of them */
+	json_t *or_selectors;	/* an array of them */
 	/* spec.orderedResources: plural -> "ns/name,ns/name" (or "name"
 	 * for cluster-scoped); those items of the type come first, in that
 	 * order. Owned reference or NULL. */
@@ -62,8 +62,8 @@ typedef struct stow_collect_filter {
 /* Maps what a user wrote in a resource filter ("cm", "deploy",
  * "deployments.apps") to "resource.group" ("configmaps",
  * "deployments.apps") into out; nonzero when unknown. */
-typedef int (*stow_collect_resolve_fn)(void *ctx, const char *name,
-				       char *out, size_t outsz);
+typedef int (*stow_collect_resolve_fn)(void *ctx, const char *name, char *out,
+				       size_t outsz);
 
 /* Build f from a Backup spec (may be NULL). Validation problems are
  * appended to `errors` (a JSON array, may be NULL) as Velero words them,
@@ -101,8 +101,8 @@ bool stow_collect_type_included(const stow_collect_filter *f, const char *gr,
  * cluster-scoped related item is dropped only when explicitly excluded
  * (or includeClusterResources is false, or, old style, its type is not
  * in a non-empty include list). */
-bool stow_collect_related_included(const stow_collect_filter *f,
-				   const char *gr, bool namespaced);
+bool stow_collect_related_included(const stow_collect_filter *f, const char *gr,
+				   bool namespaced);
 /* Whether the CRDs of backed-up custom resources are added: not when
  * includeClusterResources is false or CRDs are excluded, nor when they
  * are explicitly included (they are collected as a type then). */
@@ -111,8 +111,7 @@ bool stow_collect_crds_wanted(const stow_collect_filter *f);
 /* Label selectors. match: Kubernetes semantics (matchLabels, and
  * matchExpressions with In, NotIn, Exists, DoesNotExist; an empty
  * selector matches everything); labels may be NULL. */
-bool stow_collect_selector_match(const json_t *selector,
-				 const json_t *labels);
+bool stow_collect_selector_match(const json_t *selector, const json_t *labels);
 /* The selector as the API's labelSelector query value ("a=b,c in (d,e),
  * !f"), appended to out. STOW_EINVAL (message says why) for a malformed
  * selector. */
@@ -173,8 +172,8 @@ typedef struct stow_collect_result {
  * error of that type and the run goes on; a failing item callback ends
  * the run with its code. res is filled also on failure (free with
  * stow_collect_result_free). */
-int stow_collect_run(stow_kube *k, const stow_collect_filter *f,
-		     long page_size, stow_log *log, const stow_collect_cbs *cbs,
+int stow_collect_run(stow_kube *k, const stow_collect_filter *f, long page_size,
+		     stow_log *log, const stow_collect_cbs *cbs,
 		     stow_collect_result *res);
 void stow_collect_result_free(stow_collect_result *res);
 

@@ -111,8 +111,9 @@ static void test_validation(void **state)
 	stow_collect_filter_free(&f);
 	json_decref(e);
 
-	e = build(&f, "{\"labelSelector\":{\"matchLabels\":{\"a\":\"b\"}},"
-		      "\"orLabelSelectors\":[{\"matchLabels\":{\"c\":\"d\"}}]}");
+	e = build(&f,
+		  "{\"labelSelector\":{\"matchLabels\":{\"a\":\"b\"}},"
+		  "\"orLabelSelectors\":[{\"matchLabels\":{\"c\":\"d\"}}]}");
 	assert_true(has_error(e, "encountered labelSelector as well as "
 				 "orLabelSelectors in backup spec, only one "
 				 "can be specified"));
@@ -141,7 +142,8 @@ static void test_validation(void **state)
 	json_decref(e);
 
 	/* Globs are names with their wildcards taken as letters. */
-	e = build(&f, "{\"includedNamespaces\":[\"app-*\",\"db-[0-9]\",\"*\"]}");
+	e = build(&f,
+		  "{\"includedNamespaces\":[\"app-*\",\"db-[0-9]\",\"*\"]}");
 	assert_false(has_error(e, "invalid namespace"));
 	stow_collect_filter_free(&f);
 	json_decref(e);
@@ -168,30 +170,33 @@ static void test_old_style(void **state)
 	/* Some namespaces, nil: no cluster types except namespaces; a PV
 	 * pulled in by a PVC is still taken. */
 	e = build(&f, "{\"includedNamespaces\":[\"app1\"]}");
-	assert_false(stow_collect_type_included(&f, "persistentvolumes", false));
+	assert_false(
+	    stow_collect_type_included(&f, "persistentvolumes", false));
 	assert_false(stow_collect_type_included(
 	    &f, "clusterroles.rbac.authorization.k8s.io", false));
 	assert_true(stow_collect_type_included(&f, "namespaces", false));
-	assert_true(stow_collect_related_included(&f, "persistentvolumes",
-						  false));
+	assert_true(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	assert_true(stow_collect_type_included(&f, "configmaps", true));
 	stow_collect_filter_free(&f);
 	json_decref(e);
 
 	/* false: no cluster types, not even related ones; namespaces stay. */
 	e = build(&f, "{\"includeClusterResources\":false}");
-	assert_false(stow_collect_type_included(&f, "persistentvolumes", false));
-	assert_false(stow_collect_related_included(&f, "persistentvolumes",
-						   false));
+	assert_false(
+	    stow_collect_type_included(&f, "persistentvolumes", false));
+	assert_false(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	assert_true(stow_collect_type_included(&f, "namespaces", false));
 	assert_false(stow_collect_crds_wanted(&f));
 	stow_collect_filter_free(&f);
 	json_decref(e);
 
 	/* true with namespaces: cluster types all, minus excludes. */
-	e = build(&f, "{\"includedNamespaces\":[\"a\"],"
-		      "\"includeClusterResources\":true,"
-		      "\"excludedResources\":[\"storageclasses.storage.k8s.io\"]}");
+	e = build(&f,
+		  "{\"includedNamespaces\":[\"a\"],"
+		  "\"includeClusterResources\":true,"
+		  "\"excludedResources\":[\"storageclasses.storage.k8s.io\"]}");
 	assert_true(stow_collect_type_included(&f, "persistentvolumes", false));
 	assert_false(stow_collect_type_included(
 	    &f, "storageclasses.storage.k8s.io", false));
@@ -204,8 +209,8 @@ static void test_old_style(void **state)
 	assert_true(stow_collect_type_included(&f, "deployments.apps", true));
 	assert_false(stow_collect_type_included(&f, "secrets", true));
 	assert_false(stow_collect_type_included(&f, "namespaces", false));
-	assert_false(stow_collect_related_included(&f, "persistentvolumes",
-						   false));
+	assert_false(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	stow_collect_filter_free(&f);
 	json_decref(e);
 }
@@ -227,9 +232,8 @@ static void test_resolution(void **state)
 				 "deploy", "nosuch");
 
 	(void)state;
-	assert_int_equal(stow_collect_filter_init(&f, spec, resolve, NULL,
-						  NULL),
-			 0);
+	assert_int_equal(
+	    stow_collect_filter_init(&f, spec, resolve, NULL, NULL), 0);
 	assert_true(stow_collect_type_included(&f, "configmaps", true));
 	assert_true(stow_collect_type_included(&f, "deployments.apps", true));
 	/* An unknown name matches nothing (not "everything"). */
@@ -250,10 +254,11 @@ static void test_new_style(void **state)
 	assert_true(stow_collect_type_included(&f, "configmaps", true));
 	/* Namespaced filter not "everything": cluster types only if
 	 * included, plus namespaces. */
-	assert_false(stow_collect_type_included(&f, "persistentvolumes", false));
+	assert_false(
+	    stow_collect_type_included(&f, "persistentvolumes", false));
 	assert_true(stow_collect_type_included(&f, "namespaces", false));
-	assert_true(stow_collect_related_included(&f, "persistentvolumes",
-						  false));
+	assert_true(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	stow_collect_filter_free(&f);
 	json_decref(e);
 
@@ -264,8 +269,8 @@ static void test_new_style(void **state)
 	assert_true(stow_collect_type_included(
 	    &f, "storageclasses.storage.k8s.io", false));
 	assert_false(stow_collect_type_included(&f, "nodes", false));
-	assert_false(stow_collect_related_included(&f, "persistentvolumes",
-						   false));
+	assert_false(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	assert_true(stow_collect_type_included(&f, "pods", true));
 	stow_collect_filter_free(&f);
 	json_decref(e);
@@ -273,8 +278,8 @@ static void test_new_style(void **state)
 	e = build(&f, "{\"excludedClusterScopedResources\":[\"*\"],"
 		      "\"includedNamespaceScopedResources\":[\"pods\"]}");
 	assert_false(stow_collect_type_included(&f, "namespaces", false));
-	assert_false(stow_collect_related_included(&f, "persistentvolumes",
-						   false));
+	assert_false(
+	    stow_collect_related_included(&f, "persistentvolumes", false));
 	assert_false(stow_collect_type_included(&f, "configmaps", true));
 	assert_false(stow_collect_crds_wanted(&f));
 	stow_collect_filter_free(&f);
@@ -312,9 +317,9 @@ static void test_selectors(void **state)
 	assert_true(stow_collect_labels_selected(&f, l2));
 	assert_false(stow_collect_labels_selected(&f, l3));
 	stow_buf_init(&b, 0);
-	assert_int_equal(stow_collect_selector_string(
-			     json_array_get(f.or_selectors, 1), &b),
-			 0);
+	assert_int_equal(
+	    stow_collect_selector_string(json_array_get(f.or_selectors, 1), &b),
+	    0);
 	assert_string_equal((char *)b.data, "tier");
 	stow_buf_free(&b);
 	stow_collect_filter_free(&f);
@@ -322,10 +327,11 @@ static void test_selectors(void **state)
 
 	/* NotIn matches a missing label; an empty selector matches all. */
 	{
-		json_t *s = json_loads("{\"matchExpressions\":[{\"key\":\"app\","
-				       "\"operator\":\"NotIn\",\"values\":"
-				       "[\"web\"]}]}",
-				       0, NULL);
+		json_t *s =
+		    json_loads("{\"matchExpressions\":[{\"key\":\"app\","
+			       "\"operator\":\"NotIn\",\"values\":"
+			       "[\"web\"]}]}",
+			       0, NULL);
 		json_t *empty = json_object();
 
 		assert_false(stow_collect_selector_match(s, l1));
@@ -346,11 +352,14 @@ static void test_selectors(void **state)
 	json_decref(l3);
 }
 
-static const char *const all_verbs[] = {"create", "delete", "get", "list",
-					"patch", "update", "watch", NULL};
+static const char *const all_verbs[] = {"create", "delete", "get",   "list",
+					"patch",  "update", "watch", NULL};
 static const char *const ro_verbs[] = {"get", "list", NULL};
 
-#define RES(g, r, ns, v) {g, "v1", r, r, r, ns, true, v, NULL, false}
+#define RES(g, r, ns, v)                                                       \
+	{                                                                      \
+		g, "v1", r, r, r, ns, true, v, NULL, false                     \
+	}
 
 static void test_order(void **state)
 {
@@ -374,8 +383,14 @@ static void test_order(void **state)
 	size_t n = sizeof(in) / sizeof(in[0]), m;
 	char gr[128];
 	static const char *const want[] = {
-	    "pods", "persistentvolumeclaims", "persistentvolumes", "configmaps",
-	    "events", "namespaces", "deployments.apps", "widgets.example.com",
+	    "pods",
+	    "persistentvolumeclaims",
+	    "persistentvolumes",
+	    "configmaps",
+	    "events",
+	    "namespaces",
+	    "deployments.apps",
+	    "widgets.example.com",
 	};
 
 	(void)state;
