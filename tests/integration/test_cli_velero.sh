@@ -138,7 +138,8 @@ for cmd in "backup" "backup create" "backup get" "backup describe" "backup logs"
 	"restore describe" "restore logs" "restore delete" "schedule" "schedule create" \
 	"schedule get" "schedule describe" "schedule delete" "schedule pause" \
 	"schedule unpause" "backup-location" "backup-location create" \
-	"backup-location get" "backup-location set" "backup-location delete" "version"; do
+	"backup-location get" "backup-location set" "backup-location delete" "repo" "repo get" \
+	"version"; do
 	# shellcheck disable=SC2086
 	v $cmd --help
 	if [[ $RC == 0 && $OUT == "Usage: velero $cmd"* ]]; then
@@ -387,6 +388,27 @@ v backup logs daily-backup-20240101
 expect_grep 'are not available until it.s finished processing' "$ERR" "seed: backup logs before the backup ran: Velero's message"
 v backup logs backup-name --details
 expect_grep 'backups.velero.io "backup-name" not found' "$ERR" "seed: backup logs --details parses (missing backup reported)"
+
+cat >"$T/repo.yaml" <<'EOF'
+apiVersion: velero.io/v1
+kind: BackupRepository
+metadata:
+  name: app-default-kopia
+  namespace: velero
+  labels:
+    velero.io/storage-location: default
+spec:
+  volumeNamespace: app
+  backupStorageLocation: default
+  repositoryType: kopia
+  maintenanceFrequency: 1h0m0s
+status:
+  phase: Ready
+EOF
+k apply -f "$T/repo.yaml"
+v repo get
+expect_grep '^NAME +STATUS +LAST MAINTENANCE$' "$OUT" "seed: repo get: Velero's columns"
+expect_grep '^app-default-kopia +Ready +<never>$' "$OUT" "seed: repo get: the repository"
 
 echo "== [$(($(date +%s) - ${START:-$(date +%s)})) s] version"
 v version --client-only
