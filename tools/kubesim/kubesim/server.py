@@ -606,6 +606,7 @@ class Handler(BaseHTTPRequestHandler):
                     item = w.q.get(timeout=min(0.5, max(0.01, deadline - now)))
                 except queue.Empty:
                     if self._peer_gone():
+                        self.close_connection = True
                         return
                     continue
                 if item[0] == "CLOSE":
