@@ -348,6 +348,10 @@ fi
 	"$PY" -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["errors"]))')" "results: no errors"
 [[ -s $R1/restore-r1-logs.gz ]] && expect_grep 'restored.*configmaps/app1/cfg' \
 	"$(gz "$R1/restore-r1-logs.gz")" "restore log names the items"
+[[ -s $R1/restore-r1-logs.gz ]] && expect_eq \
+	"namespaces persistentvolumeclaims serviceaccounts secrets configmaps services deployments.apps" \
+	"$(gz "$R1/restore-r1-logs.gz" | sed -n 's/.*msg="restoring resource".* resource=\([^ ]*\).*/\1/p' | xargs)" \
+	"r1 restored the resources in Velero's priority order"
 [[ -s $R1/r1-volumeinfo.json.gz ]] && expect_eq '[]' "$(gz "$R1/r1-volumeinfo.json.gz" | tr -d '\n')" \
 	"volumeinfo is []"
 
@@ -624,6 +628,10 @@ else
 fi
 expect_eq 3 "$(kj app3 widgets.example.com w1 '{.spec.size}')" "the CR is restored after its CRD"
 expect_eq true "$(kj app3 widgets.example.com w1 '{.status.ready}')" "restoreStatus: its status too"
+[[ -s $LOC/restores/r13/restore-r13-logs.gz ]] && expect_eq \
+	"customresourcedefinitions.apiextensions.k8s.io namespaces persistentvolumes persistentvolumeclaims widgets.example.com" \
+	"$(gz "$LOC/restores/r13/restore-r13-logs.gz" | sed -n 's/.*msg="restoring resource".* resource=\([^ ]*\).*/\1/p' | xargs)" \
+	"r13: CRDs first, then namespaces, PVs, PVCs, then the custom resources"
 if [[ -s $LOC/restores/r13/restore-r13-resource-list.json.gz ]]; then
 	rl=$(gz "$LOC/restores/r13/restore-r13-resource-list.json.gz")
 	expect_grep '"apiextensions.k8s.io/v1/CustomResourceDefinition":\["widgets.example.com\(created\)"\]' \
@@ -706,10 +714,13 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 fi
 # A clean stop, so a sanitizer build reports leaks and errors in its log.
 kill -TERM "$SERVER_PID" 2>/dev/null || true
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	kill -0 "$SERVER_PID" 2>/dev/null || break
 	sleep 0.1
 done
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+	note "the server did not stop within 30 s of SIGTERM (a leak report cannot be read)"
+fi
 if grep -Eq 'Sanitizer|runtime error' "$T/server.log"; then
 	fail "sanitizer reports in the server log:"
 	grep -E 'Sanitizer|runtime error' -A12 "$T/server.log" | clip 60
