@@ -17,33 +17,6 @@
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define URL_MAX ((size_t)16 << 10)
 
-static bool dns_label_bucket(const char *b, bool https)
-{
-	size_t n = strlen(b);
-
-	/* Over TLS a '.' in the bucket breaks the wildcard certificate. */
-	if (n < 3 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = b[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || (c == '.' && !https)))
-			return false;
-	}
-	return b[0] != '-' && b[n - 1] != '-';
-}
-
-static bool host_is_ip(const char *host, size_t n)
-{
-	if (n && host[0] == '[')
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
-			return false;
-	return n > 0;
-}
-
 /* The pieces of a URL for key: "scheme://authority" (base), the Host
  * header value (no default port) and the raw path. */
 typedef struct target {
@@ -62,7 +35,7 @@ static int build_target(const stow_s3_config *cfg, const char *ep,
 {
 	bool https = strncasecmp(ep, "https://", 8) == 0;
 	const char *auth;
-	size_t alen, hostlen, hl;
+	size_t alen, hostlen;
 	bool vhost;
 
 	if (!https && strncasecmp(ep, "http://", 7) != 0)
@@ -82,10 +55,7 @@ static int build_target(const stow_s3_config *cfg, const char *ep,
 		hostlen -= 4;
 	else if (!https && alen > 3 && !memcmp(auth + alen - 3, ":80", 3))
 		hostlen -= 3;
-	hl = auth[0] == '[' ? strcspn(auth, "]/") + 1 : strcspn(auth, ":/");
-	vhost = !cfg->path_style && !host_is_ip(auth, hl) &&
-		!(hl == 9 && !strncasecmp(auth, "localhost", 9)) &&
-		dns_label_bucket(cfg->bucket, https);
+	vhost = stow_s3_virtual_host(cfg, auth, https);
 	{
 		/* The endpoint's own path (a gateway under /s3), without
 		 * trailing slashes. */

@@ -113,34 +113,6 @@ static void safe_copy(char *dst, size_t n, const char *src, size_t len)
 	dst[j] = '\0';
 }
 
-static bool dns_label_bucket(const char *b, bool https)
-{
-	size_t n = strlen(b);
-
-	/* Virtual-hosted addressing puts the bucket into the host name, and
-	 * over TLS a '.' breaks the *.s3 wildcard certificate. */
-	if (n < 3 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = b[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || (c == '.' && !https)))
-			return false;
-	}
-	return b[0] != '-' && b[n - 1] != '-';
-}
-
-static bool host_is_ip(const char *host, size_t n)
-{
-	if (n && host[0] == '[')
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
-			return false;
-	return n > 0;
-}
-
 /* --- the minimal XML reader --------------------------------------------- */
 
 /* Called at the end of every element with its name, its parent's name
@@ -2042,16 +2014,7 @@ static int addressing(s3_store *s)
 		hostlen -= 4;
 	else if (!https && alen > 3 && !memcmp(auth + alen - 3, ":80", 3))
 		hostlen -= 3;
-	{
-		size_t hl = strcspn(auth, ":/");
-
-		if (auth[0] == '[')
-			hl = strcspn(auth, "]/") + 1;
-		/* IP literals and localhost cannot carry a bucket label. */
-		vhost = !s->cfg.path_style && !host_is_ip(auth, hl) &&
-			!(hl == 9 && !strncasecmp(auth, "localhost", 9)) &&
-			dns_label_bucket(s->cfg.bucket, https);
-	}
+	vhost = stow_s3_virtual_host(&s->cfg, auth, https);
 	if (vhost) {
 		if (asprintf(&s->base_url, "%s://%s.%.*s",
 			     https ? "https" : "http", s->cfg.bucket, (int)alen,

@@ -71,6 +71,15 @@ int stow_s3_config_parse(stow_s3_config *cfg, const char *location);
 int stow_s3_config_resolve_credentials(stow_s3_config *cfg);
 void stow_s3_config_free(stow_s3_config *cfg);
 
+/* Whether requests for cfg's bucket go to "<bucket>.<authority>"
+ * (virtual-hosted) rather than "<authority>/<bucket>": not when path
+ * style is asked for, the host is an IP literal or localhost, or the
+ * bucket is no DNS label (with a '.' over https, whose wildcard
+ * certificate it would break). authority is "host[:port]..." of the
+ * endpoint URL. */
+bool stow_s3_virtual_host(const stow_s3_config *cfg, const char *authority,
+			  bool https);
+
 /* Open an S3 store (takes a copy of cfg). With create == 0 a missing
  * bucket is STOW_ENOTFOUND ("bucket B does not exist at ENDPOINT"); with
  * create != 0 the bucket must still exist (we never create buckets). */

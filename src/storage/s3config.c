@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -730,4 +731,45 @@ int stow_s3_config_resolve_credentials(stow_s3_config *cfg)
 	    (tok && !cfg->session_token) || !cfg->credentials_source)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	return 0;
+}
+
+static bool dns_label_bucket(const char *b, bool https)
+{
+	size_t n = strlen(b);
+
+	/* Virtual-hosted addressing puts the bucket into the host name, and
+	 * over TLS a '.' breaks the *.s3 wildcard certificate. */
+	if (n < 3 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = b[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || (c == '.' && !https)))
+			return false;
+	}
+	return b[0] != '-' && b[n - 1] != '-';
+}
+
+static bool host_is_ip(const char *host, size_t n)
+{
+	if (n && host[0] == '[')
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
+			return false;
+	return n > 0;
+}
+
+bool stow_s3_virtual_host(const stow_s3_config *cfg, const char *authority,
+			  bool https)
+{
+	size_t hl = authority[0] == '['
+			? strcspn(authority, "]/") + 1
+			: strcspn(authority, ":/");
+
+	/* IP literals and localhost cannot carry a bucket label. */
+	return !cfg->path_style && !host_is_ip(authority, hl) &&
+	       !(hl == 9 && !strncasecmp(authority, "localhost", 9)) &&
+	       dns_label_bucket(cfg->bucket, https);
 }
