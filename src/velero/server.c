@@ -13,6 +13,7 @@
 
 #include "util/err.h"
 #include "velero/controllers.h"
+#include "velero/server_metrics.h"
 #include "velero/workqueue.h"
 
 #define MAX_CONTROLLERS 32
@@ -52,6 +53,7 @@ struct stow_velero_server {
 	size_t nres;
 	ctl_state ctls[MAX_CONTROLLERS];
 	size_t nctls;
+	stow_velero_metrics *metrics; /* server_metrics.h; every replica */
 };
 
 static uint64_t now_ms(void)
@@ -100,6 +102,11 @@ void stow_velero_log(stow_velero_server *srv, int level,
 stow_log *stow_velero_server_logger(stow_velero_server *srv)
 {
 	return srv->log;
+}
+
+stow_metrics *stow_velero_server_metrics(stow_velero_server *srv)
+{
+	return stow_velero_metrics_registry(srv->metrics);
 }
 
 /* --- accessors ------------------------------------------------------------ */
@@ -489,6 +496,11 @@ int stow_velero_server_run(stow_kube *k, const stow_velero_server_opts *o,
 		if (list[i]->resource)
 			rc = add_resource(srv, list[i]->resource);
 	}
+	/* Metrics (server_metrics.c) start before the campaign: every
+	 * replica serves /metrics, leader or not; an address that does not
+	 * parse is fatal. */
+	if (rc == 0)
+		rc = stow_velero_metrics_start(&srv->metrics, srv);
 	if (rc == 0) {
 		stow_velero_log(srv, STOW_VLOG_INFO, NULL, "server starting",
 				"namespace", srv->o.namespace, "identity",
@@ -514,6 +526,7 @@ int stow_velero_server_run(stow_kube *k, const stow_velero_server_opts *o,
 		free(srv->ctls[i].fails);
 		pthread_mutex_destroy(&srv->ctls[i].fail_mu);
 	}
+	stow_velero_metrics_stop(srv->metrics);
 	stow_log_free(srv->log);
 	free(srv);
 	return rc == STOW_EINTR ? 0 : rc;

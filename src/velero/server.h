@@ -29,6 +29,7 @@
 
 #include "kube/kube.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "velero/layout.h"
 
 typedef struct stow_velero_server stow_velero_server;
@@ -116,6 +117,10 @@ void stow_velero_log(stow_velero_server *srv, int level,
 /* The server's logger (stderr, --log-format, --log-level): a parent for
  * per-backup capture loggers (stow_log_capture_new). */
 stow_log *stow_velero_server_logger(stow_velero_server *srv);
+/* The server's metrics registry (borrowed; made at start, before the
+ * campaign, on every replica). Controllers record through the Velero
+ * functions of velero/server_metrics.h rather than use it directly. */
+stow_metrics *stow_velero_server_metrics(stow_velero_server *srv);
 
 /* The storage of a BackupStorageLocation by name (bsl.c): opened from
  * its spec (provider aws: S3 with the credentials Secret; provider
