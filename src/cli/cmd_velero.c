@@ -1346,6 +1346,86 @@ int stow_vcli_gunzip(const stow_buf *in, stow_buf *out)
 	return 0;
 }
 
+/* One side of a Result: {"velero": [..], "cluster": [..], "namespaces":
+ * {"ns": [..]}}, as Velero's describers print it. Untrusted shapes are
+ * skipped. */
+static void print_result_side(const char *title, const json_t *r)
+{
+	static const char *const top[] = {"velero", "Velero:", "cluster",
+					  "Cluster:"};
+	const json_t *nss = json_object_get(r, "namespaces");
+	const char *ns;
+	json_t *msgs;
+	size_t i, j;
+
+	printf("%s:\n", title);
+	for (i = 0; i < 4; i += 2) {
+		const json_t *arr = json_object_get(r, top[i]);
+
+		if (json_array_size(arr) == 0) {
+			printf("  %-12s<none>\n", top[i + 1]);
+			continue;
+		}
+		for (j = 0; j < json_array_size(arr); j++) {
+			const char *m =
+			    json_string_value(json_array_get(arr, j));
+
+			printf("  %-12s", j ? "" : top[i + 1]);
+			stow_cli_print_escaped(stdout, m ? m : "",
+					       strlen(m ? m : ""));
+			fputc('\n', stdout);
+		}
+	}
+	if (json_object_size(nss) == 0) {
+		printf("  %-12s<none>\n", "Namespaces:");
+		return;
+	}
+	printf("  Namespaces:\n");
+	json_object_foreach((json_t *)nss, ns, msgs)
+	{
+		for (j = 0; j < json_array_size(msgs); j++) {
+			const char *m =
+			    json_string_value(json_array_get(msgs, j));
+
+			if (j == 0)
+				printf("    %s:  ", ns);
+			else
+				printf("    %*s", (int)strlen(ns) + 3, "");
+			stow_cli_print_escaped(stdout, m ? m : "",
+					       strlen(m ? m : ""));
+			fputc('\n', stdout);
+		}
+	}
+}
+
+void stow_vcli_describe_results(stow_vcli *v, const char *kind,
+				const char *name)
+{
+	stow_buf raw, plain;
+	json_t *res = NULL;
+
+	stow_buf_init(&raw, 0);
+	stow_buf_init(&plain, 1u << 26);
+	fflush(stdout);
+	if (stow_vcli_download(v, kind, name, 60, false, NULL, &raw) != 0 ||
+	    stow_vcli_gunzip(&raw, &plain) != 0 ||
+	    !json_is_object(res = json_loadb((const char *)plain.data,
+					     plain.len, 0, NULL))) {
+		printf("\n<error getting %s>\n",
+		       strncmp(kind, "Restore", 7) == 0 ? "restore results"
+							: "backup results");
+		goto out;
+	}
+	printf("\n");
+	print_result_side("Warnings", json_object_get(res, "warnings"));
+	printf("\n");
+	print_result_side("Errors", json_object_get(res, "errors"));
+out:
+	json_decref(res);
+	stow_buf_free(&raw);
+	stow_buf_free(&plain);
+}
+
 /* --- version
  * ------------------------------------------------------------------ */
 

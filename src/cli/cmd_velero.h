@@ -181,6 +181,11 @@ void stow_vcli_sleep_ms(long ms);
 int stow_vcli_download(stow_vcli *v, const char *kind, const char *name,
 		       long timeout_s, bool insecure, const char *cacert,
 		       stow_buf *out);
+/* Fetch <kind> (BackupResults / RestoreResults) of name and print its
+ * Warnings and Errors blocks as Velero's describe does (a note when it
+ * cannot be fetched). */
+void stow_vcli_describe_results(stow_vcli *v, const char *kind,
+				const char *name);
 /* Gunzip in (one or more members) into out (capped at 1 GiB). 0 or a
  * STOW_E* code. */
 int stow_vcli_gunzip(const stow_buf *in, stow_buf *out);

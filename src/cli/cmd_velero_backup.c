@@ -986,6 +986,13 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 		printf("\n%-10s%lld\n", "Errors:", stow_vcli_int(st, "errors"));
 		printf("%-10s%lld\n",
 		       "Warnings:", stow_vcli_int(st, "warnings"));
+		/* Velero's --details shows the messages themselves. */
+		if (details && strcmp(phase, "FailedValidation") != 0 &&
+		    (stow_vcli_int(st, "errors") ||
+		     stow_vcli_int(st, "warnings")))
+			stow_vcli_describe_results(
+			    v, "BackupResults",
+			    stow_vcli_str(b, "metadata.name"));
 	}
 	printf("\n");
 	describe_backup_spec(json_object_get(b, "spec"), 0);

@@ -520,7 +520,6 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	stow_buf b;
 	size_t i;
 
-	(void)v;
 	(void)details;
 	stow_vcli_describe_metadata(o);
 	printf("\nPhase:  %s\n", phase);
@@ -551,10 +550,17 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	if (stow_vcli_str(st, "failureReason"))
 		printf("\nFailure reason:  %s\n",
 		       stow_vcli_str(st, "failureReason"));
-	if (restore_phase_done(phase)) {
-		printf("\n%-10s%lld\n", "Errors:", stow_vcli_int(st, "errors"));
-		printf("%-10s%lld\n",
-		       "Warnings:", stow_vcli_int(st, "warnings"));
+	if (restore_phase_done(phase) &&
+	    strcmp(phase, "FailedValidation") != 0) {
+		/* Velero prints the restore's messages whenever there
+		 * are some (RestoreResults from the location). */
+		if (stow_vcli_int(st, "errors") ||
+		    stow_vcli_int(st, "warnings"))
+			stow_vcli_describe_results(
+			    v, "RestoreResults",
+			    stow_vcli_str(o, "metadata.name"));
+		else
+			printf("\nWarnings:  <none>\n\nErrors:  <none>\n");
 	}
 	printf("\nBackup:  %s\n", stow_vcli_str(spec, "backupName")
 				      ? stow_vcli_str(spec, "backupName")

@@ -469,6 +469,19 @@ else
 			pass "restore create --wait: exit 0"
 			k -n app3 get configmap settings -o 'jsonpath={.data.color}'
 			expect_eq blue "$OUT" "restore: the ConfigMap is back under the mapped namespace"
+			v restore describe r-e2e
+			expect_grep '^Phase:  Completed$' "$OUT" "restore describe: Completed"
+			expect_grep '^Warnings:' "$OUT" "restore describe: the Warnings block"
+			# Again onto the restored objects: they exist now, so the
+			# server may warn; describe fetches RestoreResults then.
+			k -n app3 patch configmap settings --type merge -p '{"data":{"color":"red"}}'
+			v restore create r-again --from-backup b2 --namespace-mappings app:app3 --wait
+			v restore describe r-again
+			if grep -q '^  Namespaces:$' <<<"$OUT"; then
+				expect_grep '^    app3:  .*settings' "$OUT" "restore describe: the per-namespace warning from RestoreResults"
+			else
+				expect_grep '^Warnings:  <none>$' "$OUT" "restore describe: no warnings reported"
+			fi
 		else
 			note "restore create --wait: exit $RC (restore controller not ready?): ${OUT:0:300} ${ERR:0:200}"
 		fi
