@@ -11,7 +11,7 @@
 # - a --metrics-address that does not parse: the server exits at once
 #   with a message naming it; a busy port: a warning and the server runs
 #   on; an empty address: no endpoint, a log line saying so;
-# - after a clean stop the port is free again.
+# - after a clean stop (no sanitizer report) the port is free again.
 #
 # Runs itself under tests/kube/with_kubesim.sh. Skips (exit 0 with a note)
 # if kubectl is not installed.
@@ -342,6 +342,8 @@ stop_pid "$PID_B"
 PIDS=()
 for r in a b; do
 	log_lacks "$T/replica-$r.log" 'level=error' "replica-$r logged no errors"
+	log_lacks "$T/replica-$r.log" 'Sanitizer' "replica-$r: no sanitizer report"
+	log_lacks "$T/replica-$r.log" 'runtime error:' "replica-$r: no UBSan report"
 done
 start_server again --metrics-address "127.0.0.1:$P1" --leader-elect false
 if wait_healthz "$P1"; then

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -422,14 +423,14 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
-static volatile int render_stop;
+static atomic_int render_stop;
 
 static void *renderer(void *arg)
 {
 	stow_metrics *m = arg;
 	long n = 0;
 
-	while (!render_stop) {
+	while (!atomic_load(&render_stop)) {
 		stow_buf b;
 
 		stow_buf_init(&b, 0);
@@ -456,7 +457,7 @@ static void test_concurrent_updates(void **state)
 	reg_family(m, "conc_total", STOW_METRIC_COUNTER, by_schedule, "c");
 	reg_family(m, "conc_seconds", STOW_METRIC_HISTOGRAM, by_schedule, "h");
 	reg_family(m, "conc_gauge", STOW_METRIC_GAUGE, NULL, "g");
-	render_stop = 0;
+	atomic_store(&render_stop, 0);
 	assert_int_equal(pthread_create(&r, NULL, renderer, m), 0);
 	for (int i = 0; i < THREADS; i++) {
 		w[i] = (worker){m, i};
@@ -466,7 +467,7 @@ static void test_concurrent_updates(void **state)
 		assert_int_equal(pthread_join(t[i], &ret), 0);
 		assert_null(ret);
 	}
-	render_stop = 1;
+	atomic_store(&render_stop, 1);
 	assert_int_equal(pthread_join(r, &ret), 0);
 	assert_true((intptr_t)ret >= 0);
 	for (int i = 0; i < 4; i++) {
