@@ -993,12 +993,23 @@ int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 	}
 	{
 		stow_kube_list_opts lo = {.label_selector = selector};
-		json_t *list = NULL;
+		json_t *list = NULL, *all;
+		size_t k;
 
 		rc = stow_kube_list(v->k, r, v->namespace, &lo, &list);
 		if (rc < 0)
 			return stow_vcli_fail(v, rc, NULL);
-		json_array_extend(*items, json_object_get(list, "items"));
+		all = json_object_get(list, "items");
+
+		/* Every later step names objects by metadata.name (a
+		 * nameless DELETE would address the whole collection): an
+		 * item without one is not taken. */
+		for (k = 0; k < json_array_size(all); k++) {
+			json_t *it = json_array_get(all, k);
+
+			if (stow_vcli_str(it, "metadata.name"))
+				json_array_append(*items, it);
+		}
 		json_decref(list);
 	}
 	return 0;
@@ -1006,9 +1017,11 @@ int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 
 void stow_vcli_describe_metadata(const json_t *o)
 {
-	printf("%-14s%s\n", "Name:", stow_vcli_str(o, "metadata.name"));
-	printf("%-14s%s\n",
-	       "Namespace:", stow_vcli_str(o, "metadata.namespace"));
+	const char *name = stow_vcli_str(o, "metadata.name");
+	const char *ns = stow_vcli_str(o, "metadata.namespace");
+
+	printf("%-14s%s\n", "Name:", name ? name : "");
+	printf("%-14s%s\n", "Namespace:", ns ? ns : "");
 	stow_vcli_print_map_block("Labels:", 14,
 				  stow_vcli_get(o, "metadata.labels"));
 	stow_vcli_print_map_block("Annotations:", 14,

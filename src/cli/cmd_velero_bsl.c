@@ -530,12 +530,15 @@ static int bsl_delete(stow_cli *cli, int argc, char **argv)
 					   &list) < 0)
 				continue;
 			its = json_object_get(list, "items");
-			for (j = 0; j < json_array_size(its); j++)
-				stow_kube_delete(
-				    v.k, dep[d], v.namespace,
-				    stow_vcli_str(json_array_get(its, j),
-						  "metadata.name"),
-				    NULL, NULL);
+			for (j = 0; j < json_array_size(its); j++) {
+				const char *dn = stow_vcli_str(
+				    json_array_get(its, j), "metadata.name");
+
+				if (dn)
+					stow_kube_delete(v.k, dep[d],
+							 v.namespace, dn, NULL,
+							 NULL);
+			}
 			if (json_array_size(its))
 				printf("%s associated with backup storage "
 				       "location \"%s\" deleted "
