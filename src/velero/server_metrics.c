@@ -1,10 +1,13 @@
 /* Velero's server metrics on the registry (server_metrics.h). */
 #include "velero/server_metrics.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "util/cron.h"
 #include "util/err.h"
 #include "velero/metrics_http.h"
 
@@ -309,6 +312,52 @@ void stow_velero_metrics_backup_done(stow_velero_server *srv,
 		    (double)tarball_bytes);
 }
 
+/* Kubernetes' metav1.Time, "2026-11-25T17:40:46Z" (always UTC), as Unix
+ * seconds; -1 when absent or in another form. */
+static int64_t object_time(const json_t *section, const char *key)
+{
+	const char *s = json_string_value(json_object_get(section, key));
+	int y, mo, d, h, mi, sec, n = 0;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
+		   &n) != 6 ||
+	    n == 0 || s[n] || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	return stow_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+	       sec;
+}
+
+/* A non-negative integer field, or -1. */
+static long long object_count(const json_t *section, const char *key)
+{
+	const json_t *v = json_object_get(section, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0
+		   ? (long long)json_integer_value(v)
+		   : -1;
+}
+
+void stow_velero_metrics_backup_finished(stow_velero_server *srv,
+					 const json_t *backup,
+					 long long tarball_bytes)
+{
+	const json_t *st = json_object_get(backup, "status");
+	int64_t start = object_time(st, "startTimestamp");
+	int64_t end = object_time(st, "completionTimestamp");
+	long long items =
+	    object_count(json_object_get(st, "progress"), "totalItems");
+	long long errors = object_count(st, "errors");
+	long long warnings = object_count(st, "warnings");
+
+	stow_velero_metrics_backup_done(
+	    srv, stow_velero_metrics_backup_schedule(backup),
+	    json_string_value(json_object_get(st, "phase")),
+	    start >= 0 && end >= start ? (double)(end - start) : -1,
+	    (long)items, (long)errors, (long)warnings, tarball_bytes);
+}
+
 /* --- deletions ----------------------------------------------------------- */
 
 void stow_velero_metrics_deletion_attempt(stow_velero_server *srv,
@@ -353,6 +402,15 @@ void stow_velero_metrics_restore_done(stow_velero_server *srv,
 		inc(srv, "velero_restore_failed_total", schedule);
 	else if (!strcmp(p, "FailedValidation"))
 		stow_velero_metrics_restore_validation_failed(srv, schedule);
+}
+
+void stow_velero_metrics_restore_finished(stow_velero_server *srv,
+					  const json_t *restore)
+{
+	stow_velero_metrics_restore_done(
+	    srv, stow_velero_metrics_restore_schedule(restore),
+	    json_string_value(
+		json_object_get(json_object_get(restore, "status"), "phase")));
 }
 
 /* --- locations and totals ------------------------------------------------ */

@@ -89,6 +89,16 @@ void stow_velero_metrics_backup_done(stow_velero_server *srv,
 				     double duration_s, long items, long errors,
 				     long warnings, long long tarball_bytes);
 
+/* The same read off the Backup as it is written with its final phase:
+ * schedule from the label, status.phase, duration from
+ * status.startTimestamp to status.completionTimestamp, items from
+ * status.progress.totalItems, status.errors, status.warnings. Missing
+ * fields count as unknown. tarball_bytes: the size of <name>.tar.gz, < 0
+ * if unknown. The one call a controller needs when a backup ends. */
+void stow_velero_metrics_backup_finished(stow_velero_server *srv,
+					 const json_t *backup,
+					 long long tarball_bytes);
+
 /* --- deletions (DeleteBackupRequest) ------------------------------------ */
 
 /* Deleting a backup starts (phase InProgress). */
@@ -110,6 +120,11 @@ void stow_velero_metrics_restore_validation_failed(stow_velero_server *srv,
 /* It ended: phase "Completed", "PartiallyFailed" or "Failed". */
 void stow_velero_metrics_restore_done(stow_velero_server *srv,
 				      const char *schedule, const char *phase);
+
+/* The same read off the Restore as written with its final phase
+ * (schedule from spec.scheduleName, status.phase). */
+void stow_velero_metrics_restore_finished(stow_velero_server *srv,
+					  const json_t *restore);
 
 /* --- locations and totals ----------------------------------------------- */
 

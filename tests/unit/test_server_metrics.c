@@ -305,6 +305,65 @@ static void test_restores_deletions_locations(void **state)
 	fake_stop(srv);
 }
 
+/* The object forms read what the controllers write. */
+static void test_from_objects(void **state)
+{
+	stow_velero_server *srv = fake_start("");
+	json_t *b = json_pack(
+	    "{s:{s:{s:s}},s:{s:s,s:s,s:s,s:i,s:i,s:{s:i,s:i}}}", "metadata",
+	    "labels", "velero.io/schedule-name", "hourly", "status", "phase",
+	    "PartiallyFailed", "startTimestamp", "2026-11-25T10:00:00Z",
+	    "completionTimestamp", "2026-11-25T10:07:30Z", "errors", 2,
+	    "warnings", 1, "progress", "totalItems", 40, "itemsBackedUp", 38);
+	json_t *odd = json_pack("{s:{s:s,s:s}}", "status", "phase", "Completed",
+				"startTimestamp", "yesterday");
+	json_t *r = json_pack("{s:{s:s},s:{s:s}}", "spec", "scheduleName",
+			      "hourly", "status", "phase", "Failed");
+	char *t;
+
+	(void)state;
+	stow_velero_metrics_backup_finished(srv, b, 1234567);
+	stow_velero_metrics_backup_finished(srv, odd, -1);
+	stow_velero_metrics_restore_finished(srv, r);
+	stow_velero_metrics_backup_finished(srv, NULL, -1);
+	stow_velero_metrics_restore_finished(srv, NULL);
+	t = text(srv);
+	expect_sample(
+	    t, "velero_backup_partial_failure_total{schedule=\"hourly\"}", "1");
+	expect_sample(t,
+		      "velero_backup_duration_seconds_sum{schedule=\"hourly\"}",
+		      "450");
+	expect_sample(t,
+		      "velero_backup_duration_seconds_bucket{schedule="
+		      "\"hourly\",le=\"600\"}",
+		      "1");
+	expect_sample(t,
+		      "velero_backup_duration_seconds_bucket{schedule="
+		      "\"hourly\",le=\"300\"}",
+		      "0");
+	expect_sample(t, "velero_backup_items_total{schedule=\"hourly\"}",
+		      "40");
+	expect_sample(t, "velero_backup_items_errors{schedule=\"hourly\"}",
+		      "2");
+	expect_sample(t, "velero_backup_warning_total{schedule=\"hourly\"}",
+		      "1");
+	expect_sample(t,
+		      "velero_backup_tarball_size_bytes{schedule=\"hourly\"}",
+		      "1234567");
+	/* Unparsable times: counted, no duration. */
+	expect_sample(t, "velero_backup_success_total{schedule=\"\"}", "1");
+	expect_sample(t, "velero_backup_duration_seconds_count{schedule=\"\"}",
+		      NULL);
+	expect_sample(t, "velero_backup_items_total{schedule=\"\"}", NULL);
+	expect_sample(t, "velero_restore_failed_total{schedule=\"hourly\"}",
+		      "1");
+	free(t);
+	json_decref(b);
+	json_decref(odd);
+	json_decref(r);
+	fake_stop(srv);
+}
+
 static void test_schedule_helpers(void **state)
 {
 	json_t *b = json_pack("{s:{s:{s:s}}}", "metadata", "labels",
@@ -360,6 +419,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_backups),
 	    cmocka_unit_test(test_restores_deletions_locations),
+	    cmocka_unit_test(test_from_objects),
 	    cmocka_unit_test(test_schedule_helpers),
 	    cmocka_unit_test(test_start_addresses),
 	};
