@@ -143,6 +143,7 @@ for cmd in "backup" "backup create" "backup get" "backup describe" "backup logs"
 	"schedule get" "schedule describe" "schedule delete" "schedule pause" \
 	"schedule unpause" "backup-location" "backup-location create" \
 	"backup-location get" "backup-location set" "backup-location delete" "repo" "repo get" \
+	"client" "client config" "client config get" "client config set" \
 	"version"; do
 	# shellcheck disable=SC2086
 	v $cmd --help
@@ -322,13 +323,18 @@ v backup get -n elsewhere
 expect_eq "" "$(printf '%s' "$OUT" | sed 1d)" "backup get -n elsewhere: another namespace (empty)"
 VELERO_NAMESPACE=elsewhere v backup get b1
 expect_eq 5 "$RC" "VELERO_NAMESPACE picks the namespace"
-mkdir -p "$HOME/.config/velero"
-echo '{"namespace":"elsewhere"}' >"$HOME/.config/velero/config.json"
+vok "client config set namespace=elsewhere" client config set namespace=elsewhere
+expect_eq "elsewhere" "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["namespace"])' "$HOME/.config/velero/config.json" 2>&1)" \
+	"client config set: writes Velero's config.json"
+v client config get namespace features
+expect_eq $'namespace: elsewhere\nfeatures: <NOT SET>' "$OUT" "client config get: Velero's form"
 v backup get b1
 expect_eq 5 "$RC" "the client config's namespace is used"
 v backup get b1 -n velero
 expect_eq 0 "$RC" "-n overrides the client config"
-rm -f "$HOME/.config/velero/config.json"
+vok "client config set namespace= (removes it)" client config set namespace=
+v backup get b1
+expect_eq 0 "$RC" "without the key the namespace is velero again"
 
 echo "== [$(($(date +%s) - ${START:-$(date +%s)})) s] delete"
 VIN=$T/no
