@@ -259,6 +259,19 @@ void stow_velero_metrics_schedule_interval(stow_velero_server *srv,
 	    seconds);
 }
 
+void stow_velero_metrics_schedule_seen(stow_velero_server *srv,
+				       const char *schedule,
+				       const stow_cron *cron)
+{
+	int64_t a, b;
+
+	stow_velero_metrics_schedule_init(srv, schedule);
+	if (cron && stow_cron_next(cron, (int64_t)time(NULL), &a) == 0 &&
+	    stow_cron_next(cron, a, &b) == 0 && b > a)
+		stow_velero_metrics_schedule_interval(srv, schedule,
+						      (double)(b - a));
+}
+
 /* --- backups ------------------------------------------------------------- */
 
 void stow_velero_metrics_backup_attempt(stow_velero_server *srv,
@@ -386,6 +399,7 @@ void stow_velero_metrics_restore_attempt(stow_velero_server *srv,
 void stow_velero_metrics_restore_validation_failed(stow_velero_server *srv,
 						   const char *schedule)
 {
+	inc(srv, "velero_restore_attempt_total", schedule);
 	inc(srv, "velero_restore_validation_failed_total", schedule);
 }
 
@@ -401,7 +415,7 @@ void stow_velero_metrics_restore_done(stow_velero_server *srv,
 	else if (!strcmp(p, "Failed"))
 		inc(srv, "velero_restore_failed_total", schedule);
 	else if (!strcmp(p, "FailedValidation"))
-		stow_velero_metrics_restore_validation_failed(srv, schedule);
+		inc(srv, "velero_restore_validation_failed_total", schedule);
 }
 
 void stow_velero_metrics_restore_finished(stow_velero_server *srv,
@@ -411,6 +425,18 @@ void stow_velero_metrics_restore_finished(stow_velero_server *srv,
 	    srv, stow_velero_metrics_restore_schedule(restore),
 	    json_string_value(
 		json_object_get(json_object_get(restore, "status"), "phase")));
+}
+
+void stow_velero_metrics_restore_ended(stow_velero_server *srv, const char *ns,
+				       const char *name, const char *phase)
+{
+	json_t *r = srv && name
+			? stow_velero_server_get(srv, "restores", ns, name)
+			: NULL;
+
+	stow_velero_metrics_restore_done(
+	    srv, stow_velero_metrics_restore_schedule(r), phase);
+	json_decref(r);
 }
 
 /* --- locations and totals ------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "util/cron.h"
 #include "util/metrics.h"
 #include "velero/server.h"
 
@@ -66,6 +67,11 @@ void stow_velero_metrics_schedule_forget(stow_velero_server *srv,
 void stow_velero_metrics_schedule_interval(stow_velero_server *srv,
 					   const char *schedule,
 					   double seconds);
+/* Both for a valid schedule: init, and the interval between the next two
+ * activations of cron after now (cron may be NULL: init only). */
+void stow_velero_metrics_schedule_seen(stow_velero_server *srv,
+				       const char *schedule,
+				       const stow_cron *cron);
 
 /* --- backups ------------------------------------------------------------ */
 
@@ -110,11 +116,11 @@ void stow_velero_metrics_deletion_done(stow_velero_server *srv,
 
 /* --- restores ----------------------------------------------------------- */
 
-/* A restore is picked up (phase New), before validation: Velero counts
- * FailedValidation restores as attempts too. */
+/* A valid restore starts (phase InProgress). */
 void stow_velero_metrics_restore_attempt(stow_velero_server *srv,
 					 const char *schedule);
-/* It failed validation. */
+/* A restore failed validation: counted as an attempt too, as Velero
+ * counts every restore it picks up (so do not also call _attempt). */
 void stow_velero_metrics_restore_validation_failed(stow_velero_server *srv,
 						   const char *schedule);
 /* It ended: phase "Completed", "PartiallyFailed" or "Failed". */
@@ -125,6 +131,11 @@ void stow_velero_metrics_restore_done(stow_velero_server *srv,
  * (schedule from spec.scheduleName, status.phase). */
 void stow_velero_metrics_restore_finished(stow_velero_server *srv,
 					  const json_t *restore);
+/* The same by key, the schedule read from the informer's copy of
+ * restores ns/name ("" if it is gone): for code that no longer holds the
+ * object. */
+void stow_velero_metrics_restore_ended(stow_velero_server *srv, const char *ns,
+				       const char *name, const char *phase);
 
 /* --- locations and totals ----------------------------------------------- */
 

@@ -70,6 +70,17 @@ json_t *stow_velero_server_list(stow_velero_server *srv, const char *plural)
 	return a;
 }
 
+/* restores velero/from-hourly exists, from schedule "hourly". */
+json_t *stow_velero_server_get(stow_velero_server *srv, const char *plural,
+			       const char *ns, const char *name)
+{
+	(void)srv;
+	if (strcmp(plural, "restores") || !ns || strcmp(ns, "velero") ||
+	    strcmp(name, "from-hourly"))
+		return NULL;
+	return json_pack("{s:{s:s}}", "spec", "scheduleName", "hourly");
+}
+
 static stow_velero_server *fake_start(const char *address)
 {
 	stow_velero_server *srv = calloc(1, sizeof(*srv));
@@ -248,7 +259,7 @@ static void test_restores_deletions_locations(void **state)
 	stow_velero_metrics_restore_done(srv, "daily", "PartiallyFailed");
 	stow_velero_metrics_restore_attempt(srv, "daily");
 	stow_velero_metrics_restore_done(srv, "daily", "Failed");
-	stow_velero_metrics_restore_attempt(srv, "daily");
+	/* counts as an attempt too */
 	stow_velero_metrics_restore_validation_failed(srv, "daily");
 	stow_velero_metrics_deletion_attempt(srv, "daily");
 	stow_velero_metrics_deletion_done(srv, "daily", true);
@@ -325,6 +336,10 @@ static void test_from_objects(void **state)
 	stow_velero_metrics_backup_finished(srv, b, 1234567);
 	stow_velero_metrics_backup_finished(srv, odd, -1);
 	stow_velero_metrics_restore_finished(srv, r);
+	stow_velero_metrics_restore_ended(srv, "velero", "from-hourly",
+					  "Completed");
+	stow_velero_metrics_restore_ended(srv, "velero", "gone", "Completed");
+	stow_velero_metrics_restore_ended(srv, NULL, NULL, "Completed");
 	stow_velero_metrics_backup_finished(srv, NULL, -1);
 	stow_velero_metrics_restore_finished(srv, NULL);
 	t = text(srv);
@@ -357,10 +372,45 @@ static void test_from_objects(void **state)
 	expect_sample(t, "velero_backup_items_total{schedule=\"\"}", NULL);
 	expect_sample(t, "velero_restore_failed_total{schedule=\"hourly\"}",
 		      "1");
+	expect_sample(t, "velero_restore_success_total{schedule=\"hourly\"}",
+		      "1");
+	expect_sample(t, "velero_restore_success_total{schedule=\"\"}", "2");
 	free(t);
 	json_decref(b);
 	json_decref(odd);
 	json_decref(r);
+	fake_stop(srv);
+}
+
+static void test_schedule_seen(void **state)
+{
+	stow_velero_server *srv = fake_start("");
+	stow_cron *hourly = NULL, *daily = NULL;
+	char *t;
+
+	(void)state;
+	assert_int_equal(stow_cron_parse(&hourly, "@every 1h"), 0);
+	assert_int_equal(stow_cron_parse(&daily, "CRON_TZ=UTC 0 3 * * *"), 0);
+	stow_velero_metrics_schedule_seen(srv, "hourly", hourly);
+	stow_velero_metrics_schedule_seen(srv, "daily", daily);
+	stow_velero_metrics_schedule_seen(srv, "broken", NULL);
+	t = text(srv);
+	expect_sample(
+	    t, "velero_schedule_expected_interval_seconds{schedule=\"hourly\"}",
+	    "3600");
+	expect_sample(
+	    t, "velero_schedule_expected_interval_seconds{schedule=\"daily\"}",
+	    "86400");
+	expect_sample(
+	    t, "velero_schedule_expected_interval_seconds{schedule=\"broken\"}",
+	    NULL);
+	expect_sample(t, "velero_backup_failure_total{schedule=\"broken\"}",
+		      "0");
+	expect_sample(t, "velero_restore_attempt_total{schedule=\"daily\"}",
+		      "0");
+	free(t);
+	stow_cron_free(hourly);
+	stow_cron_free(daily);
 	fake_stop(srv);
 }
 
@@ -420,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_backups),
 	    cmocka_unit_test(test_restores_deletions_locations),
 	    cmocka_unit_test(test_from_objects),
+	    cmocka_unit_test(test_schedule_seen),
 	    cmocka_unit_test(test_schedule_helpers),
 	    cmocka_unit_test(test_start_addresses),
 	};
