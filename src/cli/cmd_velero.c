@@ -151,7 +151,6 @@ int stow_vcli_fail(stow_vcli *v, int rc, const char *hint)
 {
 	const char *msg = stow_err_msg();
 
-	(void)v;
 	fputs("An error occurred: ", stderr);
 	if (msg == NULL || msg[0] == 0)
 		msg = stow_err_name(rc);
@@ -167,6 +166,26 @@ int stow_vcli_fail(stow_vcli *v, int rc, const char *hint)
 	}
 	stow_cli_print_escaped(stderr, msg, strlen(msg));
 	fputc('\n', stderr);
+	if (rc == STOW_ENOTFOUND && hint == NULL) {
+		/* Say how to see what exists. */
+		static const char *const nouns[][2] = {
+		    {"backups.velero.io \"", "backup"},
+		    {"restores.velero.io \"", "restore"},
+		    {"schedules.velero.io \"", "schedule"},
+		    {"backupstoragelocations.velero.io \"", "backup-location"},
+		    {"backuprepositories.velero.io \"", "repo"},
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+			if (strncmp(msg, nouns[i][0], strlen(nouns[i][0])) ==
+			    0) {
+				fprintf(stderr,
+					"(list them with `%s %s get`)\n",
+					v->cli->prog, nouns[i][1]);
+				break;
+			}
+	}
 	if (rc == STOW_ENOTFOUND &&
 	    strstr(msg, "could not find the requested resource"))
 		hint = "(the velero.io CRDs are not installed in this cluster: "
@@ -784,7 +803,6 @@ void stow_vcli_print_table(const json_t *rows)
 				stow_cli_escape(&line, s, strlen(s));
 				break;
 			}
-			have = line.len;
 			stow_cli_escape(&line, s, strlen(s));
 			have = text_width(s);
 			while (have++ < w)

@@ -374,12 +374,7 @@ static int validate_spec_opts(stow_vcli *v, const backup_spec_opts *o)
 		rc = stow_kube_get(v->k, r, v->namespace, o->location, &bsl);
 		json_decref(bsl);
 		if (rc < 0)
-			return stow_vcli_fail(
-			    v, rc,
-			    rc == STOW_ENOTFOUND
-				? "(list the locations with `velero "
-				  "backup-location get`)"
-				: NULL);
+			return stow_vcli_fail(v, rc, NULL);
 	}
 	for (i = 0; i < json_array_size(o->vsl); i++) {
 		json_t *vsl = NULL;

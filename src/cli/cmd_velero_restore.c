@@ -363,14 +363,7 @@ static int restore_create(stow_cli *cli, int argc, char **argv)
 			   o.from_backup ? o.from_backup : o.from_schedule,
 			   &src);
 	if (rc < 0) {
-		ex = stow_vcli_fail(
-		    &v, rc,
-		    rc == STOW_ENOTFOUND
-			? (o.from_backup ? "(list the backups with `velero "
-					   "backup get`)"
-					 : "(list the schedules with `velero "
-					   "schedule get`)")
-			: NULL);
+		ex = stow_vcli_fail(&v, rc, NULL);
 		goto out;
 	}
 	restore =

@@ -318,7 +318,7 @@ expect_grep '^Label selector:  app=web$' "$OUT" "backup describe: selector"
 expect_grep '^TTL:  24h0m0s$' "$OUT" "backup describe: TTL"
 v backup get nope
 expect_eq 5 "$RC" "backup get of a missing backup: exit 5"
-expect_eq 'An error occurred: backups.velero.io "nope" not found' "$ERR" "backup get of a missing backup: Velero's message"
+expect_eq $'An error occurred: backups.velero.io "nope" not found\n(list them with `velero backup get`)' "$ERR" "backup get of a missing backup: Velero's message and what to do"
 v backup get -n elsewhere
 expect_eq "" "$(printf '%s' "$OUT" | sed 1d)" "backup get -n elsewhere: another namespace (empty)"
 VELERO_NAMESPACE=elsewhere v backup get b1
