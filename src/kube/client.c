@@ -26,6 +26,7 @@
 
 #include "crypto/crypto.h"
 #include "kube/kube_internal.h"
+#include "util/curlpool.h"
 #include "util/err.h"
 
 #define POOL_MAX 16
@@ -53,11 +54,7 @@ struct stow_kube {
 	char *user_agent;
 	char *url_base; /* cfg->server, with tls-server-name as its host */
 	struct curl_slist *connect_to; /* routes that name to the server */
-	pthread_mutex_t pool_mu;
-	CURL *idle[POOL_MAX];
-	size_t nidle;
-	CURLSH *share;
-	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	stow_curl_pool *pool; /* handles, shared DNS cache and TLS sessions */
 	/* token bucket */
 	pthread_mutex_t rate_mu;
 	double qps, burst, tokens;
@@ -119,56 +116,6 @@ static void secret_free(char *s)
 
 /* ---- curl plumbing ------------------------------------------------------ */
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
-{
-	stow_kube *k = ud;
-
-	(void)h;
-	(void)a;
-	if ((int)d >= 0 && (int)d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_lock(&k->share_mu[d]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data d, void *ud)
-{
-	stow_kube *k = ud;
-
-	(void)h;
-	if ((int)d >= 0 && (int)d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_unlock(&k->share_mu[d]);
-}
-
-static CURL *handle_take(stow_kube *k)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&k->pool_mu);
-	if (k->nidle)
-		h = k->idle[--k->nidle];
-	pthread_mutex_unlock(&k->pool_mu);
-	return h ? h : curl_easy_init();
-}
-
-static void handle_give(stow_kube *k, CURL *h)
-{
-	pthread_mutex_lock(&k->pool_mu);
-	if (k->nidle < POOL_MAX) {
-		k->idle[k->nidle++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&k->pool_mu);
-	if (h)
-		curl_easy_cleanup(h);
-}
-
 static int set_blob(CURL *h, CURLoption opt, const char *pem)
 {
 	struct curl_blob b = {(void *)pem, strlen(pem), CURL_BLOB_COPY};
@@ -197,7 +144,7 @@ int stow_kube_curl_setup(stow_kube *k, CURL *h)
 			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(h, CURLOPT_USERAGENT, k->user_agent);
-	curl_easy_setopt(h, CURLOPT_SHARE, k->share);
+	stow_curl_pool_share(k->pool, h);
 	if (k->connect_to)
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, k->connect_to);
 	if (c->insecure_skip_tls_verify) {
@@ -625,7 +572,7 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 		*code = rc;
 		return OUT_FAIL;
 	}
-	h = handle_take(k);
+	h = stow_curl_pool_take(k->pool);
 	if (!h) {
 		curl_slist_free_all(sl);
 		*code = stow_err_set(STOW_ENOMEM, "curl_easy_init failed");
@@ -634,7 +581,7 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	curl_easy_reset(h);
 	if ((rc = stow_kube_curl_setup(k, h)) < 0) {
 		curl_slist_free_all(sl);
-		handle_give(k, h);
+		stow_curl_pool_give(k->pool, h);
 		*code = rc;
 		return OUT_FAIL;
 	}
@@ -663,7 +610,7 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(sl);
-	handle_give(k, h);
+	stow_curl_pool_give(k->pool, h);
 	if (r->too_big) {
 		*code =
 		    stow_err_set(STOW_ENOMEM, "%s: reply larger than %zu bytes",
@@ -899,18 +846,14 @@ int stow_kube_new(stow_kube **out, const stow_kube_config *cfg)
 		return stow_err_set(STOW_EINVAL,
 				    "kube client: no server in the "
 				    "configuration");
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return stow_err_set(STOW_EIO, "curl_global_init: %s",
-				    curl_easy_strerror(global_rc));
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
-	pthread_mutex_init(&k->pool_mu, NULL);
 	pthread_mutex_init(&k->rate_mu, NULL);
 	pthread_mutex_init(&k->cred_mu, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&k->share_mu[i], NULL);
+	rc = stow_curl_pool_new(&k->pool, POOL_MAX);
+	if (rc < 0)
+		goto fail;
 	rc = stow_kube_config_dup(&k->cfg, cfg);
 	if (rc < 0)
 		goto fail;
@@ -934,20 +877,6 @@ int stow_kube_new(stow_kube **out, const stow_kube_config *cfg)
 	k->user_agent = k->cfg->user_agent;
 	if ((rc = routing(k)) < 0 || (rc = stow_kube_disco_new(&k->disco)) < 0)
 		goto fail;
-	k->share = curl_share_init();
-	if (!k->share ||
-	    curl_share_setopt(k->share, CURLSHOPT_LOCKFUNC, share_lock) !=
-		CURLSHE_OK ||
-	    curl_share_setopt(k->share, CURLSHOPT_UNLOCKFUNC, share_unlock) !=
-		CURLSHE_OK ||
-	    curl_share_setopt(k->share, CURLSHOPT_USERDATA, k) != CURLSHE_OK ||
-	    curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
-		CURLSHE_OK ||
-	    curl_share_setopt(k->share, CURLSHOPT_SHARE,
-			      CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
-		rc = stow_err_set(STOW_ENOMEM, "curl_share_init failed");
-		goto fail;
-	}
 	*out = k;
 	return 0;
 fail:
@@ -959,21 +888,15 @@ void stow_kube_free(stow_kube *k)
 {
 	if (!k)
 		return;
-	for (size_t i = 0; i < k->nidle; i++)
-		curl_easy_cleanup(k->idle[i]);
-	if (k->share)
-		curl_share_cleanup(k->share);
+	stow_curl_pool_free(k->pool);
 	curl_slist_free_all(k->connect_to);
 	free(k->url_base);
 	secret_free(k->file_token);
 	stow_kube_exec_cred_clear(&k->exec);
 	stow_kube_disco_free(k->disco);
 	stow_kube_config_free(k->cfg);
-	pthread_mutex_destroy(&k->pool_mu);
 	pthread_mutex_destroy(&k->rate_mu);
 	pthread_mutex_destroy(&k->cred_mu);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&k->share_mu[i]);
 	free(k);
 }
 

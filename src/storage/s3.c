@@ -28,6 +28,7 @@
 
 #include "crypto/crypto.h"
 #include "storage/sigv4.h"
+#include "util/curlpool.h"
 #include "util/err.h"
 
 #define KEY_MAX 1024
@@ -56,11 +57,7 @@ typedef struct s3_store {
 	char *path_base;  /* raw path before the object key: endpoint path
 			   * plus "/BUCKET" in path style; may be "" */
 	char *key_prefix; /* "PREFIX/" or "" */
-	pthread_mutex_t pool_mu;
-	CURL *idle[POOL_MAX];
-	size_t nidle;
-	CURLSH *share;
-	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	stow_curl_pool *pool; /* handles, shared DNS cache and TLS sessions */
 } s3_store;
 
 static const stow_store_ops s3_ops;
@@ -601,48 +598,6 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
-{
-	s3_store *s = ud;
-
-	(void)h;
-	(void)a;
-	if ((int)d >= 0 && (int)d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_lock(&s->share_mu[d]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data d, void *ud)
-{
-	s3_store *s = ud;
-
-	(void)h;
-	if ((int)d >= 0 && (int)d < CURL_LOCK_DATA_LAST)
-		pthread_mutex_unlock(&s->share_mu[d]);
-}
-
-static CURL *handle_take(s3_store *s)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&s->pool_mu);
-	if (s->nidle)
-		h = s->idle[--s->nidle];
-	pthread_mutex_unlock(&s->pool_mu);
-	return h ? h : curl_easy_init();
-}
-
-static void handle_give(s3_store *s, CURL *h)
-{
-	pthread_mutex_lock(&s->pool_mu);
-	if (s->nidle < POOL_MAX) {
-		s->idle[s->nidle++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&s->pool_mu);
-	if (h)
-		curl_easy_cleanup(h);
-}
-
 /* The raw (unencoded) request path of key, or of the bucket if NULL. */
 static int raw_path(const s3_store *s, const char *key, stow_buf *out)
 {
@@ -811,7 +766,7 @@ static outcome perform_once(s3_store *s, CURL *h, const req *q, resp *r,
 		return OUT_FAIL;
 	}
 
-	curl_easy_reset(h);
+	stow_curl_pool_reset(s->pool, h);
 	curl_easy_setopt(h, CURLOPT_URL, (char *)url.data);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -832,7 +787,6 @@ static outcome perform_once(s3_store *s, CURL *h, const req *q, resp *r,
 #endif
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "stowage/" STOW_VERSION);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_SHARE, s->share);
 	if (s->cfg.insecure_skip_verify) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -1055,7 +1009,7 @@ static int run(s3_store *s, const req *q, resp *r)
 		r->q = q;
 		if (q->sink)
 			q->sink->len = sink_start;
-		h = handle_take(s);
+		h = stow_curl_pool_take(s->pool);
 		if (!h) {
 			stow_buf_free(&r->err_body);
 			return stow_err_set(STOW_ENOMEM,
@@ -1063,7 +1017,7 @@ static int run(s3_store *s, const req *q, resp *r)
 		}
 		o = perform_once(s, h, q, r,
 				 left < timeout_ms ? left : timeout_ms, &code);
-		handle_give(s, h);
+		stow_curl_pool_give(s->pool, h);
 		made++;
 		if (o == OUT_DONE) {
 			if (status_ok(r) ||
@@ -1922,13 +1876,7 @@ static void s3_close(stow_store *st)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nidle; i++)
-		curl_easy_cleanup(s->idle[i]);
-	if (s->share)
-		curl_share_cleanup(s->share);
-	pthread_mutex_destroy(&s->pool_mu);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&s->share_mu[i]);
+	stow_curl_pool_free(s->pool);
 	stow_s3_config_free(&s->cfg);
 	free(s->base_url);
 	free(s->host);
@@ -1953,14 +1901,6 @@ static const stow_store_ops s3_ops = {
     .put_abort = s3_put_abort,
     .list_shallow = s3_list_shallow,
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static char *dup_or_null(const char *s, bool *fail)
 {
@@ -2063,18 +2003,15 @@ int stow_store_s3_open(stow_store **out, const stow_s3_config *cfg, int create)
 	    strncmp(cfg->endpoint, "https://", 8) != 0)
 		return stow_err_set(STOW_EINVAL,
 				    "S3 endpoint must be http:// or https://");
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return stow_err_set(STOW_EIO, "curl_global_init: %s",
-				    curl_easy_strerror(global_rc));
-
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
-	pthread_mutex_init(&s->pool_mu, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&s->share_mu[i], NULL);
 	s->base.ops = &s3_ops;
+	rc = stow_curl_pool_new(&s->pool, POOL_MAX);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
 	rc = copy_config(&s->cfg, cfg);
 	if (rc < 0) {
 		memset(&s->cfg, 0, sizeof(s->cfg));
@@ -2099,22 +2036,6 @@ int stow_store_s3_open(stow_store **out, const stow_s3_config *cfg, int create)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	}
 	rc = addressing(s);
-	if (rc == 0) {
-		s->share = curl_share_init();
-		if (!s->share ||
-		    curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC,
-				      share_lock) != CURLSHE_OK ||
-		    curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC,
-				      share_unlock) != CURLSHE_OK ||
-		    curl_share_setopt(s->share, CURLSHOPT_USERDATA, s) !=
-			CURLSHE_OK ||
-		    curl_share_setopt(s->share, CURLSHOPT_SHARE,
-				      CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-		    curl_share_setopt(s->share, CURLSHOPT_SHARE,
-				      CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
-			rc =
-			    stow_err_set(STOW_ENOMEM, "curl_share_init failed");
-	}
 	if (rc < 0) {
 		s3_close(&s->base);
 		return rc;
