@@ -13,7 +13,8 @@
 # --wait` ends Completed (exit 0) showing progress, `backup logs` prints
 # the log (inline data: URL), `backup describe --details` lists the
 # resources, `backup download` writes the tarball, `version` shows the
-# server's version, `restore create --wait` completes.
+# server's version, `restore create --wait` completes; with s3rver, logs
+# and downloads through presigned http:// URLs.
 #
 # Runs itself under tests/kube/with_kubesim.sh. Skips (exit 0 with a note)
 # if kubectl is not installed.
@@ -36,7 +37,7 @@ ROOT=$(cd "$TESTS_DIR/.." && pwd)
 mkdir -p "$T/bin" "$T/home"
 ln -s "$(command -v "$STOWAGE")" "$T/bin/velero"
 VELERO=$T/bin/velero
-export HOME=$T/home # kubectl's cache and velero's client config
+s3_isolate_env # no AWS_* from the machine; HOME=$T/home (kubectl's cache, velero's config)
 unset VELERO_NAMESPACE
 SERVER_PID=
 
@@ -509,6 +510,39 @@ else
 		else
 			note "restore create --wait: exit $RC (restore controller not ready?): ${OUT:0:300} ${ERR:0:200}"
 		fi
+	fi
+	# An S3 location (s3rver): logs and downloads come as presigned
+	# http:// URLs that the CLI fetches with libcurl.
+	S3PY=
+	for p in "$PY" /usr/bin/python3; do
+		if "$p" -c 'import botocore.auth' >/dev/null 2>&1; then
+			S3PY=$p
+			break
+		fi
+	done
+	if command -v "${NODE:-node}" >/dev/null 2>&1 && [[ -n $S3PY &&
+		-f $S3_DIR/node_modules/s3rver/bin/s3rver.js ]]; then
+		s3_start_s3rver
+		printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$T/cred"
+		k -n velero create secret generic cloud-credentials --from-file=cloud="$T/cred"
+		vok "backup-location create s3 (s3rver)" backup-location create s3 --provider aws \
+			--bucket "$S3_BUCKET" --prefix cli \
+			--config "region=$S3_REGION,s3ForcePathStyle=true,s3Url=http://127.0.0.1:$S3RVER_PORT" \
+			--credential cloud-credentials=cloud
+		for _ in $(seq 100); do
+			[[ $(kubectl -n velero get bsl s3 -o 'jsonpath={.status.phase}' 2>/dev/null) == Available ]] && break
+			sleep 0.2
+		done
+		v backup create b3 --storage-location s3 --include-namespaces app3 --wait
+		expect_eq 0 "$RC" "backup create --wait to S3: exit 0 (${ERR:0:200})"
+		v backup logs b3
+		expect_eq 0 "$RC" "backup logs from S3: exit 0 (${ERR:0:200})"
+		expect_grep 'level=info msg="Setting up backup"' "$OUT" "backup logs from S3: the log, fetched by presigned URL and gunzipped"
+		v backup download b3 -o "$T/b3.tar.gz"
+		expect_grep 'resources/configmaps/namespaces/app3/settings.json' "$(tar tzf "$T/b3.tar.gz" 2>&1)" \
+			"backup download from S3: the tarball"
+	else
+		note "node, s3rver or botocore missing: the S3 download part is skipped"
 	fi
 	stop_server
 fi
