@@ -144,7 +144,8 @@ for cmd in "backup" "backup create" "backup get" "backup describe" "backup logs"
 	"schedule get" "schedule describe" "schedule delete" "schedule pause" \
 	"schedule unpause" "backup-location" "backup-location create" \
 	"backup-location get" "backup-location set" "backup-location delete" "repo" "repo get" \
-	"client" "client config" "client config get" "client config set" \
+	"client" "client config" "client config get" "client config set" "get backups" \
+	"create backup" "describe restores" "delete schedule" \
 	"version"; do
 	# shellcheck disable=SC2086
 	v $cmd --help
@@ -336,6 +337,20 @@ expect_eq 0 "$RC" "-n overrides the client config"
 vok "client config set namespace= (removes it)" client config set namespace=
 v backup get b1
 expect_eq 0 "$RC" "without the key the namespace is velero again"
+
+echo "== [$(($(date +%s) - ${START:-$(date +%s)})) s] verb-first aliases"
+v backup get
+WANT=$OUT
+v get backups
+expect_eq "$WANT" "$OUT" "velero get backups = velero backup get"
+v get backup b1 -o json
+expect_grep '"name": "b1"' "$OUT" "velero get backup b1 -o json"
+vok "velero create backup b-alias" create backup b-alias --include-namespaces alias
+field_is backup b-alias '{.spec.includedNamespaces}' '["alias"]' "velero create backup: the same Backup"
+v describe schedules daily
+expect_grep '^Schedule:  0 2 \* \* \*$' "$OUT" "velero describe schedules daily"
+v get snapshots
+expect_eq 2 "$RC" "velero get of an unknown noun: usage error"
 
 echo "== [$(($(date +%s) - ${START:-$(date +%s)})) s] delete"
 VIN=$T/no
