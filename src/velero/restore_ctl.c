@@ -42,6 +42,7 @@
 #include "velero/layout.h"
 #include "velero/restore_plan.h"
 #include "velero/server.h"
+#include "velero/server_metrics.h"
 #include "velero/tarball.h"
 
 #define CTL "restore"
@@ -325,6 +326,8 @@ static int validate(stow_velero_server *srv, const char *ns, const char *name,
 		stow_velero_log(srv, STOW_VLOG_INFO, CTL,
 				"restore failed validation", "restore", name,
 				NULL);
+		stow_velero_metrics_restore_validation_failed(
+		    srv, stow_velero_metrics_restore_schedule(restore));
 		rc = patch_status(srv, ns, name, st);
 		return rc < 0 ? rc : 1;
 	}
@@ -1069,6 +1072,7 @@ static int finish(run *r, const char *phase, const char *failure,
 		return stow_err_set(STOW_ENOMEM, "out of memory");
 	stow_velero_log(r->srv, STOW_VLOG_INFO, CTL, "restore finished",
 			"restore", r->key, "phase", phase, NULL);
+	stow_velero_metrics_restore_ended(r->srv, r->ns, r->name, phase);
 	return patch_status(r->srv, r->ns, r->name, st);
 }
 
@@ -1231,6 +1235,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	json_t *restore = stow_velero_server_get(srv, PLURAL, ns, name);
 	json_t *backup = NULL;
 	const char *phase, *bn;
+	char sched[STOW_VELERO_NAME_MAX + 1];
 	bool from_schedule;
 	run r;
 	char ts[32];
@@ -1242,6 +1247,8 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		return 0;
 	bn = jstr(json_object_get(restore, "spec"), "backupName");
 	from_schedule = !bn || !*bn;
+	snprintf(sched, sizeof(sched), "%s",
+		 stow_velero_metrics_restore_schedule(restore));
 	if (json_object_get(json_object_get(restore, "metadata"),
 			    "deletionTimestamp")) {
 		rc = finalize(srv, ns, name, restore);
@@ -1335,6 +1342,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		return 0;
 	}
 	if (rc == 0) {
+		stow_velero_metrics_restore_attempt(srv, sched);
 		stow_velero_log(srv, STOW_VLOG_INFO, CTL, "restore started",
 				"restore", r.key, "backup", r.backup_name,
 				NULL);
