@@ -282,7 +282,10 @@ int stow_metrics_http_start(stow_metrics_http **out, const char *address,
 				MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 				IDLE_TIMEOUT_S, MHD_OPTION_END);
 	if (!h->d) {
-		close(fd);
+		/* Not closed here: MHD may already have closed the socket it
+		 * was given, and a double close could hit another thread's
+		 * new descriptor. At worst one socket leaks on a failure
+		 * that only a broken MHD build gives. */
 		free(h);
 		return stow_err_set(STOW_EIO,
 				    "metrics address '%s': cannot start the "
