@@ -186,6 +186,10 @@ int stow_vcli_download(stow_vcli *v, const char *kind, const char *name,
  * cannot be fetched). */
 void stow_vcli_describe_results(stow_vcli *v, const char *kind,
 				const char *name);
+/* Fetch <kind> (BackupResourceList / RestoreResourceList) of name and
+ * print it as Velero's "Resource List:" block. */
+void stow_vcli_describe_resource_list(stow_vcli *v, const char *kind,
+				      const char *name);
 /* Gunzip in (one or more members) into out (capped at 1 GiB). 0 or a
  * STOW_E* code. */
 int stow_vcli_gunzip(const stow_buf *in, stow_buf *out);

@@ -919,45 +919,6 @@ static void describe_backup_spec(const json_t *spec, int in)
 		   : "<none>");
 }
 
-/* Velero's --details: the backed-up resources, from the location. */
-static void describe_resource_list(stow_vcli *v, const char *kind,
-				   const char *name)
-{
-	stow_buf raw, plain;
-	json_t *list;
-	const char *key;
-	json_t *val;
-
-	stow_buf_init(&raw, 0);
-	stow_buf_init(&plain, 0);
-	printf("\nResource List:\n");
-	fflush(stdout);
-	if (stow_vcli_download(v, kind, name, 60, false, NULL, &raw) != 0 ||
-	    stow_vcli_gunzip(&raw, &plain) != 0) {
-		printf("  <error getting resource list>\n");
-		goto out;
-	}
-	list = json_loadb((const char *)plain.data, plain.len, 0, NULL);
-	if (!json_is_object(list)) {
-		printf("  <error: the resource list is not a JSON object>\n");
-		json_decref(list);
-		goto out;
-	}
-	json_object_foreach(list, key, val)
-	{
-		size_t i;
-
-		printf("  %s:\n", key);
-		for (i = 0; i < json_array_size(val); i++)
-			printf("    - %s\n",
-			       json_string_value(json_array_get(val, i)));
-	}
-	json_decref(list);
-out:
-	stow_buf_free(&raw);
-	stow_buf_free(&plain);
-}
-
 static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 {
 	const char *phase = phase_or(b, "New");
@@ -1017,8 +978,8 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 	}
 	if (details && backup_phase_done(phase) &&
 	    strcmp(phase, "FailedValidation") != 0)
-		describe_resource_list(v, "BackupResourceList",
-				       stow_vcli_str(b, "metadata.name"));
+		stow_vcli_describe_resource_list(
+		    v, "BackupResourceList", stow_vcli_str(b, "metadata.name"));
 	printf("\nVelero-Native Snapshots: <none included>\n");
 }
 

@@ -513,7 +513,6 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	stow_buf b;
 	size_t i;
 
-	(void)details;
 	stow_vcli_describe_metadata(o);
 	printf("\nPhase:  %s\n", phase);
 	if (stow_vcli_get(st, "progress")) {
@@ -606,6 +605,11 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 		   : (json_is_true(json_object_get(spec, "preserveNodePorts"))
 			  ? "true"
 			  : "false"));
+	if (details && restore_phase_done(phase) &&
+	    strcmp(phase, "FailedValidation") != 0)
+		stow_vcli_describe_resource_list(
+		    v, "RestoreResourceList",
+		    stow_vcli_str(o, "metadata.name"));
 }
 
 static int restore_describe(stow_cli *cli, int argc, char **argv)
@@ -795,7 +799,7 @@ static const stow_cli_cmd restore_describe_cmd = {
 	.about = "Show a restore's spec and status in Velero's layout.\n",
 	.options = STOW_VCLI_COMMON_HELP
 		   "  -l, --selector SELECTOR   describe the restores with matching labels\n"
-		   "      --details             accepted\n"
+		   "      --details             also the resource list\n"
 		   "  -o, --output FORMAT       json or yaml: the objects instead\n",
 	.example = "  velero restore describe b1-20261125120000\n",
 	.run = restore_describe,

@@ -512,6 +512,9 @@ else
 			v restore describe r-e2e
 			expect_grep '^Phase:  Completed$' "$OUT" "restore describe: Completed"
 			expect_grep '^Warnings:' "$OUT" "restore describe: the Warnings block"
+			v restore describe r-e2e --details
+			expect_grep '^Resource List:$' "$OUT" "restore describe --details: the resource list"
+			expect_grep '^  v1/ConfigMap:$' "$OUT" "restore describe --details: the ConfigMaps restored"
 			# Again onto the restored objects: they exist now, so the
 			# server may warn; describe fetches RestoreResults then.
 			k -n app3 patch configmap settings --type merge -p '{"data":{"color":"red"}}'
