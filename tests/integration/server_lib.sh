@@ -28,11 +28,14 @@ unset VELERO_NAMESPACE
 
 # ------------------------------------------------------------- processes
 
-# _stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL.
+# _stop_pid PID [signalled]: SIGTERM (unless already sent: a second one
+# makes stowage server exit at once), wait up to 5 s, then SIGKILL.
 _stop_pid()
 {
 	local p=$1
-	kill "$p" 2>/dev/null || return 0
+	if [[ ${2:-} != signalled ]]; then
+		kill "$p" 2>/dev/null || return 0
+	fi
 	for _ in $(seq 50); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
@@ -116,11 +119,12 @@ srv_start()
 	SRV_PIDS+=("$SRV_PID")
 }
 
-# srv_stop PID: stop one server (SIGTERM, then SIGKILL), forget its pid.
+# srv_stop PID [signalled]: stop one server (SIGTERM, then SIGKILL),
+# forget its pid.
 srv_stop()
 {
 	local p keep=()
-	_stop_pid "$1"
+	_stop_pid "$1" "${2:-}"
 	for p in "${SRV_PIDS[@]}"; do
 		[[ $p == "$1" ]] || keep+=("$p")
 	done
@@ -136,7 +140,7 @@ srv_stop_many()
 		kill "$p" 2>/dev/null || true
 	done
 	for p in "$@"; do
-		srv_stop "$p"
+		srv_stop "$p" signalled
 	done
 }
 
@@ -145,7 +149,7 @@ srv_kill9()
 {
 	kill -9 "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
-	srv_stop "$1"
+	srv_stop "$1" signalled
 }
 
 # show_log FILE [N]: the last N (40) lines, indented.

@@ -184,6 +184,7 @@ k -n "$NS" patch schedule tick --type merge -p '{"spec":{"paused":true}}'
 wait_for 15 all_final && pass "schedule paused: every backup reached a final phase" ||
 	fail "backups after the pause: expected all final within 15 s, got $(phases | tr '\n' ';')"
 srv_stop "$PID_B"
+expect_grep 'msg=stopped identity=b' "$(cat "$T/server-b.log")" "b stopped cleanly on SIGTERM"
 sleep 1
 stop_watch
 k -n "$NS" get backups -o json
