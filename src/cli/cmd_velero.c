@@ -1438,10 +1438,11 @@ void stow_vcli_describe_results(stow_vcli *v, const char *kind,
 	stow_buf_init(&raw, 0);
 	stow_buf_init(&plain, 1u << 26);
 	fflush(stdout);
-	if (stow_vcli_download(v, kind, name, 60, false, NULL, &raw) != 0 ||
-	    stow_vcli_gunzip(&raw, &plain) != 0 ||
-	    !json_is_object(res = json_loadb((const char *)plain.data,
-					     plain.len, 0, NULL))) {
+	/* json_is_object() evaluates its argument twice: load first. */
+	if (stow_vcli_download(v, kind, name, 60, false, NULL, &raw) == 0 &&
+	    stow_vcli_gunzip(&raw, &plain) == 0)
+		res = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+	if (!json_is_object(res)) {
 		printf("\n<error getting %s>\n",
 		       strncmp(kind, "Restore", 7) == 0 ? "restore results"
 							: "backup results");
