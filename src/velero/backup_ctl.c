@@ -24,6 +24,7 @@
 #include "velero/gzjson.h"
 #include "velero/layout.h"
 #include "velero/server.h"
+#include "velero/server_metrics.h"
 #include "velero/tarball.h"
 
 #define CTL "backup"
@@ -389,6 +390,7 @@ static int finish(backup_run *b, const stow_velero_location *loc,
 				"backup", b->name, "error", stow_err_msg(),
 				NULL);
 	json_decref(patch);
+	stow_velero_metrics_backup_finished(b->srv, b->backup, -1);
 	stow_velero_log(b->srv, STOW_VLOG_INFO, CTL, "backup finished",
 			"backup", b->name, "phase", phase, NULL);
 	return rc;
@@ -624,6 +626,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	int rc;
 
 	(void)ctx;
+	stow_velero_metrics_count_objects(srv);
 	if (!res)
 		return stow_err_set(STOW_ENOTFOUND, "backups.velero.io is not "
 						    "served");
@@ -650,6 +653,9 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		json_t *e;
 
 		rc = prepare(srv, res, ns, backup, bsl_name, errors, NULL);
+		if (rc == 0)
+			stow_velero_metrics_backup_validation_failed(
+			    srv, stow_velero_metrics_backup_schedule(backup));
 		json_array_foreach(errors, i, e)
 		{
 			if (rc == 0)
@@ -665,6 +671,8 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 		goto out;
 	stow_velero_log(srv, STOW_VLOG_INFO, CTL, "backup started", "backup",
 			name, "storageLocation", bsl_name, NULL);
+	stow_velero_metrics_backup_attempt(
+	    srv, stow_velero_metrics_backup_schedule(claimed));
 
 	/* The backup's own log: captured for upload, forwarded to ours. */
 	snprintf(field, sizeof(field), "%s/%s", ns ? ns : "", name);

@@ -19,6 +19,7 @@
 #include "storage/sigv4.h"
 #include "util/duration.h"
 #include "util/err.h"
+#include "velero/server_metrics.h"
 
 #define CONTROLLER "backup-storage-location"
 /* Secrets and CA bundles are small; anything bigger is not one. */
@@ -900,8 +901,10 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	int rc;
 
 	(void)ctx;
-	if (!bsl)
+	if (!bsl) {
+		stow_velero_metrics_location_forget(srv, name);
 		return 0;
+	}
 	rc = ensure_single_default(srv, ns);
 	if (rc < 0) {
 		json_decref(bsl);
@@ -955,6 +958,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 				    reason[0] ? json_string(msg) : json_null());
 		rc = patch_bsl(srv, ns, name, json_pack("{s:o}", "status", st));
 	}
+	stow_velero_metrics_location_status(srv, name, !reason[0]);
 	if ((!old_phase || strcmp(old_phase, phase) != 0) && reason[0])
 		stow_velero_log(srv, STOW_VLOG_WARN, CONTROLLER,
 				"backup storage location is unavailable",

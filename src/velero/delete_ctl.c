@@ -28,6 +28,7 @@
 #include "velero/controllers.h"
 #include "velero/layout.h"
 #include "velero/schedule_ctl.h"
+#include "velero/server_metrics.h"
 
 #define CTL "delete-backup-request"
 #define PLURAL "deletebackuprequests"
@@ -321,6 +322,8 @@ static int run_deletion(deletion *d)
 	stow_velero_log(d->srv, STOW_VLOG_INFO, CTL, "deleting backup",
 			"backup", d->backup, "deletebackuprequest", d->name,
 			"location", bsl_name, NULL);
+	stow_velero_metrics_deletion_attempt(
+	    d->srv, stow_velero_metrics_backup_schedule(backup));
 
 	forget_vault_snapshots(d, backup);
 	rc = stow_velero_server_location(d->srv, bsl_name, &loc, NULL);
@@ -350,6 +353,9 @@ static int run_deletion(deletion *d)
 			goto out;
 	}
 	rc = finish(d);
+	stow_velero_metrics_deletion_done(
+	    d->srv, stow_velero_metrics_backup_schedule(backup),
+	    json_array_size(d->errors) == 0);
 	if (rc == 0 && json_array_size(d->errors) == 0) {
 		stow_velero_log(d->srv, STOW_VLOG_INFO, CTL, "backup deleted",
 				"backup", d->backup, "deletebackuprequest",

@@ -1243,6 +1243,7 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	int rc;
 
 	(void)ctx;
+	stow_velero_metrics_count_objects(srv);
 	if (!restore)
 		return 0;
 	bn = jstr(json_object_get(restore, "spec"), "backupName");

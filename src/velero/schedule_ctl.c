@@ -30,6 +30,7 @@
 #include "velero/bsl.h"
 #include "velero/controllers.h"
 #include "velero/retention.h"
+#include "velero/server_metrics.h"
 
 #define CTL "schedule"
 #define PLURAL "schedules"
@@ -474,6 +475,7 @@ static int reconcile_schedule(stow_velero_server *srv, const json_t *s,
 		stow_cron_free(cron);
 		return rc == STOW_ENOTFOUND ? 0 : rc;
 	}
+	stow_velero_metrics_schedule_seen(srv, name, cron);
 	/* Velero ignores a paused schedule entirely; its skipImmediately
 	 * waits for the unpause, which is when it means something. */
 	if (json_is_true(json_object_get(spec, "paused"))) {
@@ -532,8 +534,10 @@ static int reconcile(stow_velero_server *srv, void *ctx, const char *ns,
 	int rc;
 
 	(void)ctx;
-	if (!s)
+	if (!s) {
+		stow_velero_metrics_schedule_forget(srv, name);
 		return 0;
+	}
 	rc = reconcile_schedule(srv, s, ns ? ns : "", name);
 	json_decref(s);
 	return rc;
