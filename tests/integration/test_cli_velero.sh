@@ -480,6 +480,7 @@ else
 	expect_eq 0 "$RC" "backup logs b2: exit 0 ($ERR)"
 	expect_grep 'level=info' "$OUT" "backup logs b2: prints log lines"
 	v backup describe b2 --details
+	expect_eq 0 "$RC" "backup describe --details: exit 0 (${ERR:0:300})"
 	expect_grep '^Phase:  Completed$' "$OUT" "backup describe b2: Completed"
 	expect_grep '^  v1/ConfigMap:$' "$OUT" "backup describe --details: the resource list"
 	expect_grep '^    - app/settings$' "$OUT" "backup describe --details: the ConfigMap backed up"
@@ -513,6 +514,7 @@ else
 			expect_grep '^Phase:  Completed$' "$OUT" "restore describe: Completed"
 			expect_grep '^Warnings:' "$OUT" "restore describe: the Warnings block"
 			v restore describe r-e2e --details
+			expect_eq 0 "$RC" "restore describe --details: exit 0 (${ERR:0:300})"
 			expect_grep '^Resource List:$' "$OUT" "restore describe --details: the resource list"
 			expect_grep '^  v1/ConfigMap:$' "$OUT" "restore describe --details: the ConfigMaps restored"
 			# Again onto the restored objects: they exist now, so the
@@ -520,6 +522,7 @@ else
 			k -n app3 patch configmap settings --type merge -p '{"data":{"color":"red"}}'
 			v restore create r-again --from-backup b2 --namespace-mappings app:app3 --wait
 			v restore describe r-again
+			expect_eq 0 "$RC" "restore describe r-again: exit 0 (${ERR:0:300})"
 			if grep -q '^  Namespaces:$' <<<"$OUT"; then
 				expect_grep '^    app3:  .*settings' "$OUT" "restore describe: the per-namespace warning from RestoreResults"
 			else
