@@ -678,7 +678,7 @@ static const stow_cli_cmd help_cmd = {
 static const stow_cli_cmd *const root_subs[] = {
 	&stow_cli_vault_cmd,
 	&stow_cli_server_cmd,
-	&stow_cli_backup_cmd, &stow_cli_restore_cmd, &stow_cli_schedule_cmd, &stow_cli_backup_location_cmd, &stow_cli_repo_cmd, &stow_cli_client_cmd, &stow_cli_get_cmd, &stow_cli_create_cmd, &stow_cli_describe_cmd, &stow_cli_delete_cmd,
+	&stow_cli_backup_cmd, &stow_cli_restore_cmd, &stow_cli_schedule_cmd, &stow_cli_backup_location_cmd, &stow_cli_repo_cmd, &stow_cli_snapshot_location_cmd, &stow_cli_client_cmd, &stow_cli_get_cmd, &stow_cli_create_cmd, &stow_cli_describe_cmd, &stow_cli_delete_cmd,
 	&version_cmd,
 	&help_cmd,
 	NULL,

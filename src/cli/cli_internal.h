@@ -75,7 +75,7 @@ struct stow_cli {
 
 extern const stow_cli_cmd stow_cli_vault_cmd;
 extern const stow_cli_cmd stow_cli_server_cmd;
-extern const stow_cli_cmd stow_cli_backup_cmd, stow_cli_restore_cmd, stow_cli_schedule_cmd, stow_cli_backup_location_cmd, stow_cli_repo_cmd, stow_cli_client_cmd, stow_cli_get_cmd, stow_cli_create_cmd, stow_cli_describe_cmd, stow_cli_delete_cmd; /* cmd_velero*.c */
+extern const stow_cli_cmd stow_cli_backup_cmd, stow_cli_restore_cmd, stow_cli_schedule_cmd, stow_cli_backup_location_cmd, stow_cli_repo_cmd, stow_cli_snapshot_location_cmd, stow_cli_client_cmd, stow_cli_get_cmd, stow_cli_create_cmd, stow_cli_describe_cmd, stow_cli_delete_cmd; /* cmd_velero*.c */
 int stow_vcli_version_run(stow_cli *cli, int argc, char **argv);
 
 /* SIGINT/SIGTERM set *flag instead of ending the process (a second

@@ -17,6 +17,7 @@ static const stow_cli_cmd *noun_group(const char *noun)
 	    {"restore", &stow_cli_restore_cmd},
 	    {"schedule", &stow_cli_schedule_cmd},
 	    {"backup-location", &stow_cli_backup_location_cmd},
+	    {"snapshot-location", &stow_cli_snapshot_location_cmd},
 	};
 	size_t i, l;
 
@@ -42,7 +43,8 @@ static int verb_first(stow_cli *cli, int argc, char **argv)
 				  strcmp(argv[1], "--help") == 0)) {
 			printf("Usage: %s NOUN [arguments] [flags]\n\n"
 			       "The same as `%s NOUN %s ...`; NOUN is backup, "
-			       "restore, schedule or\nbackup-location "
+			       "restore, schedule,\nbackup-location or "
+			       "snapshot-location "
 			       "(singular or plural).\n",
 			       cli->path, cli->prog, verb);
 			return STOW_EXIT_OK;

@@ -145,7 +145,8 @@ for cmd in "backup" "backup create" "backup get" "backup describe" "backup logs"
 	"schedule unpause" "backup-location" "backup-location create" \
 	"backup-location get" "backup-location set" "backup-location delete" "repo" "repo get" \
 	"client" "client config" "client config get" "client config set" "get backups" \
-	"create backup" "describe restores" "delete schedule" \
+	"create backup" "describe restores" "delete schedule" "snapshot-location" \
+	"snapshot-location create" "snapshot-location get" "snapshot-location set" \
 	"version"; do
 	# shellcheck disable=SC2086
 	v $cmd --help
@@ -181,6 +182,14 @@ v backup-location get
 expect_grep '^NAME +PROVIDER +BUCKET/PREFIX +PHASE +LAST VALIDATED +ACCESS MODE +DEFAULT$' "$OUT" "backup-location get: Velero's columns"
 expect_grep '^second +aws +b2/cluster-a +Unknown +Unknown +ReadOnly +true$' "$OUT" "backup-location get: the row of second"
 vok "backup-location set default --default" backup-location set default --default
+
+vok "snapshot-location create" snapshot-location create default --provider aws --config region=us-east-1
+expect_eq 'Snapshot volume location "default" configured successfully.' "$OUT" "snapshot-location create: Velero's message"
+spec_is volumesnapshotlocation default '{"provider":"aws","config":{"region":"us-east-1"}}' "snapshot-location create: the VSL spec"
+vok "snapshot-location set --credential" snapshot-location set default --credential cloud-credentials=cloud
+field_is volumesnapshotlocation default '{.spec.credential.name}/{.spec.credential.key}' cloud-credentials/cloud "snapshot-location set: the credential"
+v get snapshot-locations
+expect_grep '^default +aws$' "$OUT" "velero get snapshot-locations: NAME PROVIDER"
 
 echo "== [$(($(date +%s) - ${START:-$(date +%s)})) s] backup create"
 vok "backup create b1" backup create b1 --include-namespaces app --ttl 24h --selector app=web
