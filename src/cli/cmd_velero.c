@@ -303,6 +303,22 @@ int stow_vcli_parse_duration(stow_cli *cli, const char *opt, const char *arg,
 	return 0;
 }
 
+int stow_vcli_parse_timeout(stow_cli *cli, const char *opt, const char *arg,
+			    long *secs)
+{
+	char d[40];
+	int64_t ns = 0;
+	int ex;
+
+	if ((ex = stow_vcli_parse_duration(cli, opt, arg, d)))
+		return ex;
+	stow_duration_parse(d, &ns);
+	*secs = (long)(ns / STOW_NSEC_PER_SEC);
+	if (*secs < 1)
+		*secs = 1;
+	return 0;
+}
+
 static bool label_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' ||
@@ -1582,20 +1598,12 @@ int stow_vcli_version_run(stow_cli *cli, int argc, char **argv)
 				return ex;
 			velero_style = true;
 			break;
-		case OPT_TIMEOUT: {
-			char d[40];
-			int64_t ns;
-
-			if ((ex = stow_vcli_parse_duration(cli, "--timeout",
-							   optarg, d)))
+		case OPT_TIMEOUT:
+			if ((ex = stow_vcli_parse_timeout(cli, "--timeout",
+							  optarg, &timeout_s)))
 				return ex;
-			stow_duration_parse(d, &ns);
-			timeout_s = (long)(ns / STOW_NSEC_PER_SEC);
-			if (timeout_s < 1)
-				timeout_s = 1;
 			velero_style = true;
 			break;
-		}
 		}
 	}
 	if ((ex = stow_cli_need_operands(cli, argc, argv, 0, 0)))

@@ -105,6 +105,9 @@ int stow_vcli_parse_bool(stow_cli *cli, const char *opt, const char *arg,
  * "24h0m0s"). Exit code. */
 int stow_vcli_parse_duration(stow_cli *cli, const char *opt, const char *arg,
 			     char out[40]);
+/* A --timeout duration as whole seconds (at least 1). Exit code. */
+int stow_vcli_parse_timeout(stow_cli *cli, const char *opt, const char *arg,
+			    long *secs);
 /* A Kubernetes label selector ("app=web,tier in (a,b),!old") as a
  * LabelSelector object (matchLabels / matchExpressions), as Velero's
  * metav1.ParseToLabelSelector. Exit code. */

@@ -1126,19 +1126,11 @@ static int logs_cmd(stow_cli *cli, int argc, char **argv, const char *plural,
 		if (stow_vcli_common_opt(&v, c, optarg))
 			continue;
 		switch (c) {
-		case OPT_TIMEOUT: {
-			char d[40];
-			int64_t ns = 0;
-
-			if ((ex = stow_vcli_parse_duration(cli, "--timeout",
-							   optarg, d)))
+		case OPT_TIMEOUT:
+			if ((ex = stow_vcli_parse_timeout(cli, "--timeout",
+							  optarg, &timeout_s)))
 				return ex;
-			stow_duration_parse(d, &ns);
-			timeout_s = (long)(ns / STOW_NSEC_PER_SEC);
-			if (timeout_s < 1)
-				timeout_s = 1;
 			break;
-		}
 		case OPT_INSECURE:
 			if ((ex = stow_vcli_parse_bool(
 				 cli, "--insecure-skip-tls-verify", optarg,
@@ -1233,19 +1225,11 @@ static int backup_download(stow_cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case OPT_FORCE: force = 1; break;
-		case OPT_TIMEOUT: {
-			char d[40];
-			int64_t ns = 0;
-
-			if ((ex = stow_vcli_parse_duration(cli, "--timeout",
-							   optarg, d)))
+		case OPT_TIMEOUT:
+			if ((ex = stow_vcli_parse_timeout(cli, "--timeout",
+							  optarg, &timeout_s)))
 				return ex;
-			stow_duration_parse(d, &ns);
-			timeout_s = (long)(ns / STOW_NSEC_PER_SEC);
-			if (timeout_s < 1)
-				timeout_s = 1;
 			break;
-		}
 		case OPT_INSECURE:
 			if ((ex = stow_vcli_parse_bool(
 				 cli, "--insecure-skip-tls-verify", optarg,
