@@ -340,12 +340,18 @@ PYEOF
 	expect_jp 2 "$NS" backup dr1 '{.metadata.labels.velero\.io/storage-location}' '^dr$' "[$b] its storage-location label is B's location name"
 	vel backup get
 	expect_grep '^dr1 +Completed' "$OUT" "[$b] velero backup get lists dr1 Completed"
+	vel backup logs dr1
+	expect_grep 'level=info.*backup=velero/dr1' "$OUT" "[$b] velero backup logs dr1 prints A's backup log through a DownloadRequest (rc $RC)"
+	vel backup describe dr1 --details
+	expect_grep '^    - app1/cfg$' "$OUT" "[$b] velero backup describe dr1 --details lists app1/cfg (rc $RC)"
 	k get namespace app1
 	[[ $RC != 0 ]] && pass "[$b] app1 does not exist on B before the restore" || fail "[$b] app1 exists on B before any restore"
 
 	step "$prov: restores on B"
 	restore_wait r1 "full restore" --from-backup dr1
 	restored_ok app1 r1 app1
+	vel restore logs r1
+	expect_grep 'restored.*configmaps/app1/cfg' "$OUT" "[$b] velero restore logs r1 shows the ConfigMap restored (rc $RC)"
 	restored_ok app2 r1 app2
 	expect_jp 20 app1 pvc data-db-0 '{.status.phase}' '^Bound$' "[$b] the restored claim app1/data-db-0 is Bound on B"
 	expect_jp 20 app1 pod db-0 '{.status.phase}' '^Running$' "[$b] the StatefulSet's pod app1/db-0 runs on B"
