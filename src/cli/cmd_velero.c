@@ -1049,6 +1049,63 @@ int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 	return 0;
 }
 
+int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
+		      const stow_vcli_list_kind *kd)
+{
+	enum { OPT_SHOW_LABELS = 0x100 };
+	static const struct option lo[] = {
+	    STOW_VCLI_COMMON_LONGOPTS,
+	    {"selector", required_argument, NULL, 'l'},
+	    {"output", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const struct option lo_labels[] = {
+	    STOW_VCLI_COMMON_LONGOPTS,
+	    {"selector", required_argument, NULL, 'l'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"show-labels", no_argument, NULL, OPT_SHOW_LABELS},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *selector = NULL, *out_fmt = NULL;
+	const stow_kube_resource *r;
+	json_t *items = NULL, *rows;
+	int c, ex = 0, fmt;
+	stow_vcli v;
+	size_t i;
+
+	stow_vcli_init(&v, cli);
+	stow_cli_opts_begin(cli, "n:l:o:", kd->show_labels ? lo_labels : lo);
+	PARSE_OPTIONS(cli, argc, argv, c, ex)
+	{
+		if (stow_vcli_common_opt(&v, c, optarg))
+			continue;
+		if (c == 'l')
+			selector = optarg;
+		else if (c == 'o')
+			out_fmt = optarg;
+	}
+	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
+		return ex;
+	if ((ex = stow_vcli_connect(&v)) ||
+	    (ex = stow_vcli_resource(&v, kd->plural, &r)) ||
+	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
+		goto out;
+	if (fmt != STOW_VCLI_TABLE) {
+		stow_vcli_print_list(kd->list_kind, items, fmt);
+		goto out;
+	}
+	rows = json_array();
+	stow_vcli_table_row(rows, kd->ncols, kd->headers);
+	for (i = 0; i < json_array_size(items); i++)
+		kd->row(rows, json_array_get(items, i));
+	stow_vcli_print_table(rows);
+	json_decref(rows);
+out:
+	json_decref(items);
+	stow_vcli_done(&v);
+	return ex;
+}
+
 void stow_vcli_describe_metadata(const json_t *o)
 {
 	const char *name = stow_vcli_str(o, "metadata.name");

@@ -159,6 +159,18 @@ void stow_vcli_format_strings(stow_buf *out, const json_t *arr,
  * NULL); *items is a new array. Exit code, message printed. */
 int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 			  char **argv, const char *selector, json_t **items);
+/* A kind as `<noun> get` lists it: a table of ncols columns (one row per
+ * object, added by row) or, with -o json|yaml, a list of list_kind. */
+typedef struct stow_vcli_list_kind {
+	const char *plural, *list_kind;
+	const char *const *headers;
+	size_t ncols;
+	void (*row)(json_t *rows, const json_t *obj);
+	bool show_labels; /* --show-labels is accepted (and ignored) */
+} stow_vcli_list_kind;
+/* `<noun> get [NAME...] [-l SELECTOR] [-o FORMAT]`. Exit code. */
+int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
+		      const stow_vcli_list_kind *kd);
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 

@@ -711,13 +711,6 @@ static void schedule_row(json_t *rows, const json_t *s)
 	stow_buf_free(&sel);
 }
 
-typedef struct kind_desc {
-	const char *plural, *list_kind;
-	const char *const *headers;
-	size_t ncols;
-	void (*row)(json_t *rows, const json_t *obj);
-} kind_desc;
-
 static const char *const backup_headers[] = {
     "NAME",    "STATUS",  "ERRORS",	      "WARNINGS",
     "CREATED", "EXPIRES", "STORAGE LOCATION", "SELECTOR"};
@@ -725,68 +718,19 @@ static const char *const schedule_headers[] = {
     "NAME",	  "STATUS",	 "CREATED",  "SCHEDULE",
     "BACKUP TTL", "LAST BACKUP", "SELECTOR", "PAUSED"};
 
-static const kind_desc backup_kind = {"backups", "BackupList", backup_headers,
-				      8, backup_row};
-static const kind_desc schedule_kind = {"schedules", "ScheduleList",
-					schedule_headers, 8, schedule_row};
-
-static int get_cmd(stow_cli *cli, int argc, char **argv, const kind_desc *kd)
-{
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"selector", required_argument, NULL, 'l'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"show-labels", no_argument, NULL, OPT_DETAILS},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *selector = NULL, *out_fmt = NULL;
-	const stow_kube_resource *r;
-	json_t *items = NULL, *rows;
-	stow_vcli v;
-	int c, ex = 0, fmt;
-	size_t i;
-
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:o:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		if (c == 'l')
-			selector = optarg;
-		else if (c == 'o')
-			out_fmt = optarg;
-	}
-	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
-		return ex;
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, kd->plural, &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	if (fmt != STOW_VCLI_TABLE) {
-		stow_vcli_print_list(kd->list_kind, items, fmt);
-		goto out;
-	}
-	rows = json_array();
-	stow_vcli_table_row(rows, kd->ncols, kd->headers);
-	for (i = 0; i < json_array_size(items); i++)
-		kd->row(rows, json_array_get(items, i));
-	stow_vcli_print_table(rows);
-	json_decref(rows);
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
-}
+static const stow_vcli_list_kind backup_kind = {
+    "backups", "BackupList", backup_headers, 8, backup_row, true};
+static const stow_vcli_list_kind schedule_kind = {
+    "schedules", "ScheduleList", schedule_headers, 8, schedule_row, true};
 
 static int backup_get(stow_cli *cli, int argc, char **argv)
 {
-	return get_cmd(cli, argc, argv, &backup_kind);
+	return stow_vcli_get_cmd(cli, argc, argv, &backup_kind);
 }
 
 static int schedule_get(stow_cli *cli, int argc, char **argv)
 {
-	return get_cmd(cli, argc, argv, &schedule_kind);
+	return stow_vcli_get_cmd(cli, argc, argv, &schedule_kind);
 }
 
 /* --- describe

@@ -647,58 +647,25 @@ out:
 	return ex;
 }
 
+static void vsl_row(json_t *rows, const json_t *it)
+{
+	const char *cells[2] = {stow_vcli_str(it, "metadata.name"),
+				stow_vcli_str(it, "spec.provider")};
+
+	stow_vcli_table_row(rows, 2, cells);
+}
+
+static const char *const vsl_headers[] = {"NAME", "PROVIDER"};
+static const stow_vcli_list_kind vsl_kind = {"volumesnapshotlocations",
+					     "VolumeSnapshotLocationList",
+					     vsl_headers,
+					     2,
+					     vsl_row,
+					     false};
+
 static int vsl_get(stow_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"selector", required_argument, NULL, 'l'},
-	    {"output", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
-	};
-	static const char *const headers[] = {"NAME", "PROVIDER"};
-	const char *selector = NULL, *out_fmt = NULL;
-	const stow_kube_resource *r;
-	json_t *items = NULL, *rows;
-	int c, ex = 0, fmt;
-	stow_vcli v;
-	size_t i;
-
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:o:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		if (c == 'l')
-			selector = optarg;
-		else if (c == 'o')
-			out_fmt = optarg;
-	}
-	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
-		return ex;
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "volumesnapshotlocations", &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	if (fmt != STOW_VCLI_TABLE) {
-		stow_vcli_print_list("VolumeSnapshotLocationList", items, fmt);
-		goto out;
-	}
-	rows = json_array();
-	stow_vcli_table_row(rows, 2, headers);
-	for (i = 0; i < json_array_size(items); i++) {
-		const json_t *it = json_array_get(items, i);
-		const char *cells[2] = {stow_vcli_str(it, "metadata.name"),
-					stow_vcli_str(it, "spec.provider")};
-
-		stow_vcli_table_row(rows, 2, cells);
-	}
-	stow_vcli_print_table(rows);
-	json_decref(rows);
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_get_cmd(cli, argc, argv, &vsl_kind);
 }
 
 static int vsl_set(stow_cli *cli, int argc, char **argv)

@@ -438,55 +438,15 @@ static void restore_row(json_t *rows, const json_t *o)
 	stow_buf_free(&sel);
 }
 
+static const char *const restore_headers[] = {
+    "NAME",   "BACKUP",	  "STATUS",  "STARTED", "COMPLETED",
+    "ERRORS", "WARNINGS", "CREATED", "SELECTOR"};
+static const stow_vcli_list_kind restore_kind = {
+    "restores", "RestoreList", restore_headers, 9, restore_row, false};
+
 static int restore_get(stow_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"selector", required_argument, NULL, 'l'},
-	    {"output", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
-	};
-	static const char *const headers[] = {
-	    "NAME",   "BACKUP",	  "STATUS",  "STARTED", "COMPLETED",
-	    "ERRORS", "WARNINGS", "CREATED", "SELECTOR"};
-	const char *selector = NULL, *out_fmt = NULL;
-	const stow_kube_resource *r;
-	json_t *items = NULL, *rows;
-	int c, ex = 0, fmt;
-	stow_vcli v;
-	size_t i;
-
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:o:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		if (c == 'l')
-			selector = optarg;
-		else if (c == 'o')
-			out_fmt = optarg;
-	}
-	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
-		return ex;
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "restores", &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	if (fmt != STOW_VCLI_TABLE) {
-		stow_vcli_print_list("RestoreList", items, fmt);
-		goto out;
-	}
-	rows = json_array();
-	stow_vcli_table_row(rows, 9, headers);
-	for (i = 0; i < json_array_size(items); i++)
-		restore_row(rows, json_array_get(items, i));
-	stow_vcli_print_table(rows);
-	json_decref(rows);
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_get_cmd(cli, argc, argv, &restore_kind);
 }
 
 static void print_list_line(const char *title, int w, const json_t *arr,
