@@ -11,6 +11,10 @@
 #     untouched while nobody leads; within 30 s (the Lease lasts 15 s)
 #     `b` holds the Lease, completes manual-1, and scheduled backups keep
 #     appearing;
+#   - with the schedule paused, `a` is started again (a new process, same
+#     identity) and waits; `b` stopped with SIGTERM releases the Lease, so
+#     `a` holds it within seconds (not the 15 s of an expiry) and completes
+#     a Backup `manual-2`;
 #   - over the whole run (a `kubectl get backups -w` records every change):
 #     no two Backups for the same activation (names distinct by
 #     construction, so: activations at least 3 s apart), every Backup
@@ -178,13 +182,35 @@ after=$(count_completed tick-)
 	fail "scheduled backups under b: expected at least 2 more than $before within 20 s, got $after"
 expect_grep 'created backup for schedule' "$(cat "$T/server-b.log")" "b's schedule controller created backups"
 
-step "no duplicates, nothing run twice"
+step "a back as standby; b stopped cleanly hands the Lease over"
 k -n "$NS" patch schedule tick --type merge -p '{"spec":{"paused":true}}'
 [[ $RC == 0 ]] || fail "pausing the schedule: $ERR"
 wait_for 15 all_final && pass "schedule paused: every backup reached a final phase" ||
 	fail "backups after the pause: expected all final within 15 s, got $(phases | tr '\n' ';')"
+srv_start server-a2 -n "$NS" --identity a --store-validation-frequency 5s
+PID_A2=$SRV_PID
+sleep 2
+expect_eq b "$(holder)" "b keeps the Lease while a (restarted) waits"
 srv_stop "$PID_B"
+STOPPED=$SECONDS
 expect_grep 'msg=stopped identity=b' "$(cat "$T/server-b.log")" "b stopped cleanly on SIGTERM"
+if wait_jp 12 "$NS" lease stowage-server '{.spec.holderIdentity}' '^a$'; then
+	pass "the restarted a holds the Lease $((SECONDS - STOPPED)) s after b's clean stop (b released it: no 15 s wait)"
+else
+	fail "after b's clean stop: expected holder a within 12 s, got '$GOT'"
+fi
+kapply <<EOF
+apiVersion: velero.io/v1
+kind: Backup
+metadata: {name: manual-2, namespace: $NS}
+spec:
+  includedNamespaces: [app]
+  ttl: 1h0m0s
+EOF
+expect_jp 20 "$NS" backup manual-2 '{.status.phase}' '^Completed$' "manual-2 is completed by the restarted a"
+srv_stop "$PID_A2"
+
+step "no duplicates, nothing run twice"
 sleep 1
 stop_watch
 k -n "$NS" get backups -o json
@@ -194,9 +220,9 @@ while IFS= read -r line; do
 	ok\ *) pass "${line#ok }" ;;
 	*) fail "${line#bad }" ;;
 	esac
-done < <("$PY" - "$T/watch.json" "$T/backups.json" "$T/server-a.log" "$T/server-b.log" "$LOC" <<'PYEOF' 2>&1
+done < <("$PY" - "$T/watch.json" "$T/backups.json" "$T/server-a.log" "$T/server-b.log" "$T/server-a2.log" "$LOC" <<'PYEOF' 2>&1
 import datetime, json, os, re, sys
-watchf, finalf, loga, logb, loc = sys.argv[1:6]
+watchf, finalf, loga, logb, loga2, loc = sys.argv[1:7]
 def check(ok, msg):
     print(("ok " if ok else "bad ") + msg)
 
@@ -216,8 +242,8 @@ check(len(events) > 10, "the watch recorded %d events" % len(events))
 final = {b["metadata"]["name"]: b for b in json.load(open(finalf))["items"]}
 names = sorted(final)
 ticks = [n for n in names if n.startswith("tick-")]
-check("manual-1" in final and len(ticks) >= 4,
-      "backups: %d scheduled + manual-1 (%s)" % (len(ticks), " ".join(names)))
+check("manual-1" in final and "manual-2" in final and len(ticks) >= 4,
+      "backups: %d scheduled + manual-1 + manual-2 (%s)" % (len(ticks), " ".join(names)))
 
 # Phase transitions per backup, in resourceVersion order.
 trans = {}
@@ -262,7 +288,7 @@ check(labelled == ticks, "every tick- backup carries velero.io/schedule-name=tic
 
 # Server logs: who started which backup; nobody started one twice.
 started = {}
-for who, f in (("a", loga), ("b", logb)):
+for who, f in (("a", loga), ("b", logb), ("a2", loga2)):
     for line in open(f, errors="replace"):
         m = re.search(r'msg="backup started".*backup=(?:velero/)?([^ ]+)', line)
         if m:
@@ -274,10 +300,12 @@ for n in abandoned:
     if n not in started:
         started[n] = ["a"]
 check(not twice and set(started) == set(final) and all(started[n] == ["a"] for n in abandoned),
-      "each backup was started exactly once by one replica (a: %d, b: %d)%s"
+      "each backup was started exactly once by one replica (a: %d, b: %d, a restarted: %d)%s"
       % (sum(w == ["a"] for w in started.values()), sum(w == ["b"] for w in started.values()),
+         sum(w == ["a2"] for w in started.values()),
          "" if not twice else " twice: %s" % twice))
 check(started.get("manual-1") == ["b"], "manual-1 was started by b only: %s" % started.get("manual-1"))
+check(started.get("manual-2") == ["a2"], "manual-2 was started by the restarted a only: %s" % started.get("manual-2"))
 
 # The location: one tarball and one velero-backup.json per backup.
 stored = sorted(d for d in os.listdir(os.path.join(loc, "backups"))
@@ -287,7 +315,7 @@ PYEOF
 )
 
 step "servers"
-for l in a b; do
+for l in a b a2; do
 	n=$(grep -c 'leading: starting controllers' "$T/server-$l.log" || true)
 	expect_eq 1 "$n" "replica $l started leading once"
 	if grep -Eq 'Sanitizer|runtime error' "$T/server-$l.log"; then
