@@ -1154,6 +1154,82 @@ void stow_vcli_sleep_ms(long ms)
 		;
 }
 
+bool stow_vcli_phase_final(const char *phase)
+{
+	static const char *const done[] = {"Completed", "PartiallyFailed",
+					   "Failed", "FailedValidation"};
+	size_t i;
+
+	for (i = 0; phase && i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(phase, done[i]) == 0)
+			return true;
+	return false;
+}
+
+int stow_vcli_wait_phase(stow_vcli *v, const stow_kube_resource *r,
+			 const char *name, const char *noun, const char *done,
+			 const char *progress_key)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	char last[160] = "", line[160];
+	const char *phase = "New";
+	json_t *o = NULL;
+	int rc, ex;
+
+	printf("Waiting for %s to complete. You may safely press ctrl-c "
+	       "to stop waiting - your %s will continue in the "
+	       "background.\n",
+	       noun, noun);
+	fflush(stdout);
+	for (;;) {
+		json_decref(o);
+		o = NULL;
+		rc = stow_kube_get(v->k, r, v->namespace, name, &o);
+		if (rc < 0) {
+			if (tty)
+				fputc('\n', stdout);
+			return stow_vcli_fail(v, rc, NULL);
+		}
+		phase = stow_vcli_str(o, "status.phase");
+		if (phase == NULL || *phase == 0)
+			phase = "New";
+		if (stow_vcli_get(o, "status.progress"))
+			snprintf(line, sizeof(line),
+				 "%s: %lld of %lld items %s", phase,
+				 stow_vcli_int(o, progress_key),
+				 stow_vcli_int(o, "status.progress.totalItems"),
+				 done);
+		else
+			snprintf(line, sizeof(line), "%s", phase);
+		if (strcmp(line, last) != 0) {
+			if (tty)
+				printf("\r\033[K%s", line);
+			else
+				printf("%s\n", line);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", line);
+		}
+		if (stow_vcli_phase_final(phase))
+			break;
+		stow_vcli_sleep_ms(500);
+	}
+	if (tty)
+		fputc('\n', stdout);
+	printf("%c%s completed with status: %s. You may check for more "
+	       "information using the commands `%s %s describe %s` and "
+	       "`%s %s logs %s`.\n",
+	       toupper((unsigned char)noun[0]), noun + 1, phase, v->cli->prog,
+	       noun, name, v->cli->prog, noun, name);
+	if (strcmp(phase, "Completed") == 0)
+		ex = STOW_EXIT_OK;
+	else if (strcmp(phase, "PartiallyFailed") == 0)
+		ex = STOW_EXIT_PARTIAL;
+	else
+		ex = STOW_EXIT_ERROR;
+	json_decref(o);
+	return ex;
+}
+
 /* --- downloads -------------------------------------------------------------
  */
 

@@ -185,6 +185,17 @@ bool stow_vcli_confirm(void);
 /* Sleep ms milliseconds. */
 void stow_vcli_sleep_ms(long ms);
 
+/* A final phase of a Backup or Restore (Completed, PartiallyFailed,
+ * Failed, FailedValidation). */
+bool stow_vcli_phase_final(const char *phase);
+/* Poll the Backup or Restore name until a final phase, showing its
+ * progress ("<phase>: N of M items <done>", N from progress_key); noun
+ * is "backup" or "restore". Exit code follows the phase: 0 Completed,
+ * STOW_EXIT_PARTIAL PartiallyFailed, else STOW_EXIT_ERROR. */
+int stow_vcli_wait_phase(stow_vcli *v, const stow_kube_resource *r,
+			 const char *name, const char *noun, const char *done,
+			 const char *progress_key);
+
 /* --- downloads -------------------------------------------------------------
  */
 

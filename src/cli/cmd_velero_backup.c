@@ -394,81 +394,6 @@ static int validate_spec_opts(stow_vcli *v, const backup_spec_opts *o)
 /* --- backup create
  * ------------------------------------------------------------ */
 
-static bool backup_phase_done(const char *phase)
-{
-	static const char *const done[] = {"Completed", "PartiallyFailed",
-					   "Failed", "FailedValidation"};
-	size_t i;
-
-	for (i = 0; phase && i < sizeof(done) / sizeof(done[0]); i++)
-		if (strcmp(phase, done[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Poll the backup until a final phase, showing its progress; the exit
- * code follows the phase. */
-static int wait_backup(stow_vcli *v, const stow_kube_resource *r,
-		       const char *name)
-{
-	bool tty = isatty(STDOUT_FILENO);
-	char last[160] = "", line[160];
-	const char *phase = NULL;
-	json_t *b = NULL;
-	int rc, ex;
-
-	printf("Waiting for backup to complete. You may safely press ctrl-c "
-	       "to stop waiting - your backup will continue in the "
-	       "background.\n");
-	fflush(stdout);
-	for (;;) {
-		json_decref(b);
-		b = NULL;
-		rc = stow_kube_get(v->k, r, v->namespace, name, &b);
-		if (rc < 0) {
-			if (tty)
-				fputc('\n', stdout);
-			return stow_vcli_fail(v, rc, NULL);
-		}
-		phase = stow_vcli_str(b, "status.phase");
-		if (phase == NULL || *phase == 0)
-			phase = "New";
-		if (json_object_get(json_object_get(b, "status"), "progress"))
-			snprintf(
-			    line, sizeof(line),
-			    "%s: %lld of %lld items backed up", phase,
-			    stow_vcli_int(b, "status.progress.itemsBackedUp"),
-			    stow_vcli_int(b, "status.progress.totalItems"));
-		else
-			snprintf(line, sizeof(line), "%s", phase);
-		if (strcmp(line, last) != 0) {
-			if (tty)
-				printf("\r\033[K%s", line);
-			else
-				printf("%s\n", line);
-			fflush(stdout);
-			snprintf(last, sizeof(last), "%s", line);
-		}
-		if (backup_phase_done(phase))
-			break;
-		stow_vcli_sleep_ms(500);
-	}
-	if (tty)
-		fputc('\n', stdout);
-	printf("Backup completed with status: %s. You may check for more "
-	       "information using the commands `%s backup describe %s` and "
-	       "`%s backup logs %s`.\n",
-	       phase, v->cli->prog, name, v->cli->prog, name);
-	if (strcmp(phase, "Completed") == 0)
-		ex = STOW_EXIT_OK;
-	else if (strcmp(phase, "PartiallyFailed") == 0)
-		ex = STOW_EXIT_PARTIAL;
-	else
-		ex = STOW_EXIT_ERROR;
-	json_decref(b);
-	return ex;
-}
-
 static int backup_create(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -608,7 +533,8 @@ static int backup_create(stow_cli *cli, int argc, char **argv)
 	}
 	printf("Backup request \"%s\" submitted successfully.\n", name);
 	if (wait) {
-		ex = wait_backup(&v, r, name);
+		ex = stow_vcli_wait_phase(&v, r, name, "backup", "backed up",
+					  "status.progress.itemsBackedUp");
 		goto out;
 	}
 	printf("Run `%s backup describe %s` or `%s backup logs %s` for more "
@@ -882,7 +808,7 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 	if (stow_vcli_str(st, "failureReason"))
 		printf("\nFailure reason:  %s\n",
 		       stow_vcli_str(st, "failureReason"));
-	if (backup_phase_done(phase)) {
+	if (stow_vcli_phase_final(phase)) {
 		printf("\n%-10s%lld\n", "Errors:", stow_vcli_int(st, "errors"));
 		printf("%-10s%lld\n",
 		       "Warnings:", stow_vcli_int(st, "warnings"));
@@ -920,7 +846,7 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 		       running ? "Items backed up so far:" : "Items backed up:",
 		       stow_vcli_int(st, "progress.itemsBackedUp"));
 	}
-	if (details && backup_phase_done(phase) &&
+	if (details && stow_vcli_phase_final(phase) &&
 	    strcmp(phase, "FailedValidation") != 0)
 		stow_vcli_describe_resource_list(
 		    v, "BackupResourceList", stow_vcli_str(b, "metadata.name"));

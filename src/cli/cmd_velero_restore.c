@@ -44,73 +44,6 @@ static const char *phase_or(const json_t *o, const char *dflt)
 	return p && *p ? p : dflt;
 }
 
-static bool restore_phase_done(const char *phase)
-{
-	return strcmp(phase, "Completed") == 0 ||
-	       strcmp(phase, "PartiallyFailed") == 0 ||
-	       strcmp(phase, "Failed") == 0 ||
-	       strcmp(phase, "FailedValidation") == 0;
-}
-
-static int wait_restore(stow_vcli *v, const stow_kube_resource *r,
-			const char *name)
-{
-	bool tty = isatty(STDOUT_FILENO);
-	char last[160] = "", line[160];
-	const char *phase = "New";
-	json_t *o = NULL;
-	int rc, ex;
-
-	printf("Waiting for restore to complete. You may safely press ctrl-c "
-	       "to stop waiting - your restore will continue in the "
-	       "background.\n");
-	fflush(stdout);
-	for (;;) {
-		json_decref(o);
-		o = NULL;
-		rc = stow_kube_get(v->k, r, v->namespace, name, &o);
-		if (rc < 0) {
-			if (tty)
-				fputc('\n', stdout);
-			return stow_vcli_fail(v, rc, NULL);
-		}
-		phase = phase_or(o, "New");
-		if (stow_vcli_get(o, "status.progress"))
-			snprintf(
-			    line, sizeof(line),
-			    "%s: %lld of %lld items restored", phase,
-			    stow_vcli_int(o, "status.progress.itemsRestored"),
-			    stow_vcli_int(o, "status.progress.totalItems"));
-		else
-			snprintf(line, sizeof(line), "%s", phase);
-		if (strcmp(line, last) != 0) {
-			if (tty)
-				printf("\r\033[K%s", line);
-			else
-				printf("%s\n", line);
-			fflush(stdout);
-			snprintf(last, sizeof(last), "%s", line);
-		}
-		if (restore_phase_done(phase))
-			break;
-		stow_vcli_sleep_ms(500);
-	}
-	if (tty)
-		fputc('\n', stdout);
-	printf("Restore completed with status: %s. You may check for more "
-	       "information using the commands `%s restore describe %s` and "
-	       "`%s restore logs %s`.\n",
-	       phase, v->cli->prog, name, v->cli->prog, name);
-	if (strcmp(phase, "Completed") == 0)
-		ex = STOW_EXIT_OK;
-	else if (strcmp(phase, "PartiallyFailed") == 0)
-		ex = STOW_EXIT_PARTIAL;
-	else
-		ex = STOW_EXIT_ERROR;
-	json_decref(o);
-	return ex;
-}
-
 typedef struct restore_opts {
 	const char *from_backup, *from_schedule, *policy, *modifier;
 	json_t *inc_ns, *exc_ns, *inc_res, *exc_res, *status_inc, *status_exc;
@@ -386,7 +319,8 @@ static int restore_create(stow_cli *cli, int argc, char **argv)
 	}
 	printf("Restore request \"%s\" submitted successfully.\n", name);
 	if (o.wait) {
-		ex = wait_restore(&v, r, name);
+		ex = stow_vcli_wait_phase(&v, r, name, "restore", "restored",
+					  "status.progress.itemsRestored");
 		goto out;
 	}
 	printf("Run `%s restore describe %s` or `%s restore logs %s` for "
@@ -502,7 +436,7 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	if (stow_vcli_str(st, "failureReason"))
 		printf("\nFailure reason:  %s\n",
 		       stow_vcli_str(st, "failureReason"));
-	if (restore_phase_done(phase) &&
+	if (stow_vcli_phase_final(phase) &&
 	    strcmp(phase, "FailedValidation") != 0) {
 		/* Velero prints the restore's messages whenever there
 		 * are some (RestoreResults from the location). */
@@ -565,7 +499,7 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 		   : (json_is_true(json_object_get(spec, "preserveNodePorts"))
 			  ? "true"
 			  : "false"));
-	if (details && restore_phase_done(phase) &&
+	if (details && stow_vcli_phase_final(phase) &&
 	    strcmp(phase, "FailedValidation") != 0)
 		stow_vcli_describe_resource_list(
 		    v, "RestoreResourceList",
