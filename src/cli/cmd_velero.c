@@ -1230,6 +1230,106 @@ int stow_vcli_wait_phase(stow_vcli *v, const stow_kube_resource *r,
 	return ex;
 }
 
+/* --- delete ----------------------------------------------------------------
+ */
+
+int stow_vcli_delete_opts(stow_vcli *v, int argc, char **argv, bool *confirm,
+			  bool *all, const char **selector)
+{
+	enum { OPT_CONFIRM = 0x100, OPT_ALL };
+	static const struct option lo[] = {
+	    STOW_VCLI_COMMON_LONGOPTS,
+	    {"confirm", no_argument, NULL, OPT_CONFIRM},
+	    {"all", no_argument, NULL, OPT_ALL},
+	    {"selector", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, ex = 0;
+
+	stow_cli_opts_begin(v->cli, "n:l:", lo);
+	while ((c = stow_cli_opts_next(v->cli, argc, argv, &ex)) != -1) {
+		if (c == STOW_CLI_OPTS_STOP)
+			return ex ? ex : -1;
+		if (stow_vcli_common_opt(v, c, optarg))
+			continue;
+		switch (c) {
+		case OPT_CONFIRM: *confirm = true; break;
+		case OPT_ALL: *all = true; break;
+		case 'l': *selector = optarg; break;
+		}
+	}
+	return 0;
+}
+
+int stow_vcli_targets_usage(stow_cli *cli, int argc, bool all,
+			    const char *selector)
+{
+	if ((optind < argc) + all + (selector != NULL) != 1)
+		return stow_cli_usage_error(
+		    cli, "give names, or --all, or --selector (exactly one of "
+			 "them)");
+	return 0;
+}
+
+int stow_vcli_select_targets(stow_vcli *v, const stow_kube_resource *r,
+			     int argc, char **argv, bool all,
+			     const char *selector, json_t **items)
+{
+	int ex;
+
+	if ((ex = stow_vcli_targets_usage(v->cli, argc, all, selector)))
+		return ex;
+	return stow_vcli_get_objects(v, r, argc, argv, selector, items);
+}
+
+int stow_vcli_delete_cmd(stow_cli *cli, int argc, char **argv,
+			 const stow_vcli_delete_kind *kd)
+{
+	const stow_kube_resource *r;
+	const char *selector = NULL;
+	bool confirm = false, all = false;
+	json_t *items = NULL;
+	stow_vcli v;
+	int ex, rc, errors = 0;
+	size_t i;
+
+	stow_vcli_init(&v, cli);
+	if ((ex = stow_vcli_delete_opts(&v, argc, argv, &confirm, &all,
+					&selector)))
+		return ex < 0 ? 0 : ex;
+	if (kd->check_first &&
+	    (ex = stow_vcli_targets_usage(cli, argc, all, selector)))
+		return ex;
+	if (!confirm && !stow_vcli_confirm()) {
+		printf("Cancelled.\n");
+		return 0;
+	}
+	if ((ex = stow_vcli_connect(&v)) ||
+	    (ex = stow_vcli_resource(&v, kd->plural, &r)) ||
+	    (ex = stow_vcli_select_targets(&v, r, argc, argv, all, selector,
+					   &items)))
+		goto out;
+	if (json_array_size(items) == 0)
+		printf("%s\n", kd->none);
+	for (i = 0; i < json_array_size(items); i++) {
+		const char *name =
+		    stow_vcli_str(json_array_get(items, i), "metadata.name");
+
+		rc = stow_kube_delete(v.k, r, v.namespace, name, NULL, NULL);
+		if (rc < 0) {
+			stow_vcli_fail(&v, rc, NULL);
+			errors++;
+			continue;
+		}
+		kd->deleted(&v, name);
+	}
+	ex = errors ? STOW_EXIT_ERROR : 0;
+out:
+	json_decref(items);
+	stow_vcli_done(&v);
+	return ex;
+}
+
 /* --- downloads -------------------------------------------------------------
  */
 

@@ -174,6 +174,36 @@ int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 
+/* --- delete ----------------------------------------------------------------
+ */
+
+/* The options of `<noun> delete`: --confirm, --all, -l SELECTOR and the
+ * common ones. 0, an exit code, or -1 when --help was printed. */
+int stow_vcli_delete_opts(stow_vcli *v, int argc, char **argv, bool *confirm,
+			  bool *all, const char **selector);
+/* The usage error unless exactly one of names (argv[optind..]), --all and
+ * --selector is given. Exit code. */
+int stow_vcli_targets_usage(stow_cli *cli, int argc, bool all,
+			    const char *selector);
+/* Names from the operands, or every object (--all) or those matching -l;
+ * *items is a new array (the usage error first). Exit code. */
+int stow_vcli_select_targets(stow_vcli *v, const stow_kube_resource *r,
+			     int argc, char **argv, bool all,
+			     const char *selector, json_t **items);
+/* `<noun> delete NAME...|--all|-l SELECTOR [--confirm]`: asks unless
+ * --confirm, deletes each object, says none when there were none. */
+typedef struct stow_vcli_delete_kind {
+	const char *plural;
+	const char *none; /* "No restores found" */
+	/* The usage error comes before the confirmation prompt. */
+	bool check_first;
+	/* Called after each object's delete: prints it, deletes what
+	 * goes with it. */
+	void (*deleted)(stow_vcli *v, const char *name);
+} stow_vcli_delete_kind;
+int stow_vcli_delete_cmd(stow_cli *cli, int argc, char **argv,
+			 const stow_vcli_delete_kind *kd);
+
 /* --- names, prompts, waits -------------------------------------------------
  */
 

@@ -1159,47 +1159,6 @@ out:
 /* --- delete
  * ------------------------------------------------------------------- */
 
-/* Names from the operands, or every object (--all) or those matching -l;
- * *items is a new array. */
-static int select_targets(stow_vcli *v, const stow_kube_resource *r, int argc,
-			  char **argv, bool all, const char *selector,
-			  json_t **items)
-{
-	if ((optind < argc) + all + (selector != NULL) != 1)
-		return stow_cli_usage_error(
-		    v->cli,
-		    "give names, or --all, or --selector (exactly one of "
-		    "them)");
-	return stow_vcli_get_objects(v, r, argc, argv, selector, items);
-}
-
-static int delete_common_opts(stow_vcli *v, int argc, char **argv,
-			      bool *confirm, bool *all, const char **selector)
-{
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"confirm", no_argument, NULL, OPT_CONFIRM},
-	    {"all", no_argument, NULL, OPT_ALL},
-	    {"selector", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c, ex = 0;
-
-	stow_cli_opts_begin(v->cli, "n:l:", lo);
-	while ((c = stow_cli_opts_next(v->cli, argc, argv, &ex)) != -1) {
-		if (c == STOW_CLI_OPTS_STOP)
-			return ex ? ex : -1;
-		if (stow_vcli_common_opt(v, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_CONFIRM: *confirm = true; break;
-		case OPT_ALL: *all = true; break;
-		case 'l': *selector = optarg; break;
-		}
-	}
-	return 0;
-}
-
 static int backup_delete(stow_cli *cli, int argc, char **argv)
 {
 	const stow_kube_resource *r, *dr;
@@ -1211,8 +1170,8 @@ static int backup_delete(stow_cli *cli, int argc, char **argv)
 	size_t i;
 
 	stow_vcli_init(&v, cli);
-	if ((ex =
-		 delete_common_opts(&v, argc, argv, &confirm, &all, &selector)))
+	if ((ex = stow_vcli_delete_opts(&v, argc, argv, &confirm, &all,
+					&selector)))
 		return ex < 0 ? 0 : ex;
 	if (!confirm && !stow_vcli_confirm()) {
 		printf("Cancelled.\n");
@@ -1238,8 +1197,8 @@ static int backup_delete(stow_cli *cli, int argc, char **argv)
 			}
 			json_array_append_new(items, o);
 		}
-	} else if ((ex = select_targets(&v, r, argc, argv, all, selector,
-					&items))) {
+	} else if ((ex = stow_vcli_select_targets(&v, r, argc, argv, all,
+						  selector, &items))) {
 		goto out;
 	}
 	if (json_array_size(items) == 0 && errors == 0)
@@ -1387,47 +1346,18 @@ out:
 	return ex;
 }
 
+static void schedule_deleted(stow_vcli *v, const char *name)
+{
+	(void)v;
+	printf("Schedule deleted: %s\n", name);
+}
+
 static int schedule_delete(stow_cli *cli, int argc, char **argv)
 {
-	const stow_kube_resource *r;
-	const char *selector = NULL;
-	bool confirm = false, all = false;
-	json_t *items = NULL;
-	stow_vcli v;
-	int ex, rc, errors = 0;
-	size_t i;
+	static const stow_vcli_delete_kind kd = {
+	    "schedules", "No schedules found", false, schedule_deleted};
 
-	stow_vcli_init(&v, cli);
-	if ((ex =
-		 delete_common_opts(&v, argc, argv, &confirm, &all, &selector)))
-		return ex < 0 ? 0 : ex;
-	if (!confirm && !stow_vcli_confirm()) {
-		printf("Cancelled.\n");
-		return 0;
-	}
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "schedules", &r)) ||
-	    (ex = select_targets(&v, r, argc, argv, all, selector, &items)))
-		goto out;
-	if (json_array_size(items) == 0)
-		printf("No schedules found\n");
-	for (i = 0; i < json_array_size(items); i++) {
-		const char *name =
-		    stow_vcli_str(json_array_get(items, i), "metadata.name");
-
-		rc = stow_kube_delete(v.k, r, v.namespace, name, NULL, NULL);
-		if (rc < 0) {
-			stow_vcli_fail(&v, rc, NULL);
-			errors++;
-			continue;
-		}
-		printf("Schedule deleted: %s\n", name);
-	}
-	ex = errors ? STOW_EXIT_ERROR : 0;
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_delete_cmd(cli, argc, argv, &kd);
 }
 
 static int pause_cmd(stow_cli *cli, int argc, char **argv, bool pause)
@@ -1465,7 +1395,8 @@ static int pause_cmd(stow_cli *cli, int argc, char **argv, bool pause)
 	}
 	if ((ex = stow_vcli_connect(&v)) ||
 	    (ex = stow_vcli_resource(&v, "schedules", &r)) ||
-	    (ex = select_targets(&v, r, argc, argv, all, selector, &items)))
+	    (ex = stow_vcli_select_targets(&v, r, argc, argv, all, selector,
+					   &items)))
 		goto out;
 	for (i = 0; i < json_array_size(items); i++) {
 		const json_t *s = json_array_get(items, i);

@@ -459,101 +459,47 @@ out:
 
 /* Velero deletes the location, then the Backup objects and the backup
  * repositories labelled with it (their data stays in the storage). */
+static void bsl_deleted(stow_vcli *v, const char *name)
+{
+	const stow_kube_resource *dep[2] = {
+	    stow_vcli_kind("backups"), stow_vcli_kind("backuprepositories")};
+	char sel[320];
+	size_t d, j;
+
+	printf("Backup storage location \"%s\" deleted successfully.\n", name);
+	snprintf(sel, sizeof(sel), "velero.io/storage-location=%s", name);
+	for (d = 0; d < 2; d++) {
+		stow_kube_list_opts lo = {.label_selector = sel};
+		json_t *list = NULL, *its;
+
+		if (dep[d] == NULL ||
+		    stow_kube_list(v->k, dep[d], v->namespace, &lo, &list) < 0)
+			continue;
+		its = json_object_get(list, "items");
+		for (j = 0; j < json_array_size(its); j++) {
+			const char *dn = stow_vcli_str(json_array_get(its, j),
+						       "metadata.name");
+
+			if (dn)
+				stow_kube_delete(v->k, dep[d], v->namespace, dn,
+						 NULL, NULL);
+		}
+		if (json_array_size(its))
+			printf("%s associated with backup storage location "
+			       "\"%s\" deleted successfully.\n",
+			       d == 0 ? "Backups" : "Backup repositories",
+			       name);
+		json_decref(list);
+	}
+}
+
 static int bsl_delete(stow_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"confirm", no_argument, NULL, OPT_CONFIRM},
-	    {"all", no_argument, NULL, OPT_ALL},
-	    {"selector", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
-	};
-	const stow_kube_resource *r, *br = NULL, *rr = NULL;
-	const char *selector = NULL;
-	bool confirm = false, all = false;
-	json_t *items = NULL;
-	int c, ex = 0, rc, errors = 0;
-	stow_vcli v;
-	size_t i;
+	static const stow_vcli_delete_kind kd = {"backupstoragelocations",
+						 "No backup-locations found",
+						 true, bsl_deleted};
 
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_CONFIRM: confirm = true; break;
-		case OPT_ALL: all = true; break;
-		case 'l': selector = optarg; break;
-		}
-	}
-	if ((optind < argc) + all + (selector != NULL) != 1)
-		return stow_cli_usage_error(
-		    cli, "give names, or --all, or --selector (exactly one of "
-			 "them)");
-	if (!confirm && !stow_vcli_confirm()) {
-		printf("Cancelled.\n");
-		return 0;
-	}
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "backupstoragelocations", &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	br = stow_vcli_kind("backups");
-	rr = stow_vcli_kind("backuprepositories");
-	if (json_array_size(items) == 0)
-		printf("No backup-locations found\n");
-	for (i = 0; i < json_array_size(items); i++) {
-		const char *name =
-		    stow_vcli_str(json_array_get(items, i), "metadata.name");
-		const stow_kube_resource *dep[2] = {br, rr};
-		char sel[320];
-		size_t d, j;
-
-		rc = stow_kube_delete(v.k, r, v.namespace, name, NULL, NULL);
-		if (rc < 0) {
-			stow_vcli_fail(&v, rc, NULL);
-			errors++;
-			continue;
-		}
-		printf("Backup storage location \"%s\" deleted successfully.\n",
-		       name);
-		snprintf(sel, sizeof(sel), "velero.io/storage-location=%s",
-			 name);
-		for (d = 0; d < 2; d++) {
-			stow_kube_list_opts lo2 = {.label_selector = sel};
-			json_t *list = NULL, *its;
-
-			if (dep[d] == NULL ||
-			    stow_kube_list(v.k, dep[d], v.namespace, &lo2,
-					   &list) < 0)
-				continue;
-			its = json_object_get(list, "items");
-			for (j = 0; j < json_array_size(its); j++) {
-				const char *dn = stow_vcli_str(
-				    json_array_get(its, j), "metadata.name");
-
-				if (dn)
-					stow_kube_delete(v.k, dep[d],
-							 v.namespace, dn, NULL,
-							 NULL);
-			}
-			if (json_array_size(its))
-				printf("%s associated with backup storage "
-				       "location \"%s\" deleted "
-				       "successfully.\n",
-				       d == 0 ? "Backups"
-					      : "Backup repositories",
-				       name);
-			json_decref(list);
-		}
-	}
-	ex = errors ? STOW_EXIT_ERROR : 0;
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_delete_cmd(cli, argc, argv, &kd);
 }
 
 /* --- snapshot-location --------------------------------------------------- */

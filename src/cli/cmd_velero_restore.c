@@ -566,72 +566,24 @@ out:
 	return ex;
 }
 
+/* The Restore's finalizer makes the server remove restores/<name>/ from
+ * the location first. */
+static void restore_deleted(stow_vcli *v, const char *name)
+{
+	(void)v;
+	printf("Request to delete restore \"%s\" submitted "
+	       "successfully.\nThe restore will be fully deleted after "
+	       "all associated data (restore files in object storage) "
+	       "are removed.\n",
+	       name);
+}
+
 static int restore_delete(stow_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"confirm", no_argument, NULL, OPT_CONFIRM},
-	    {"all", no_argument, NULL, OPT_ALL},
-	    {"selector", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
-	};
-	const stow_kube_resource *r;
-	const char *selector = NULL;
-	bool confirm = false, all = false;
-	json_t *items = NULL;
-	int c, ex = 0, rc, errors = 0;
-	stow_vcli v;
-	size_t i;
+	static const stow_vcli_delete_kind kd = {
+	    "restores", "No restores found", true, restore_deleted};
 
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		switch (c) {
-		case OPT_CONFIRM: confirm = true; break;
-		case OPT_ALL: all = true; break;
-		case 'l': selector = optarg; break;
-		}
-	}
-	if ((optind < argc) + all + (selector != NULL) != 1)
-		return stow_cli_usage_error(
-		    cli, "give names, or --all, or --selector (exactly one of "
-			 "them)");
-	if (!confirm && !stow_vcli_confirm()) {
-		printf("Cancelled.\n");
-		return 0;
-	}
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "restores", &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	if (json_array_size(items) == 0)
-		printf("No restores found\n");
-	for (i = 0; i < json_array_size(items); i++) {
-		const char *name =
-		    stow_vcli_str(json_array_get(items, i), "metadata.name");
-
-		/* The Restore's finalizer makes the server remove
-		 * restores/<name>/ from the location first. */
-		rc = stow_kube_delete(v.k, r, v.namespace, name, NULL, NULL);
-		if (rc < 0) {
-			stow_vcli_fail(&v, rc, NULL);
-			errors++;
-			continue;
-		}
-		printf("Request to delete restore \"%s\" submitted "
-		       "successfully.\nThe restore will be fully deleted after "
-		       "all associated data (restore files in object storage) "
-		       "are removed.\n",
-		       name);
-	}
-	ex = errors ? STOW_EXIT_ERROR : 0;
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_delete_cmd(cli, argc, argv, &kd);
 }
 
 /* clang-format off */
