@@ -1049,6 +1049,70 @@ int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 	return 0;
 }
 
+int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
+			   const char *plural,
+			   void (*describe)(stow_vcli *v, const json_t *o,
+					    bool details))
+{
+	enum { OPT_DETAILS = 0x100, OPT_INSECURE, OPT_CACERT };
+	static const struct option lo[] = {
+	    STOW_VCLI_COMMON_LONGOPTS,
+	    {"selector", required_argument, NULL, 'l'},
+	    {"details", optional_argument, NULL, OPT_DETAILS},
+	    {"output", required_argument, NULL, 'o'},
+	    {"insecure-skip-tls-verify", optional_argument, NULL, OPT_INSECURE},
+	    {"cacert", required_argument, NULL, OPT_CACERT},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *selector = NULL, *out_fmt = NULL;
+	const stow_kube_resource *r;
+	int details = 0, ignored = 0, c, ex = 0, fmt;
+	json_t *items = NULL;
+	stow_vcli v;
+	size_t i;
+
+	stow_vcli_init(&v, cli);
+	stow_cli_opts_begin(cli, "n:l:o:", lo);
+	PARSE_OPTIONS(cli, argc, argv, c, ex)
+	{
+		if (stow_vcli_common_opt(&v, c, optarg))
+			continue;
+		switch (c) {
+		case 'l': selector = optarg; break;
+		case 'o': out_fmt = optarg; break;
+		case OPT_DETAILS:
+			if ((ex = stow_vcli_parse_bool(cli, "--details", optarg,
+						       &details)))
+				return ex;
+			break;
+		case OPT_INSECURE:
+			if ((ex = stow_vcli_parse_bool(
+				 cli, "--insecure-skip-tls-verify", optarg,
+				 &ignored)))
+				return ex;
+			break;
+		}
+	}
+	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
+		return ex;
+	if ((ex = stow_vcli_connect(&v)) ||
+	    (ex = stow_vcli_resource(&v, plural, &r)) ||
+	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
+		goto out;
+	for (i = 0; i < json_array_size(items); i++) {
+		if (i)
+			printf("\n\n");
+		if (fmt != STOW_VCLI_TABLE)
+			stow_vcli_print_obj(json_array_get(items, i), fmt);
+		else
+			describe(&v, json_array_get(items, i), details);
+	}
+out:
+	json_decref(items);
+	stow_vcli_done(&v);
+	return ex;
+}
+
 int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
 		      const stow_vcli_list_kind *kd)
 {

@@ -171,6 +171,13 @@ typedef struct stow_vcli_list_kind {
 /* `<noun> get [NAME...] [-l SELECTOR] [-o FORMAT]`. Exit code. */
 int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
 		      const stow_vcli_list_kind *kd);
+/* `<noun> describe [NAME...] [-l SELECTOR] [--details] [-o FORMAT]`: each
+ * object by describe (or as JSON/YAML), separated by blank lines;
+ * --insecure-skip-tls-verify and --cacert are accepted. Exit code. */
+int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
+			   const char *plural,
+			   void (*describe)(stow_vcli *v, const json_t *o,
+					    bool details));
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 

@@ -885,82 +885,16 @@ static void describe_schedule(stow_vcli *v, const json_t *s, bool details)
 	printf("\nLast Backup:  %s\n", strcmp(t, "<nil>") ? t : "<never>");
 }
 
-static int describe_cmd(stow_cli *cli, int argc, char **argv,
-			const char *plural,
-			void (*describe)(stow_vcli *, const json_t *, bool))
-{
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"selector", required_argument, NULL, 'l'},
-	    {"details", optional_argument, NULL, OPT_DETAILS},
-	    {"output", required_argument, NULL, 'o'},
-	    {"insecure-skip-tls-verify", optional_argument, NULL, OPT_INSECURE},
-	    {"cacert", required_argument, NULL, OPT_CACERT},
-	    {"features", required_argument, NULL, STOW_VCLI_OPT_FEATURES},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *selector = NULL, *out_fmt = NULL;
-	const stow_kube_resource *r;
-	json_t *items = NULL;
-	int details = 0, ignored, c, ex = 0, fmt;
-	stow_vcli v;
-	size_t i;
-
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:o:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		switch (c) {
-		case 'l': selector = optarg; break;
-		case 'o': out_fmt = optarg; break;
-		case OPT_DETAILS:
-			if ((ex = stow_vcli_parse_bool(cli, "--details", optarg,
-						       &details)))
-				return ex;
-			break;
-		case OPT_INSECURE:
-			if ((ex = stow_vcli_parse_bool(
-				 cli, "--insecure-skip-tls-verify", optarg,
-				 &ignored)))
-				return ex;
-			break;
-		}
-	}
-	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
-		return ex;
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, plural, &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	for (i = 0; i < json_array_size(items); i++) {
-		if (i)
-			printf("\n\n");
-		if (fmt != STOW_VCLI_TABLE)
-			stow_vcli_print_obj(json_array_get(items, i), fmt);
-		else
-			describe(&v, json_array_get(items, i), details);
-	}
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
-}
-
-static void describe_backup_cb(stow_vcli *v, const json_t *o, bool details)
-{
-	describe_backup(v, o, details);
-}
-
 static int backup_describe(stow_cli *cli, int argc, char **argv)
 {
-	return describe_cmd(cli, argc, argv, "backups", describe_backup_cb);
+	return stow_vcli_describe_cmd(cli, argc, argv, "backups",
+				      describe_backup);
 }
 
 static int schedule_describe(stow_cli *cli, int argc, char **argv)
 {
-	return describe_cmd(cli, argc, argv, "schedules", describe_schedule);
+	return stow_vcli_describe_cmd(cli, argc, argv, "schedules",
+				      describe_schedule);
 }
 
 /* --- logs and download ------------------------------------------------------

@@ -508,62 +508,8 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 
 static int restore_describe(stow_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    STOW_VCLI_COMMON_LONGOPTS,
-	    {"selector", required_argument, NULL, 'l'},
-	    {"details", optional_argument, NULL, OPT_DETAILS},
-	    {"output", required_argument, NULL, 'o'},
-	    {"insecure-skip-tls-verify", optional_argument, NULL, OPT_INSECURE},
-	    {"cacert", required_argument, NULL, OPT_CACERT},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *selector = NULL, *out_fmt = NULL;
-	const stow_kube_resource *r;
-	int details = 0, ignored = 0, c, ex = 0, fmt;
-	json_t *items = NULL;
-	stow_vcli v;
-	size_t i;
-
-	stow_vcli_init(&v, cli);
-	stow_cli_opts_begin(cli, "n:l:o:", lo);
-	PARSE_OPTIONS(cli, argc, argv, c, ex)
-	{
-		if (stow_vcli_common_opt(&v, c, optarg))
-			continue;
-		switch (c) {
-		case 'l': selector = optarg; break;
-		case 'o': out_fmt = optarg; break;
-		case OPT_DETAILS:
-			if ((ex = stow_vcli_parse_bool(cli, "--details", optarg,
-						       &details)))
-				return ex;
-			break;
-		case OPT_INSECURE:
-			if ((ex = stow_vcli_parse_bool(
-				 cli, "--insecure-skip-tls-verify", optarg,
-				 &ignored)))
-				return ex;
-			break;
-		}
-	}
-	if ((ex = stow_vcli_parse_output(cli, out_fmt, &fmt)))
-		return ex;
-	if ((ex = stow_vcli_connect(&v)) ||
-	    (ex = stow_vcli_resource(&v, "restores", &r)) ||
-	    (ex = stow_vcli_get_objects(&v, r, argc, argv, selector, &items)))
-		goto out;
-	for (i = 0; i < json_array_size(items); i++) {
-		if (i)
-			printf("\n\n");
-		if (fmt != STOW_VCLI_TABLE)
-			stow_vcli_print_obj(json_array_get(items, i), fmt);
-		else
-			describe_restore(&v, json_array_get(items, i), details);
-	}
-out:
-	json_decref(items);
-	stow_vcli_done(&v);
-	return ex;
+	return stow_vcli_describe_cmd(cli, argc, argv, "restores",
+				      describe_restore);
 }
 
 /* The Restore's finalizer makes the server remove restores/<name>/ from
