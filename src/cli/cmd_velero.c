@@ -85,6 +85,18 @@ int stow_vcli_resolve_namespace(stow_vcli *v)
 	return 0;
 }
 
+int stow_vcli_open_for_create(stow_vcli *v, bool print_only, const char *plural,
+			      const stow_kube_resource **r)
+{
+	int ex;
+
+	if (print_only)
+		return stow_vcli_resolve_namespace(v);
+	if ((ex = stow_vcli_connect(v)))
+		return ex;
+	return stow_vcli_resource(v, plural, r);
+}
+
 int stow_vcli_connect(stow_vcli *v)
 {
 	stow_kube_load_opts lo = {.in_cluster_fallback = true};

@@ -77,6 +77,11 @@ int stow_vcli_common_opt(stow_vcli *v, int c, const char *arg);
 int stow_vcli_connect(stow_vcli *v);
 /* Only the namespace (for objects printed with -o, not created). */
 int stow_vcli_resolve_namespace(stow_vcli *v);
+/* For a create command: only the namespace when print_only (-o json|yaml
+ * prints the object without the cluster), else connect and look up the
+ * resource plural into *r. Exit code. */
+int stow_vcli_open_for_create(stow_vcli *v, bool print_only, const char *plural,
+			      const stow_kube_resource **r);
 /* The velero.io/v1 resource `plural` ("backups"), or NULL if the CLI
  * does not know it. */
 const stow_kube_resource *stow_vcli_kind(const char *plural);

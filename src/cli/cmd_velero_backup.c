@@ -448,11 +448,9 @@ static int backup_create(stow_cli *cli, int argc, char **argv)
 	}
 	/* -o json|yaml prints without the cluster (except to read a
 	 * schedule), as Velero's CLI. */
-	if (out_fmt && fmt != STOW_VCLI_TABLE && from_schedule == NULL)
-		ex = stow_vcli_resolve_namespace(&v);
-	else if ((ex = stow_vcli_connect(&v)) == 0)
-		ex = stow_vcli_resource(&v, "backups", &r);
-	if (ex)
+	if ((ex = stow_vcli_open_for_create(
+		 &v, out_fmt && fmt != STOW_VCLI_TABLE && from_schedule == NULL,
+		 "backups", &r)))
 		goto out;
 	if (from_schedule) {
 		/* Velero's builder FromSchedule: the template as the spec,
@@ -1193,6 +1191,7 @@ static int schedule_create(stow_cli *cli, int argc, char **argv)
 	const stow_kube_resource *r;
 	const char *cron = NULL, *out_fmt = NULL;
 	int paused = 0, skip = -1, owner = 0, c, ex = 0, fmt, rc, t;
+	bool print_only;
 	json_t *sched = NULL, *meta, *spec;
 	stow_vcli v;
 
@@ -1238,12 +1237,9 @@ static int schedule_create(stow_cli *cli, int argc, char **argv)
 		ex = stow_cli_usage_error(cli, "--schedule must be non-empty");
 		goto out;
 	}
-	if (out_fmt && fmt != STOW_VCLI_TABLE)
-		ex = stow_vcli_resolve_namespace(&v);
-	else if ((ex = stow_vcli_connect(&v)) == 0 &&
-		 (ex = stow_vcli_resource(&v, "schedules", &r)) == 0)
-		ex = validate_spec_opts(&v, &o);
-	if (ex)
+	print_only = out_fmt && fmt != STOW_VCLI_TABLE;
+	if ((ex = stow_vcli_open_for_create(&v, print_only, "schedules", &r)) ||
+	    (!print_only && (ex = validate_spec_opts(&v, &o))))
 		goto out;
 	/* pkg/cmd/cli/schedule/create.go: the ScheduleSpec field order is
 	 * template, schedule, useOwnerReferencesInBackup (always set),

@@ -221,11 +221,9 @@ static int bsl_create(stow_cli *cli, int argc, char **argv)
 		    cli, "--provider and --bucket are required");
 		goto out;
 	}
-	if (out_fmt && fmt != STOW_VCLI_TABLE)
-		ex = stow_vcli_resolve_namespace(&v);
-	else if ((ex = stow_vcli_connect(&v)) == 0)
-		ex = stow_vcli_resource(&v, "backupstoragelocations", &r);
-	if (ex)
+	if ((ex = stow_vcli_open_for_create(&v,
+					    out_fmt && fmt != STOW_VCLI_TABLE,
+					    "backupstoragelocations", &r)))
 		goto out;
 	/* BackupStorageLocationSpec in the Go field order: provider,
 	 * objectStorage, config, credential, default, accessMode,
@@ -555,11 +553,9 @@ static int vsl_create(stow_cli *cli, int argc, char **argv)
 		ex = stow_cli_usage_error(cli, "--provider is required");
 		goto out;
 	}
-	if (out_fmt && fmt != STOW_VCLI_TABLE)
-		ex = stow_vcli_resolve_namespace(&v);
-	else if ((ex = stow_vcli_connect(&v)) == 0)
-		ex = stow_vcli_resource(&v, "volumesnapshotlocations", &r);
-	if (ex)
+	if ((ex = stow_vcli_open_for_create(&v,
+					    out_fmt && fmt != STOW_VCLI_TABLE,
+					    "volumesnapshotlocations", &r)))
 		goto out;
 	vsl = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "kind",
 			"VolumeSnapshotLocation", "apiVersion", "velero.io/v1",
