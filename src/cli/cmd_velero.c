@@ -1061,6 +1061,18 @@ int stow_vcli_get_objects(stow_vcli *v, const stow_kube_resource *r, int argc,
 	return 0;
 }
 
+void stow_vcli_set_list(json_t *spec, const char *key, json_t *arr)
+{
+	if (json_array_size(arr))
+		json_object_set(spec, key, arr);
+}
+
+void stow_vcli_set_bool(json_t *spec, const char *key, int v)
+{
+	if (v >= 0)
+		json_object_set_new(spec, key, json_boolean(v));
+}
+
 int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 			   const char *plural,
 			   void (*describe)(stow_vcli *v, const json_t *o,

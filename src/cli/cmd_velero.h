@@ -183,6 +183,10 @@ int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 			   const char *plural,
 			   void (*describe)(stow_vcli *v, const json_t *o,
 					    bool details));
+/* Set spec[key] to arr when it is a non-empty array. */
+void stow_vcli_set_list(json_t *spec, const char *key, json_t *arr);
+/* Set spec[key] to true/false unless v is -1 (not given). */
+void stow_vcli_set_bool(json_t *spec, const char *key, int v);
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 

@@ -273,18 +273,6 @@ static int spec_opt(stow_cli *cli, backup_spec_opts *o, int c, const char *arg)
 	return ex ? -ex : 1;
 }
 
-static void set_list(json_t *spec, const char *key, json_t *arr)
-{
-	if (json_array_size(arr))
-		json_object_set(spec, key, arr);
-}
-
-static void set_bool(json_t *spec, const char *key, int v)
-{
-	if (v >= 0)
-		json_object_set_new(spec, key, json_boolean(v));
-}
-
 /* The BackupSpec as Velero's CLI builds it (pkg/cmd/cli/backup/create.go)
  * and Go's encoding/json writes it: struct-typed fields without
  * omitempty effect (metadata, ttl, hooks, the timeouts) always appear;
@@ -299,26 +287,28 @@ static json_t *build_backup_spec(const backup_spec_opts *o)
 	else
 		json_object_set_new(spec, "includedNamespaces",
 				    json_pack("[s]", "*"));
-	set_list(spec, "excludedNamespaces", o->exc_ns);
-	set_list(spec, "includedResources", o->inc_res);
-	set_list(spec, "excludedResources", o->exc_res);
-	set_list(spec, "includedClusterScopedResources", o->inc_cs);
-	set_list(spec, "excludedClusterScopedResources", o->exc_cs);
-	set_list(spec, "includedNamespaceScopedResources", o->inc_nss);
-	set_list(spec, "excludedNamespaceScopedResources", o->exc_nss);
+	stow_vcli_set_list(spec, "excludedNamespaces", o->exc_ns);
+	stow_vcli_set_list(spec, "includedResources", o->inc_res);
+	stow_vcli_set_list(spec, "excludedResources", o->exc_res);
+	stow_vcli_set_list(spec, "includedClusterScopedResources", o->inc_cs);
+	stow_vcli_set_list(spec, "excludedClusterScopedResources", o->exc_cs);
+	stow_vcli_set_list(spec, "includedNamespaceScopedResources",
+			   o->inc_nss);
+	stow_vcli_set_list(spec, "excludedNamespaceScopedResources",
+			   o->exc_nss);
 	if (o->selector && json_object_size(o->selector))
 		json_object_set(spec, "labelSelector", o->selector);
 	if (json_array_size(o->or_selectors))
 		json_object_set(spec, "orLabelSelectors", o->or_selectors);
-	set_bool(spec, "snapshotVolumes", o->snapshot_volumes);
+	stow_vcli_set_bool(spec, "snapshotVolumes", o->snapshot_volumes);
 	json_object_set_new(spec, "ttl", json_string(o->ttl));
-	set_bool(spec, "includeClusterResources", o->include_cluster);
+	stow_vcli_set_bool(spec, "includeClusterResources", o->include_cluster);
 	json_object_set_new(spec, "hooks", json_object());
 	if (o->location && *o->location)
 		json_object_set_new(spec, "storageLocation",
 				    json_string(o->location));
-	set_list(spec, "volumeSnapshotLocations", o->vsl);
-	set_bool(spec, "defaultVolumesToFsBackup", o->fs_backup);
+	stow_vcli_set_list(spec, "volumeSnapshotLocations", o->vsl);
+	stow_vcli_set_bool(spec, "defaultVolumesToFsBackup", o->fs_backup);
 	if (o->ordered && json_object_size(o->ordered))
 		json_object_set(spec, "orderedResources", o->ordered);
 	json_object_set_new(spec, "csiSnapshotTimeout",
@@ -329,7 +319,7 @@ static json_t *build_backup_spec(const backup_spec_opts *o)
 		json_object_set_new(spec, "resourcePolicy",
 				    json_pack("{s:s,s:s}", "kind", "configmap",
 					      "name", o->res_policies));
-	set_bool(spec, "snapshotMoveData", o->snapshot_move);
+	stow_vcli_set_bool(spec, "snapshotMoveData", o->snapshot_move);
 	if (o->data_mover && *o->data_mover)
 		json_object_set_new(spec, "datamover",
 				    json_string(o->data_mover));

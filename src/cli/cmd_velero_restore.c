@@ -138,18 +138,6 @@ static int restore_opt(stow_cli *cli, restore_opts *o, int c, const char *arg)
 	return 0;
 }
 
-static void set_list(json_t *spec, const char *key, json_t *arr)
-{
-	if (json_array_size(arr))
-		json_object_set(spec, key, arr);
-}
-
-static void set_bool(json_t *spec, const char *key, int v)
-{
-	if (v >= 0)
-		json_object_set_new(spec, key, json_boolean(v));
-}
-
 /* The RestoreSpec as pkg/cmd/cli/restore/create.go builds it, in the Go
  * struct's field order; includedNamespaces defaults to ["*"], hooks and
  * itemOperationTimeout always appear, uploaderConfig is always set. */
@@ -168,25 +156,25 @@ static json_t *build_restore_spec(const restore_opts *o)
 	else
 		json_object_set_new(spec, "includedNamespaces",
 				    json_pack("[s]", "*"));
-	set_list(spec, "excludedNamespaces", o->exc_ns);
-	set_list(spec, "includedResources", o->inc_res);
-	set_list(spec, "excludedResources", o->exc_res);
+	stow_vcli_set_list(spec, "excludedNamespaces", o->exc_ns);
+	stow_vcli_set_list(spec, "includedResources", o->inc_res);
+	stow_vcli_set_list(spec, "excludedResources", o->exc_res);
 	if (o->ns_map && json_object_size(o->ns_map))
 		json_object_set(spec, "namespaceMapping", o->ns_map);
 	if (o->selector && json_object_size(o->selector))
 		json_object_set(spec, "labelSelector", o->selector);
 	if (json_array_size(o->or_selectors))
 		json_object_set(spec, "orLabelSelectors", o->or_selectors);
-	set_bool(spec, "restorePVs", o->restore_volumes);
+	stow_vcli_set_bool(spec, "restorePVs", o->restore_volumes);
 	if (json_array_size(o->status_inc) || json_array_size(o->status_exc)) {
 		json_t *rs = json_object();
 
-		set_list(rs, "includedResources", o->status_inc);
-		set_list(rs, "excludedResources", o->status_exc);
+		stow_vcli_set_list(rs, "includedResources", o->status_inc);
+		stow_vcli_set_list(rs, "excludedResources", o->status_exc);
 		json_object_set_new(spec, "restoreStatus", rs);
 	}
-	set_bool(spec, "preserveNodePorts", o->preserve_nodeports);
-	set_bool(spec, "includeClusterResources", o->include_cluster);
+	stow_vcli_set_bool(spec, "preserveNodePorts", o->preserve_nodeports);
+	stow_vcli_set_bool(spec, "includeClusterResources", o->include_cluster);
 	json_object_set_new(spec, "hooks", json_object());
 	if (o->policy)
 		json_object_set_new(spec, "existingResourcePolicy",
@@ -197,7 +185,7 @@ static json_t *build_restore_spec(const restore_opts *o)
 		json_object_set_new(spec, "resourceModifier",
 				    json_pack("{s:s,s:s}", "kind", "ConfigMap",
 					      "name", o->modifier));
-	set_bool(up, "writeSparseFiles", o->sparse);
+	stow_vcli_set_bool(up, "writeSparseFiles", o->sparse);
 	if (o->parallel_down > 0)
 		json_object_set_new(up, "parallelFilesDownload",
 				    json_integer(o->parallel_down));
