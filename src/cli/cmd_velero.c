@@ -1073,6 +1073,25 @@ void stow_vcli_set_bool(json_t *spec, const char *key, int v)
 		json_object_set_new(spec, key, json_boolean(v));
 }
 
+void stow_vcli_print_strings(int in, const char *title, int w,
+			     const json_t *arr, const char *empty)
+{
+	stow_buf b;
+
+	stow_buf_init(&b, 0);
+	stow_vcli_format_strings(&b, arr, empty);
+	printf("%*s%-*s%.*s\n", in, "", w, title, (int)b.len,
+	       (const char *)b.data);
+	stow_buf_free(&b);
+}
+
+const char *stow_vcli_bool_word(const json_t *v, const char *unset)
+{
+	if (v == NULL)
+		return unset;
+	return json_is_true(v) ? "true" : "false";
+}
+
 int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 			   const char *plural,
 			   void (*describe)(stow_vcli *v, const json_t *o,

@@ -187,6 +187,12 @@ int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 void stow_vcli_set_list(json_t *spec, const char *key, json_t *arr);
 /* Set spec[key] to true/false unless v is -1 (not given). */
 void stow_vcli_set_bool(json_t *spec, const char *key, int v);
+/* A describe line: in spaces, title padded to w, the strings of arr
+ * joined by ", " (empty when there are none). */
+void stow_vcli_print_strings(int in, const char *title, int w,
+			     const json_t *arr, const char *empty);
+/* "true"/"false" for a JSON boolean, unset when v is NULL. */
+const char *stow_vcli_bool_word(const json_t *v, const char *unset);
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 

@@ -650,17 +650,6 @@ static int schedule_get(stow_cli *cli, int argc, char **argv)
 /* --- describe
  * ------------------------------------------------------------------- */
 
-static void print_strings(const char *title, int w, const json_t *arr,
-			  const char *empty)
-{
-	stow_buf b;
-
-	stow_buf_init(&b, 0);
-	stow_vcli_format_strings(&b, arr, empty);
-	printf("%-*s%.*s\n", w, title, (int)b.len, (const char *)b.data);
-	stow_buf_free(&b);
-}
-
 static void print_selector(const char *title, const json_t *sel)
 {
 	stow_buf b;
@@ -669,13 +658,6 @@ static void print_selector(const char *title, const json_t *sel)
 	stow_vcli_format_selector(&b, sel);
 	printf("%s  %.*s\n", title, (int)b.len, (const char *)b.data);
 	stow_buf_free(&b);
-}
-
-static const char *bool_word(const json_t *v, const char *unset)
-{
-	if (v == NULL)
-		return unset;
-	return json_is_true(v) ? "true" : "false";
 }
 
 /* The spec part shared by Backup describe and a Schedule's template
@@ -692,45 +674,40 @@ static void describe_backup_spec(const json_t *spec, int in)
 
 	snprintf(pad, sizeof(pad), "%*s", in, "");
 	printf("%sNamespaces:\n", pad);
-	printf("%s  ", pad);
-	print_strings("Included:", 11,
-		      json_object_get(spec, "includedNamespaces"), "*");
-	printf("%s  ", pad);
-	print_strings("Excluded:", 11,
-		      json_object_get(spec, "excludedNamespaces"), "<none>");
+	stow_vcli_print_strings(in + 2, "Included:", 11,
+				json_object_get(spec, "includedNamespaces"),
+				"*");
+	stow_vcli_print_strings(in + 2, "Excluded:", 11,
+				json_object_get(spec, "excludedNamespaces"),
+				"<none>");
 	printf("\n%sResources:\n", pad);
 	if (json_object_get(spec, "includedClusterScopedResources") ||
 	    json_object_get(spec, "excludedClusterScopedResources") ||
 	    json_object_get(spec, "includedNamespaceScopedResources") ||
 	    json_object_get(spec, "excludedNamespaceScopedResources")) {
-		printf("%s  ", pad);
-		print_strings(
-		    "Included cluster-scoped:    ", 28,
+		stow_vcli_print_strings(
+		    in + 2, "Included cluster-scoped:    ", 28,
 		    json_object_get(spec, "includedClusterScopedResources"),
 		    "<none>");
-		printf("%s  ", pad);
-		print_strings(
-		    "Excluded cluster-scoped:    ", 28,
+		stow_vcli_print_strings(
+		    in + 2, "Excluded cluster-scoped:    ", 28,
 		    json_object_get(spec, "excludedClusterScopedResources"),
 		    "<none>");
-		printf("%s  ", pad);
-		print_strings(
-		    "Included namespace-scoped:  ", 28,
+		stow_vcli_print_strings(
+		    in + 2, "Included namespace-scoped:  ", 28,
 		    json_object_get(spec, "includedNamespaceScopedResources"),
 		    "*");
-		printf("%s  ", pad);
-		print_strings(
-		    "Excluded namespace-scoped:  ", 28,
+		stow_vcli_print_strings(
+		    in + 2, "Excluded namespace-scoped:  ", 28,
 		    json_object_get(spec, "excludedNamespaceScopedResources"),
 		    "<none>");
 	} else {
-		printf("%s  ", pad);
-		print_strings("Included:", 17,
-			      json_object_get(spec, "includedResources"), "*");
-		printf("%s  ", pad);
-		print_strings("Excluded:", 17,
-			      json_object_get(spec, "excludedResources"),
-			      "<none>");
+		stow_vcli_print_strings(
+		    in + 2, "Included:", 17,
+		    json_object_get(spec, "includedResources"), "*");
+		stow_vcli_print_strings(
+		    in + 2, "Excluded:", 17,
+		    json_object_get(spec, "excludedResources"), "<none>");
 		printf("%s  %-17s%s\n", pad, "Cluster-scoped:",
 		       icr == NULL
 			   ? "auto"
@@ -755,12 +732,14 @@ static void describe_backup_spec(const json_t *spec, int in)
 		printf("\n");
 	printf("\n%sStorage Location:  %s\n", pad, loc ? loc : "");
 	printf("\n%s%-31s%s\n", pad, "Velero-Native Snapshot PVs:",
-	       bool_word(json_object_get(spec, "snapshotVolumes"), "auto"));
+	       stow_vcli_bool_word(json_object_get(spec, "snapshotVolumes"),
+				   "auto"));
 	printf("%s%-31s%s\n", pad, "File System Backup (Default):",
-	       bool_word(json_object_get(spec, "defaultVolumesToFsBackup"),
-			 "false"));
+	       stow_vcli_bool_word(
+		   json_object_get(spec, "defaultVolumesToFsBackup"), "false"));
 	printf("%s%-31s%s\n", pad, "Snapshot Move Data:",
-	       bool_word(json_object_get(spec, "snapshotMoveData"), "false"));
+	       stow_vcli_bool_word(json_object_get(spec, "snapshotMoveData"),
+				   "false"));
 	printf("%s%-31s%s\n", pad, "Data Mover:", dm && *dm ? dm : "velero");
 	printf("\n%sTTL:  %s\n", pad, ttl ? ttl : "0s");
 	printf("\n%s%-23s%s\n", pad, "CSISnapshotTimeout:",
@@ -858,9 +837,10 @@ static void describe_schedule(stow_vcli *v, const json_t *s, bool details)
 			printf("  %s\n",
 			       json_string_value(json_array_get(verrs, i)));
 	}
-	printf("\nUses Owner References:  %s\n",
-	       bool_word(stow_vcli_get(s, "spec.useOwnerReferencesInBackup"),
-			 "false"));
+	printf(
+	    "\nUses Owner References:  %s\n",
+	    stow_vcli_bool_word(
+		stow_vcli_get(s, "spec.useOwnerReferencesInBackup"), "false"));
 	printf("\nPaused:  %s\n", json_is_true(stow_vcli_get(s, "spec.paused"))
 				      ? "true"
 				      : "false");

@@ -371,17 +371,6 @@ static int restore_get(stow_cli *cli, int argc, char **argv)
 	return stow_vcli_get_cmd(cli, argc, argv, &restore_kind);
 }
 
-static void print_list_line(const char *title, int w, const json_t *arr,
-			    const char *empty)
-{
-	stow_buf b;
-
-	stow_buf_init(&b, 0);
-	stow_vcli_format_strings(&b, arr, empty);
-	printf("  %-*s%.*s\n", w, title, (int)b.len, (const char *)b.data);
-	stow_buf_free(&b);
-}
-
 static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 {
 	const json_t *spec = json_object_get(o, "spec");
@@ -442,16 +431,18 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	if (stow_vcli_str(spec, "scheduleName"))
 		printf("Schedule:  %s\n", stow_vcli_str(spec, "scheduleName"));
 	printf("\nNamespaces:\n");
-	print_list_line("Included:", 11,
-			json_object_get(spec, "includedNamespaces"),
-			"all namespaces found in the backup");
-	print_list_line("Excluded:", 11,
-			json_object_get(spec, "excludedNamespaces"), "<none>");
+	stow_vcli_print_strings(2, "Included:", 11,
+				json_object_get(spec, "includedNamespaces"),
+				"all namespaces found in the backup");
+	stow_vcli_print_strings(2, "Excluded:", 11,
+				json_object_get(spec, "excludedNamespaces"),
+				"<none>");
 	printf("\nResources:\n");
-	print_list_line("Included:", 17,
-			json_object_get(spec, "includedResources"), "*");
-	print_list_line(
-	    "Excluded:", 17, json_object_get(spec, "excludedResources"),
+	stow_vcli_print_strings(2, "Included:", 17,
+				json_object_get(spec, "includedResources"),
+				"*");
+	stow_vcli_print_strings(
+	    2, "Excluded:", 17, json_object_get(spec, "excludedResources"),
 	    "nodes, events, events.events.k8s.io, backups.velero.io, "
 	    "restores.velero.io, resticrepositories.velero.io, "
 	    "csinodes.storage.k8s.io, volumeattachments.storage.k8s.io, "
@@ -470,23 +461,17 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	stow_vcli_format_selector(&b, json_object_get(spec, "labelSelector"));
 	printf("\nLabel selector:  %.*s\n", (int)b.len, (const char *)b.data);
 	stow_buf_free(&b);
-	printf("\nRestore PVs:  %s\n",
-	       json_object_get(spec, "restorePVs") == NULL
-		   ? "auto"
-		   : (json_is_true(json_object_get(spec, "restorePVs"))
-			  ? "true"
-			  : "false"));
+	printf(
+	    "\nRestore PVs:  %s\n",
+	    stow_vcli_bool_word(json_object_get(spec, "restorePVs"), "auto"));
 	printf("\nExisting Resource Policy:   %s\n", pol ? pol : "<none>");
 	printf("ItemOperationTimeout:       %s\n",
 	       stow_vcli_str(spec, "itemOperationTimeout")
 		   ? stow_vcli_str(spec, "itemOperationTimeout")
 		   : "0s");
 	printf("\nPreserve Service NodePorts:  %s\n",
-	       json_object_get(spec, "preserveNodePorts") == NULL
-		   ? "auto"
-		   : (json_is_true(json_object_get(spec, "preserveNodePorts"))
-			  ? "true"
-			  : "false"));
+	       stow_vcli_bool_word(json_object_get(spec, "preserveNodePorts"),
+				   "auto"));
 	if (details && stow_vcli_phase_final(phase) &&
 	    strcmp(phase, "FailedValidation") != 0)
 		stow_vcli_describe_resource_list(
