@@ -1092,6 +1092,39 @@ const char *stow_vcli_bool_word(const json_t *v, const char *unset)
 	return json_is_true(v) ? "true" : "false";
 }
 
+void stow_vcli_describe_times(const json_t *st)
+{
+	char t1[64], t2[64];
+
+	stow_vcli_format_time(t1, sizeof(t1),
+			      stow_vcli_str(st, "startTimestamp"));
+	stow_vcli_format_time(t2, sizeof(t2),
+			      stow_vcli_str(st, "completionTimestamp"));
+	printf("\n%-12s%s\n%-12s%s\n",
+	       "Started:", strcmp(t1, "<nil>") ? t1 : "<n/a>",
+	       "Completed:", strcmp(t2, "<nil>") ? t2 : "<n/a>");
+}
+
+void stow_vcli_describe_progress(const json_t *st, const char *phase, int w,
+				 const char *done, const char *progress_key)
+{
+	bool running = strcmp(phase, "InProgress") == 0;
+	char title[80];
+
+	if (json_object_get(st, "progress") == NULL)
+		return;
+	if (running)
+		snprintf(title, sizeof(title),
+			 "Estimated total items to be %s:", done);
+	else
+		snprintf(title, sizeof(title), "Total items to be %s:", done);
+	printf("\n%-*s%lld\n", w, title,
+	       stow_vcli_int(st, "progress.totalItems"));
+	snprintf(title, sizeof(title), "Items %s%s:", done,
+		 running ? " so far" : "");
+	printf("%-*s%lld\n", w, title, stow_vcli_int(st, progress_key));
+}
+
 int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 			   const char *plural,
 			   void (*describe)(stow_vcli *v, const json_t *o,

@@ -193,6 +193,13 @@ void stow_vcli_print_strings(int in, const char *title, int w,
 			     const json_t *arr, const char *empty);
 /* "true"/"false" for a JSON boolean, unset when v is NULL. */
 const char *stow_vcli_bool_word(const json_t *v, const char *unset);
+/* describe's "Started:" and "Completed:" lines of a status. */
+void stow_vcli_describe_times(const json_t *st);
+/* describe's item counts when the status has a progress: "(Estimated)
+ * total items to be <done>" and "Items <done> (so far)", the titles
+ * padded to w, the second count from progress_key. */
+void stow_vcli_describe_progress(const json_t *st, const char *phase, int w,
+				 const char *done, const char *progress_key);
 /* The Name/Namespace/Labels/Annotations block of describe. */
 void stow_vcli_describe_metadata(const json_t *o);
 

@@ -761,7 +761,7 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 	const char *phase = phase_or(b, "New");
 	const json_t *st = json_object_get(b, "status");
 	const json_t *verrs = json_object_get(st, "validationErrors");
-	char t1[64], t2[64];
+	char t1[64];
 	size_t i;
 
 	stow_vcli_describe_metadata(b);
@@ -793,26 +793,11 @@ static void describe_backup(stow_vcli *v, const json_t *b, bool details)
 	       stow_vcli_str(st, "formatVersion")
 		   ? stow_vcli_str(st, "formatVersion")
 		   : "");
-	stow_vcli_format_time(t1, sizeof(t1),
-			      stow_vcli_str(st, "startTimestamp"));
-	stow_vcli_format_time(t2, sizeof(t2),
-			      stow_vcli_str(st, "completionTimestamp"));
-	printf("\n%-12s%s\n%-12s%s\n",
-	       "Started:", strcmp(t1, "<nil>") ? t1 : "<n/a>",
-	       "Completed:", strcmp(t2, "<nil>") ? t2 : "<n/a>");
+	stow_vcli_describe_times(st);
 	stow_vcli_format_time(t1, sizeof(t1), stow_vcli_str(st, "expiration"));
 	printf("\nExpiration:  %s\n", t1);
-	if (json_object_get(st, "progress")) {
-		bool running = strcmp(phase, "InProgress") == 0;
-
-		printf("\n%-39s%lld\n",
-		       running ? "Estimated total items to be backed up:"
-			       : "Total items to be backed up:",
-		       stow_vcli_int(st, "progress.totalItems"));
-		printf("%-39s%lld\n",
-		       running ? "Items backed up so far:" : "Items backed up:",
-		       stow_vcli_int(st, "progress.itemsBackedUp"));
-	}
+	stow_vcli_describe_progress(st, phase, 39, "backed up",
+				    "progress.itemsBackedUp");
 	if (details && stow_vcli_phase_final(phase) &&
 	    strcmp(phase, "FailedValidation") != 0)
 		stow_vcli_describe_resource_list(

@@ -380,30 +380,14 @@ static void describe_restore(stow_vcli *v, const json_t *o, bool details)
 	const json_t *map = json_object_get(spec, "namespaceMapping");
 	const char *phase = phase_or(o, "New");
 	const char *pol = stow_vcli_str(spec, "existingResourcePolicy");
-	char t1[64], t2[64];
 	stow_buf b;
 	size_t i;
 
 	stow_vcli_describe_metadata(o);
 	printf("\nPhase:  %s\n", phase);
-	if (stow_vcli_get(st, "progress")) {
-		bool running = strcmp(phase, "InProgress") == 0;
-
-		printf("\n%-40s%lld\n",
-		       running ? "Estimated total items to be restored:"
-			       : "Total items to be restored:",
-		       stow_vcli_int(st, "progress.totalItems"));
-		printf("%-40s%lld\n",
-		       running ? "Items restored so far:" : "Items restored:",
-		       stow_vcli_int(st, "progress.itemsRestored"));
-	}
-	stow_vcli_format_time(t1, sizeof(t1),
-			      stow_vcli_str(st, "startTimestamp"));
-	stow_vcli_format_time(t2, sizeof(t2),
-			      stow_vcli_str(st, "completionTimestamp"));
-	printf("\n%-12s%s\n%-12s%s\n",
-	       "Started:", strcmp(t1, "<nil>") ? t1 : "<n/a>",
-	       "Completed:", strcmp(t2, "<nil>") ? t2 : "<n/a>");
+	stow_vcli_describe_progress(st, phase, 40, "restored",
+				    "progress.itemsRestored");
+	stow_vcli_describe_times(st);
 	if (json_array_size(verrs)) {
 		printf("\nValidation errors:\n");
 		for (i = 0; i < json_array_size(verrs); i++)
