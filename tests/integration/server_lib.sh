@@ -28,15 +28,16 @@ unset VELERO_NAMESPACE
 
 # ------------------------------------------------------------- processes
 
-# _stop_pid PID [signalled]: SIGTERM (unless already sent: a second one
-# makes stowage server exit at once), wait up to 5 s, then SIGKILL.
+# _stop_pid PID [signalled] [TENTHS]: SIGTERM (unless already sent: a
+# second one makes stowage server exit at once), wait up to TENTHS tenths
+# of a second (50), then SIGKILL.
 _stop_pid()
 {
 	local p=$1
 	if [[ ${2:-} != signalled ]]; then
 		kill "$p" 2>/dev/null || return 0
 	fi
-	for _ in $(seq 50); do
+	for _ in $(seq "${3:-50}"); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -48,7 +49,10 @@ srv_stop_all()
 {
 	local p
 	for p in "${SRV_PIDS[@]}"; do
-		_stop_pid "$p"
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${SRV_PIDS[@]}"; do
+		_stop_pid "$p" signalled $((SRV_GRACE * 10))
 	done
 	SRV_PIDS=()
 }
@@ -109,22 +113,28 @@ use_cluster()
 }
 
 # srv_start LOGNAME ARGS...: `stowage server ARGS` on the current cluster
-# in the background, stdout+stderr to $T/LOGNAME.log. Sets SRV_PID.
+# in the background, stdout+stderr to $T/LOGNAME.log. Sets SRV_PID. Its
+# metrics endpoint is on loopback at a port the kernel picks (the default
+# :8085 would listen on every interface, and only one of several servers
+# on this host could have it), unless ARGS set --metrics-address.
 srv_start()
 {
-	local log=$T/$1.log
+	local log=$T/$1.log metrics=(--metrics-address 127.0.0.1:0)
 	shift
-	"$STOWAGE" server "$@" >"$log" 2>&1 &
+	[[ " $* " == *" --metrics-address"* ]] && metrics=()
+	"$STOWAGE" server "${metrics[@]}" "$@" >"$log" 2>&1 &
 	SRV_PID=$!
 	SRV_PIDS+=("$SRV_PID")
 }
 
-# srv_stop PID [signalled]: stop one server (SIGTERM, then SIGKILL),
-# forget its pid.
+# srv_stop PID [signalled]: stop one server (SIGTERM, then SIGKILL after
+# SRV_GRACE seconds, 15: an idle server takes ~3 s to give up its Lease
+# and watches, longer on a loaded machine), forget its pid.
+SRV_GRACE=${SRV_GRACE:-15}
 srv_stop()
 {
 	local p keep=()
-	_stop_pid "$1" "${2:-}"
+	_stop_pid "$1" "${2:-}" $((SRV_GRACE * 10))
 	for p in "${SRV_PIDS[@]}"; do
 		[[ $p == "$1" ]] || keep+=("$p")
 	done
