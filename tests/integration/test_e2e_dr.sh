@@ -18,16 +18,19 @@
 #     Backup dr1 appears by sync (Completed, labelled with the local BSL);
 #     `velero restore create --from-backup dr1 --wait` brings every object
 #     back with A's names, labels velero.io/backup-name / restore-name, and
-#     A's ConfigMap and Secret data; nothing is written to the ReadOnly
-#     location; a restore with --namespace-mappings app1:app1-dr puts app1
+#     A's ConfigMap and Secret data; backups/dr1/ stays byte for byte as
+#     A wrote it (restore logs do go to restores/<name>/, as in Velero);
+#     velero backup logs / describe --details / restore logs work on B;
+#     a restore with --namespace-mappings app1:app1-dr puts app1
 #     into app1-dr; one with --include-resources configmaps (app2 mapped to
 #     app2-cm) restores ConfigMaps only;
 #   back on A: namespace app1 deleted with kubectl, `velero restore create
 #     --include-namespaces app1 --wait` brings it back; its restore logs and
 #     results are in the location under restores/<name>/.
 #
-# Every process (two kubesims per provider, their servers, s3rver) is
-# stopped by the EXIT trap. Loopback only. Skips (exit 0 with a note) when
+# The servers run to the end and must stop cleanly on SIGTERM. Every
+# process (two kubesims per provider, their servers, s3rver) is stopped by
+# the EXIT trap. Loopback only (servers' metrics on 127.0.0.1:0). Skips (exit 0 with a note) when
 # kubectl is not installed.
 set -euo pipefail
 
