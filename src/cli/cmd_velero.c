@@ -1142,7 +1142,7 @@ int stow_vcli_describe_cmd(stow_cli *cli, int argc, char **argv,
 	};
 	const char *selector = NULL, *out_fmt = NULL;
 	const stow_kube_resource *r;
-	int details = 0, ignored = 0, c, ex = 0, fmt;
+	int details = 0, ignored = 0, c, ex = 0, fmt = STOW_VCLI_TABLE;
 	json_t *items = NULL;
 	stow_vcli v;
 	size_t i;
@@ -1209,7 +1209,7 @@ int stow_vcli_get_cmd(stow_cli *cli, int argc, char **argv,
 	const char *selector = NULL, *out_fmt = NULL;
 	const stow_kube_resource *r;
 	json_t *items = NULL, *rows;
-	int c, ex = 0, fmt;
+	int c, ex = 0, fmt = STOW_VCLI_TABLE;
 	stow_vcli v;
 	size_t i;
 

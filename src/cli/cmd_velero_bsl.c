@@ -319,7 +319,7 @@ static int bsl_get(stow_cli *cli, int argc, char **argv)
 	const stow_kube_resource *r;
 	json_t *items = NULL, *rows, *keep;
 	bool only_default = false;
-	int c, ex = 0, fmt;
+	int c, ex = 0, fmt = STOW_VCLI_TABLE;
 	stow_vcli v;
 	size_t i;
 
