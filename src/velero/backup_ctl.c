@@ -23,6 +23,7 @@
 #include "velero/controllers.h"
 #include "velero/gzjson.h"
 #include "velero/layout.h"
+#include "velero/bsl.h"
 #include "velero/server.h"
 #include "velero/server_metrics.h"
 #include "velero/tarball.h"
@@ -175,6 +176,22 @@ static int validate(stow_velero_server *srv, const json_t *backup,
 				 "backup can't be created because backup "
 				 "storage location %s is currently in "
 				 "read-only mode",
+				 bsl_name);
+			json_array_append_new(errors, json_string(msg));
+		}
+		/* A location its controller found broken (unreachable,
+		 * bad credentials, foreign data) fails the backup at once,
+		 * with the reason in the BSL's status.message; one not
+		 * validated yet is tried. */
+		if (!stow_velero_location_available(bsl) &&
+		    !strcmp(jstr(json_object_get(bsl, "status"), "phase")
+				? jstr(json_object_get(bsl, "status"), "phase")
+				: "",
+			    "Unavailable")) {
+			snprintf(msg, sizeof(msg),
+				 "backup can't be created because "
+				 "BackupStorageLocation %s is in Unavailable "
+				 "status.",
 				 bsl_name);
 			json_array_append_new(errors, json_string(msg));
 		}

@@ -515,8 +515,37 @@ expect_eq "" "$(jp bad-ns '{.status.startTimestamp}')" "bad-ns: no startTimestam
 expect_eq "default" "$(jp bad-ns '{.metadata.labels.velero\.io/storage-location}')" "bad-ns: storage-location label"
 expect_grep "the default 'nowhere' wasn't found" "$(ve bad-location)" \
 	"bad-location: unknown storage location"
-expect_eq "backup can't be created because backup storage location readonly is currently in read-only mode" \
+expect_grep "^backup can't be created because backup storage location readonly is currently in read-only mode$" \
 	"$(ve to-readonly)" "to-readonly: Velero's read-only message"
+# A location its controller found Unavailable (here: foreign data at its
+# top level) fails a backup at once, with Velero's message.
+mkdir -p "$T/broken-location/junk"
+echo x >"$T/broken-location/junk/x"
+apply "apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata:
+  name: broken
+  namespace: velero
+spec:
+  provider: filesystem
+  objectStorage:
+    bucket: $T/broken-location"
+for _ in $(seq 150); do
+	k -n velero get bsl broken -o 'jsonpath={.status.phase}'
+	[[ $OUT == Unavailable ]] && break
+	sleep 0.2
+done
+expect_eq Unavailable "$OUT" "broken: the location with foreign data is Unavailable"
+apply "apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: to-unavailable
+  namespace: velero
+spec:
+  storageLocation: broken"
+expect_eq FailedValidation "$(wait_phase to-unavailable)" "to-unavailable: phase"
+expect_eq "backup can't be created because BackupStorageLocation broken is in Unavailable status." \
+	"$(ve to-unavailable)" "to-unavailable: Velero's unavailable-location message"
 if [[ ! -e $LOC/backups/bad-ns ]]; then
 	pass "nothing written for a backup that failed validation"
 else
@@ -752,9 +781,26 @@ metadata:
 spec:
   storageLocation: missing
   includedNamespaces: [app1]"
-expect_eq Failed "$(wait_phase to-missing)" "to-missing: a backup into a missing directory fails"
-expect_grep "no-such-dir" "$(jp to-missing '{.status.failureReason}')" \
-	"to-missing: failureReason names the location's problem"
+# Created together with its location, the backup races the location's
+# first validation: either it runs and fails naming the directory, or the
+# location is already Unavailable (naming it) and the backup fails
+# validation.
+phase=$(wait_phase to-missing)
+case $phase in
+Failed)
+	pass "to-missing: a backup into a missing directory fails (Failed)"
+	expect_grep "no-such-dir" "$(jp to-missing '{.status.failureReason}')" \
+		"to-missing: failureReason names the location's problem"
+	;;
+FailedValidation)
+	pass "to-missing: a backup into a missing directory fails (FailedValidation)"
+	expect_eq "backup can't be created because BackupStorageLocation missing is in Unavailable status." \
+		"$(ve to-missing)" "to-missing: the location's Unavailable status is the reason"
+	k -n velero get bsl missing -o 'jsonpath={.status.message}'
+	expect_grep "no-such-dir" "$OUT" "to-missing: the location's message names the directory"
+	;;
+*) fail "to-missing: phase $phase, expected Failed or FailedValidation" ;;
+esac
 
 # The Backup object of a finished backup is deleted (not its data) and made
 # again: the location has it already, so it fails and nothing is touched.
