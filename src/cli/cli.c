@@ -690,7 +690,10 @@ static const stow_cli_cmd root_cmd = {
 	.about = "stowage backs up Kubernetes resources and volume data. Its repository\n"
 		 "engine, the vault, stores snapshots of directory trees deduplicated,\n"
 		 "compressed and encrypted, and can be used on its own through\n"
-		 "`stowage vault`.\n",
+		 "`stowage vault`. `stowage server` runs the Velero-compatible\n"
+		 "controllers; backup, restore, schedule and the other Velero verbs\n"
+		 "talk to them through the cluster (invoked as `velero`, the binary\n"
+		 "is Velero's CLI).\n",
 	.example = "  stowage vault init --repo /srv/backup\n"
 		   "  stowage vault snapshot create /home --repo /srv/backup\n",
 	.help_flags = STOW_CLI_HELP_OUTPUT,
