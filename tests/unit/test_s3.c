@@ -234,7 +234,8 @@ static void do_list(int fd, const char *q)
 				 "</CommonPrefixes>",
 				 (int)(sl - k + 1), k);
 			if (start == 0 &&
-			    !memmem(cp.data, cp.len, one, strlen(one)))
+			    (cp.len == 0 ||
+			     !memmem(cp.data, cp.len, one, strlen(one))))
 				stow_buf_append_str(&cp, one);
 			continue;
 		}
