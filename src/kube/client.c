@@ -26,6 +26,7 @@
 
 #include "crypto/crypto.h"
 #include "kube/kube_internal.h"
+#include "util/clock.h"
 #include "util/curlpool.h"
 #include "util/err.h"
 
@@ -69,43 +70,6 @@ struct stow_kube {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t now_ms(void)
-{
-	return now_us() / 1000;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Uniform in [0, n]: xorshift64*, seeded per thread from the CSPRNG. It
- * only has to decorrelate clients. */
-static uint64_t jitter(uint64_t n)
-{
-	static _Thread_local uint64_t st;
-
-	if (st == 0 && stow_random(&st, sizeof(st)) < 0)
-		st = now_us() ^ (uint64_t)(uintptr_t)&st;
-	if (st == 0)
-		st = 0x9e3779b97f4a7c15ull;
-	st ^= st >> 12;
-	st ^= st << 25;
-	st ^= st >> 27;
-	return n ? (st * 0x2545f4914f6cdd1dull) % (n + 1) : 0;
-}
 
 static void secret_free(char *s)
 {
@@ -185,7 +149,7 @@ int stow_kube_url(stow_kube *k, const char *path, stow_buf *out)
 /* Called with cred_mu held. */
 static int token_file_current(stow_kube *k, bool force, const char **tok)
 {
-	uint64_t now = now_ms();
+	uint64_t now = stow_now_ms();
 	char *t = NULL;
 	size_t len;
 	int rc;
@@ -328,7 +292,7 @@ void stow_kube_rate_wait(stow_kube *k)
 	if (k->qps <= 0)
 		return;
 	pthread_mutex_lock(&k->rate_mu);
-	now = now_us();
+	now = stow_now_us();
 	k->tokens += (double)(now - k->rate_last_us) / 1e6 * k->qps;
 	if (k->tokens > k->burst)
 		k->tokens = k->burst;
@@ -340,7 +304,7 @@ void stow_kube_rate_wait(stow_kube *k)
 		wait_us = (uint64_t)(-k->tokens / k->qps * 1e6);
 	pthread_mutex_unlock(&k->rate_mu);
 	if (wait_us)
-		sleep_ms((wait_us + 999) / 1000);
+		stow_sleep_ms((wait_us + 999) / 1000);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -545,7 +509,7 @@ static outcome perform_once(stow_kube *k, const attempt *a, resp *r,
 	_cleanup_free_ char *authz = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *sl = NULL;
-	uint64_t now = now_ms(), left;
+	uint64_t now = stow_now_ms(), left;
 	CURLcode cc;
 	CURL *h;
 	int rc;
@@ -633,7 +597,7 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 			 json_t **out_body, long *out_status)
 {
 	char what[300];
-	uint64_t start = now_ms();
+	uint64_t start = stow_now_ms();
 	int max_attempts =
 	    o && o->max_attempts > 0 ? o->max_attempts : MAX_ATTEMPTS_DEFAULT;
 	size_t max_body = o && o->max_body ? o->max_body : BODY_MAX_DEFAULT;
@@ -747,19 +711,19 @@ int stow_kube_request_ex(stow_kube *k, const char *method, const char *path,
 				: BACKOFF_CAP_MS;
 		if (cap > BACKOFF_CAP_MS)
 			cap = BACKOFF_CAP_MS;
-		delay = cap / 2 + jitter(cap / 2);
+		delay = cap / 2 + stow_jitter(cap / 2);
 		if (r.retry_after_ms >= 0 && (uint64_t)r.retry_after_ms > delay)
 			delay = (uint64_t)r.retry_after_ms;
-		now = now_ms();
+		now = stow_now_ms();
 		if (made >= max_attempts || now + delay >= a.deadline_ms)
 			break;
-		sleep_ms(delay);
+		stow_sleep_ms(delay);
 	}
 	/* code is STOW_EIO (5xx, 429, transport) or STOW_ETIMEOUT (the last
 	 * attempt ran out of time). */
 	return stow_err_wrap(code, "gave up after %d attempt%s in %llu ms%s",
 			     made, made == 1 ? "" : "s",
-			     (unsigned long long)(now_ms() - start),
+			     (unsigned long long)(stow_now_ms() - start),
 			     made >= max_attempts ? "" : " (the deadline)");
 }
 
@@ -867,7 +831,7 @@ int stow_kube_new(stow_kube **out, const stow_kube_config *cfg)
 	k->qps = k->cfg->qps;
 	k->burst = k->cfg->burst;
 	k->tokens = k->burst;
-	k->rate_last_us = now_us();
+	k->rate_last_us = stow_now_us();
 	if (!k->cfg->user_agent &&
 	    !(k->cfg->user_agent =
 		  strdup("stowage/" STOW_VERSION " (linux/" STOW_ARCH ")"))) {

@@ -28,6 +28,7 @@
 
 #include "crypto/crypto.h"
 #include "storage/sigv4.h"
+#include "util/clock.h"
 #include "util/curlpool.h"
 #include "util/err.h"
 
@@ -63,38 +64,6 @@ typedef struct s3_store {
 static const stow_store_ops s3_ops;
 
 /* --- small helpers ------------------------------------------------------ */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Uniform in [0, n]: xorshift64*, seeded per thread from the CSPRNG. The
- * jitter only has to decorrelate clients, not resist anyone. */
-static uint64_t jitter(uint64_t n)
-{
-	static _Thread_local uint64_t st;
-
-	if (st == 0 && stow_random(&st, sizeof(st)) < 0)
-		st = now_ms() ^ (uint64_t)(uintptr_t)&st;
-	if (st == 0)
-		st = 0x9e3779b97f4a7c15ull;
-	st ^= st >> 12;
-	st ^= st << 25;
-	st ^= st >> 27;
-	return n ? (st * 0x2545f4914f6cdd1dull) % (n + 1) : 0;
-}
 
 /* Copy server-provided text into a message-safe form: printable ASCII
  * only, at most n-1 bytes. */
@@ -986,7 +955,7 @@ static outcome http_failure(s3_store *s, const req *q, resp *r, int *code)
 static int run(s3_store *s, const req *q, resp *r)
 {
 	uint64_t timeout_ms = (uint64_t)s->cfg.timeout_s * 1000;
-	uint64_t start = now_ms(), deadline;
+	uint64_t start = stow_now_ms(), deadline;
 	size_t sink_start = q->sink ? q->sink->len : 0;
 	unsigned attempts = s->cfg.retries + 1, made = 0;
 	bool out_of_time = false;
@@ -994,7 +963,7 @@ static int run(s3_store *s, const req *q, resp *r)
 
 	deadline = start + timeout_ms * attempts;
 	for (;;) {
-		uint64_t now = now_ms(), left, delay, cap;
+		uint64_t now = stow_now_ms(), left, delay, cap;
 		CURL *h;
 		outcome o;
 
@@ -1040,16 +1009,16 @@ static int run(s3_store *s, const req *q, resp *r)
 				 : BACKOFF_CAP_MS;
 		if (cap > BACKOFF_CAP_MS)
 			cap = BACKOFF_CAP_MS;
-		delay = jitter(cap);
+		delay = stow_jitter(cap);
 		if (r->retry_after_s >= 0 &&
 		    (uint64_t)r->retry_after_s * 1000 <= BACKOFF_CAP_MS &&
 		    delay < (uint64_t)r->retry_after_s * 1000)
 			delay = (uint64_t)r->retry_after_s * 1000;
-		if (now_ms() + delay >= deadline) {
+		if (stow_now_ms() + delay >= deadline) {
 			out_of_time = true;
 			break;
 		}
-		sleep_ms(delay);
+		stow_sleep_ms(delay);
 	}
 	if (code == 0)
 		code = stow_err_set(STOW_ETIMEOUT, "%s: no time left", q->what);
@@ -1058,7 +1027,7 @@ static int run(s3_store *s, const req *q, resp *r)
 				     "gave up after %u attempt%s in %u s "
 				     "(deadline: timeout %u s x %u attempts)",
 				     made, made == 1 ? "" : "s",
-				     (unsigned)((now_ms() - start) / 1000),
+				     (unsigned)((stow_now_ms() - start) / 1000),
 				     s->cfg.timeout_s, attempts);
 	return stow_err_wrap(code, "gave up after %u attempts", made);
 }
