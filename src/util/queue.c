@@ -10,6 +10,7 @@ struct stow_queue {
 	pthread_cond_t not_full, not_empty;
 	void **items;
 	size_t cap, head, count;
+	size_t waiting_push, waiting_pop;
 	bool closed;
 };
 
@@ -46,15 +47,19 @@ void stow_queue_free(stow_queue *q)
 int stow_queue_push(stow_queue *q, void *item)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->count == q->cap && !q->closed)
+	while (q->count == q->cap && !q->closed) {
+		q->waiting_push++;
 		pthread_cond_wait(&q->not_full, &q->mu);
+		q->waiting_push--;
+	}
 	if (q->closed) {
 		pthread_mutex_unlock(&q->mu);
 		return stow_err_set(STOW_EINVAL, "queue closed");
 	}
 	q->items[(q->head + q->count) % q->cap] = item;
 	q->count++;
-	pthread_cond_signal(&q->not_empty);
+	if (q->waiting_pop)
+		pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
 }
@@ -64,13 +69,20 @@ void *stow_queue_pop(stow_queue *q)
 	void *item = NULL;
 
 	pthread_mutex_lock(&q->mu);
-	while (q->count == 0 && !q->closed)
+	while (q->count == 0 && !q->closed) {
+		q->waiting_pop++;
 		pthread_cond_wait(&q->not_empty, &q->mu);
+		q->waiting_pop--;
+	}
 	if (q->count) {
 		item = q->items[q->head];
 		q->head = (q->head + 1) % q->cap;
 		q->count--;
-		pthread_cond_signal(&q->not_full);
+		/* A blocked producer waits until the queue is half empty
+		 * and then refills it in one go: one wake-up per cap/2
+		 * items instead of one per item. */
+		if (q->waiting_push && q->count <= q->cap / 2)
+			pthread_cond_broadcast(&q->not_full);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return item;

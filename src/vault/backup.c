@@ -45,6 +45,10 @@
 #include "vault/treewalk.h"
 
 #define READERS 2
+/* Files up to this size are stored by the reader itself (see read_file). */
+#define INLINE_MAX (1u << 20)
+/* Bytes asked of the kernel per read (see chunk_region). */
+#define READ_STEP (256u << 10)
 #define MAX_ERRORS_KEPT 20
 #define XATTR_LIST_MAX_BYTES (1 << 20)
 
@@ -70,6 +74,7 @@ typedef struct file_job {
 	size_t pending; /* chunks in flight + 1 while the reader is active */
 	uint64_t size;
 	bool failed;
+	bool want_xattrs; /* the walker left reading them to the reader */
 } file_job;
 
 typedef struct chunk_job {
@@ -103,7 +108,7 @@ struct backup {
 	size_t nerrors;
 
 	atomic_uint_fast64_t files, dirs, symlinks, others, bytes, reused,
-		bytes_read, skipped, files_done, bytes_done;
+	    bytes_read, skipped, files_done, bytes_done;
 	size_t max_chunk;
 
 	/* Chunk buffers are recycled: the queues bound how many exist at
@@ -155,8 +160,8 @@ static void skip_entry(backup *b, const char *dir, const char *name,
 {
 	char msg[1024];
 
-	snprintf(msg, sizeof(msg), "%s%s%s: %s: %s", dir, *dir ? "/" : "",
-		 name, what, strerror(err));
+	snprintf(msg, sizeof(msg), "%s%s%s: %s: %s", dir, *dir ? "/" : "", name,
+		 what, strerror(err));
 	atomic_fetch_add(&b->skipped, 1);
 	pthread_mutex_lock(&b->mu);
 	if (b->nerrors < MAX_ERRORS_KEPT) {
@@ -306,7 +311,10 @@ static void file_release(backup *b, stow_vault_ctx *c, file_job *f)
 		file_finish(b, c, f);
 }
 
-static int file_add_ref(file_job *f, uint64_t len, bool hole, size_t *idx)
+/* Append a chunk (or hole) of len bytes to the file's list. A queued
+ * chunk also counts as outstanding until its worker releases it. */
+static int file_add_ref(file_job *f, uint64_t len, bool hole, bool queued,
+			size_t *idx)
 {
 	int rc = 0;
 
@@ -327,7 +335,7 @@ static int file_add_ref(file_job *f, uint64_t len, bool hole, size_t *idx)
 	f->chunks[*idx].len = len;
 	f->chunks[*idx].hole = hole;
 	f->size += len;
-	if (!hole)
+	if (queued)
 		f->pending++;
 out:
 	pthread_mutex_unlock(&f->mu);
@@ -353,43 +361,97 @@ static ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
-/* Chunk the data region [off, end) (end UINT64_MAX: to EOF). */
-static int chunk_region(backup *b, file_job *f, int fd, stow_buf *buf,
-			uint64_t off, uint64_t end, uint64_t *stopped_at)
+/* Store one chunk from this thread: hash, compress, encrypt, pack. */
+static int chunk_inline(backup *b, stow_vault_ctx *c, file_job *f,
+			const uint8_t *data, size_t len)
+{
+	uint8_t id[STOW_ID_LEN];
+	bool added;
+	size_t idx;
+
+	STOW_TRY(file_add_ref(f, len, false, false, &idx));
+	STOW_TRY(
+	    stow_writer_add(b->w, c, STOW_BLOB_DATA, data, len, id, &added));
+	pthread_mutex_lock(&f->mu);
+	memcpy(f->chunks[idx].id, id, STOW_ID_LEN);
+	pthread_mutex_unlock(&f->mu);
+	atomic_fetch_add(&b->bytes_done, len);
+	return 0;
+}
+
+/* Give one chunk to the workers; the job owns data from here on. */
+static int chunk_queue(backup *b, file_job *f, uint8_t *data, size_t len)
+{
+	chunk_job *j = malloc(sizeof(*j));
+	size_t idx;
+
+	if (!j)
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	if (file_add_ref(f, len, false, true, &idx) < 0) {
+		free(j);
+		return STOW_ENOMEM;
+	}
+	j->data = data;
+	j->len = len;
+	j->file = f;
+	j->idx = idx;
+	if (stow_queue_push(b->chunkq, j) < 0) {
+		/* Only after the walk ends; the reader's own hold keeps the
+		 * file alive, so the count cannot reach zero here. */
+		pthread_mutex_lock(&f->mu);
+		f->pending--;
+		pthread_mutex_unlock(&f->mu);
+		free(j);
+		return stow_err_set(STOW_EIO, "aborted");
+	}
+	return 0;
+}
+
+/* Chunk the data region [off, end) (end UINT64_MAX: to EOF).
+ *
+ * Bytes are read straight into the buffer the chunk will live in,
+ * READ_STEP at a time, and the chunker resumes where its last look ended,
+ * so each byte is scanned once and the only copy is of the bytes read
+ * past a cut (less than one step) into the next chunk's buffer. Inline
+ * (small files), this thread stores each chunk itself from its own buffer
+ * `own`; otherwise chunks go to the workers in pool buffers.
+ *
+ * Returns 0, 1 with *err_no set when the file cannot be read (the caller
+ * skips it), or a negative error that fails the backup. */
+static int chunk_region(backup *b, stow_vault_ctx *c, file_job *f, int fd,
+			uint8_t *own, uint64_t off, uint64_t end,
+			uint64_t *stopped_at, int *err_no)
 {
 	const stow_chunker *ch = b->r->chunker;
-	size_t max = b->max_chunk, start = 0;
+	size_t max = b->max_chunk, len = 0, from = 0;
+	uint8_t *cur = own;
 	bool eof = false;
+	int rc = 0;
 
-	stow_buf_reset(buf);
-	while (!eof || start < buf->len) {
-		size_t cut;
+	if (!cur && !(cur = chunk_buf_get(b)))
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	for (;;) {
+		size_t cut = stow_chunker_next_from(ch, cur, len, eof, from);
+		size_t tail;
 
-		/* Keep at least max bytes ahead of the cursor unless the
-		 * region ends; compact only when the tail is short, so each
-		 * byte is moved at most about once. */
-		if (!eof && buf->len - start < max) {
-			size_t want;
+		if (cut == 0) {
+			size_t want = max - len;
 			ssize_t got;
 
-			if (start > 0) {
-				memmove(buf->data, buf->data + start,
-					buf->len - start);
-				buf->len -= start;
-				start = 0;
-			}
-			/* The buffer holds 2 max chunks: each compaction
-			 * then moves less than one chunk per chunk cut. */
-			want = 2 * max + (1u << 20) - buf->len;
+			if (eof)
+				break; /* nothing left */
+			from = len;
+			if (want > READ_STEP)
+				want = READ_STEP;
 			if (end != UINT64_MAX && want > end - off)
 				want = (size_t)(end - off);
-			got = want ? read_full(fd, buf->data + buf->len, want,
-					       off)
-				   : 0;
-			if (got < 0)
-				return stow_err_set(STOW_EIO, "read: %s",
-						    strerror(errno));
-			buf->len += (size_t)got;
+			got = want ? read_full(fd, cur + len, want, off) : 0;
+			if (got < 0) {
+				*err_no = errno;
+				rc = 1;
+				break;
+			}
+			len += (size_t)got;
 			off += (uint64_t)got;
 			atomic_fetch_add(&b->bytes_read, (uint64_t)got);
 			if ((size_t)got < want || want == 0 ||
@@ -397,42 +459,45 @@ static int chunk_region(backup *b, file_job *f, int fd, stow_buf *buf,
 				eof = true;
 			continue;
 		}
-		cut = stow_chunker_next(ch, buf->data + start,
-					buf->len - start, eof);
-		if (cut == 0)
-			break;
-		{
-			chunk_job *j = malloc(sizeof(*j));
-			size_t idx;
+		tail = len - cut;
+		if (own) {
+			rc = chunk_inline(b, c, f, cur, cut);
+			if (rc < 0)
+				break;
+			if (tail)
+				memmove(cur, cur + cut, tail);
+		} else {
+			uint8_t *next = chunk_buf_get(b);
 
-			if (!j || !(j->data = chunk_buf_get(b))) {
-				free(j);
-				return stow_err_set(STOW_ENOMEM,
-						    "out of memory");
+			if (!next) {
+				rc = stow_err_set(STOW_ENOMEM, "out of memory");
+				break;
 			}
-			memcpy(j->data, buf->data + start, cut);
-			j->len = cut;
-			j->file = f;
-			if (file_add_ref(f, cut, false, &idx) < 0) {
-				free(j->data);
-				free(j);
-				return STOW_ENOMEM;
+			if (tail)
+				memcpy(next, cur + cut, tail);
+			rc = chunk_queue(b, f, cur, cut);
+			if (rc < 0) {
+				chunk_buf_put(b, next);
+				break;
 			}
-			j->idx = idx;
-			if (stow_queue_push(b->chunkq, j) < 0) {
-				free(j->data);
-				free(j);
-				return stow_err_set(STOW_EIO, "aborted");
-			}
+			cur = next;
 		}
-		start += cut;
+		len = tail;
+		from = 0;
 	}
+	if (!own)
+		chunk_buf_put(b, cur);
 	*stopped_at = off;
-	return 0;
+	return rc;
 }
 
-/* Read one file: data extents are chunked, holes recorded. */
-static int read_file(backup *b, file_job *f, stow_buf *buf, int *err_no)
+static int read_xattrs(int fd, const char *path, stow_node *n);
+
+/* Read one file: data extents are chunked, holes recorded. Small files
+ * are stored by this thread (`own` is its buffer); a handoff to a worker
+ * costs more than the work for them. Returns as chunk_region(). */
+static int read_file(backup *b, stow_vault_ctx *c, file_job *f, uint8_t *own,
+		     int *err_no)
 {
 	stow_node *n = &f->dir->nodes[f->slot];
 	struct stat st;
@@ -453,7 +518,15 @@ static int read_file(backup *b, file_job *f, stow_buf *buf, int *err_no)
 		close(fd);
 		return 1;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* The walker left them to us: by descriptor, no path lookup. */
+	if (f->want_xattrs && (rc = read_xattrs(fd, NULL, n)) < 0) {
+		close(fd);
+		return rc;
+	}
+	if ((uint64_t)st.st_size > INLINE_MAX) {
+		own = NULL;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
 	/* Sparse: fewer allocated blocks than the size implies holes. */
 	if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
 		while (off < (uint64_t)st.st_size && rc == 0) {
@@ -469,15 +542,15 @@ static int read_file(backup *b, file_job *f, stow_buf *buf, int *err_no)
 			}
 			if ((uint64_t)data > off)
 				rc = file_add_ref(f, (uint64_t)data - off, true,
-						  &idx);
+						  false, &idx);
 			off = (uint64_t)data;
 			if (rc < 0 || off >= (uint64_t)st.st_size)
 				break;
 			hole = lseek(fd, (off_t)off, SEEK_HOLE);
 			if (hole < 0)
 				hole = st.st_size;
-			rc = chunk_region(b, f, fd, buf, off, (uint64_t)hole,
-					  &stop);
+			rc = chunk_region(b, c, f, fd, own, off, (uint64_t)hole,
+					  &stop, err_no);
 			off = stop;
 			if (stop < (uint64_t)hole)
 				break; /* file shrank */
@@ -486,7 +559,7 @@ static int read_file(backup *b, file_job *f, stow_buf *buf, int *err_no)
 		return rc;
 	}
 dense:
-	rc = chunk_region(b, f, fd, buf, off, UINT64_MAX, &stop);
+	rc = chunk_region(b, c, f, fd, own, off, UINT64_MAX, &stop, err_no);
 	close(fd);
 	return rc;
 }
@@ -495,23 +568,23 @@ static void *reader_main(void *arg)
 {
 	backup *b = arg;
 	stow_vault_ctx *c = NULL;
-	stow_buf buf;
+	uint8_t *own;
 	file_job *f;
 	int rc;
 
-	stow_buf_init(&buf, 0);
-	rc = stow_vault_ctx_new(&c, b->r);
-	if (rc == 0)
-		rc = stow_buf_reserve(&buf, 2 * b->max_chunk + (1u << 20));
+	/* Pages are touched only as far as the largest small file needs. */
+	own = malloc(b->max_chunk);
+	rc = own ? stow_vault_ctx_new(&c, b->r)
+		 : stow_err_set(STOW_ENOMEM, "out of memory");
 	if (rc < 0)
 		set_fatal(b, rc);
 	while ((f = stow_queue_pop(b->fileq))) {
 		int err_no = 0;
 
 		if (rc == 0 && !is_fatal(b)) {
-			int frc = read_file(b, f, &buf, &err_no);
+			int frc = read_file(b, c, f, own, &err_no);
 
-			if (frc == 1 || frc == STOW_EIO) {
+			if (frc == 1) {
 				skip_entry(b, f->dir->path,
 					   (char *)f->dir->nodes[f->slot].name,
 					   "cannot read",
@@ -526,7 +599,7 @@ static void *reader_main(void *arg)
 		}
 		file_release(b, c, f);
 	}
-	stow_buf_free(&buf);
+	free(own);
 	stow_vault_ctx_free(c);
 	return NULL;
 }
@@ -569,17 +642,27 @@ static void *worker_main(void *arg)
 
 /* --- walking ------------------------------------------------------------ */
 
-static int read_xattrs(int dirfd, const char *name, stow_node *n)
+static ssize_t xa_list(int fd, const char *path, char *list, size_t size)
 {
-	char path[64 + NAME_MAX + 1];
+	return path ? llistxattr(path, list, size) : flistxattr(fd, list, size);
+}
+
+static ssize_t xa_get(int fd, const char *path, const char *name, void *v,
+		      size_t size)
+{
+	return path ? lgetxattr(path, name, v, size)
+		    : fgetxattr(fd, name, v, size);
+}
+
+/* The xattrs of an open file (path NULL) or of a path, not following a
+ * final symlink. Missing support or a vanished file is no error. */
+static int read_xattrs(int fd, const char *path, stow_node *n)
+{
 	char *list = NULL;
 	ssize_t len;
 	size_t k = 0;
 
-	if (strlen(name) > NAME_MAX)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
-	len = llistxattr(path, NULL, 0);
+	len = xa_list(fd, path, NULL, 0);
 	if (len <= 0)
 		return 0; /* none, or not supported here */
 	if (len > XATTR_LIST_MAX_BYTES)
@@ -587,7 +670,7 @@ static int read_xattrs(int dirfd, const char *name, stow_node *n)
 	list = malloc((size_t)len);
 	if (!list)
 		return stow_err_set(STOW_ENOMEM, "out of memory");
-	len = llistxattr(path, list, (size_t)len);
+	len = xa_list(fd, path, list, (size_t)len);
 	if (len <= 0) {
 		free(list);
 		return 0;
@@ -602,7 +685,7 @@ static int read_xattrs(int dirfd, const char *name, stow_node *n)
 	for (ssize_t i = 0; i < len && n->nxattrs < STOW_XATTRS_MAX;
 	     i += (ssize_t)strlen(list + i) + 1) {
 		stow_xattr *x = &n->xattrs[n->nxattrs];
-		ssize_t vl = lgetxattr(path, list + i, NULL, 0);
+		ssize_t vl = xa_get(fd, path, list + i, NULL, 0);
 
 		if (vl < 0 || vl > STOW_XATTR_VALUE_MAX)
 			continue;
@@ -614,7 +697,7 @@ static int read_xattrs(int dirfd, const char *name, stow_node *n)
 			free(list);
 			return stow_err_set(STOW_ENOMEM, "out of memory");
 		}
-		vl = lgetxattr(path, list + i, x->value, (size_t)vl);
+		vl = xa_get(fd, path, list + i, x->value, (size_t)vl);
 		if (vl < 0) {
 			free(x->name);
 			free(x->value);
@@ -625,6 +708,18 @@ static int read_xattrs(int dirfd, const char *name, stow_node *n)
 	}
 	free(list);
 	return 0;
+}
+
+/* The xattrs of name in directory dirfd, for entries the walker does not
+ * open (directories, symlinks, special files, reused files). */
+static int read_xattrs_at(int dirfd, const char *name, stow_node *n)
+{
+	char path[64 + NAME_MAX + 1];
+
+	if (strlen(name) > NAME_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	return read_xattrs(-1, path, n);
 }
 
 static void node_from_stat(stow_node *n, const struct stat *st)
@@ -679,8 +774,7 @@ static bool try_reuse(backup *b, const stow_tree *prev, stow_node *n,
 	if (!n->chunks)
 		return false;
 	if (p->nchunks) /* an empty file has no chunk list at all */
-		memcpy(n->chunks, p->chunks,
-		       p->nchunks * sizeof(*n->chunks));
+		memcpy(n->chunks, p->chunks, p->nchunks * sizeof(*n->chunks));
 	n->nchunks = p->nchunks;
 	n->size = size;
 	return true;
@@ -711,8 +805,8 @@ static bool copy_prev_xattrs(backup *b, const stow_tree *prev, stow_node *n,
 		stow_xattr *x = &n->xattrs[i];
 
 		x->name = strdup(p->xattrs[i].name);
-		x->value = malloc(p->xattrs[i].value_len ? p->xattrs[i].value_len
-							 : 1);
+		x->value =
+		    malloc(p->xattrs[i].value_len ? p->xattrs[i].value_len : 1);
 		if (!x->name || !x->value) {
 			free(x->name);
 			free(x->value);
@@ -754,8 +848,8 @@ static int cmp_cstr(const void *a, const void *b)
 {
 	const char *x = *(char *const *)a, *y = *(char *const *)b;
 
-	return stow_name_cmp((const uint8_t *)x, strlen(x),
-			     (const uint8_t *)y, strlen(y));
+	return stow_name_cmp((const uint8_t *)x, strlen(x), (const uint8_t *)y,
+			     strlen(y));
 }
 
 static int list_dir(int fd, name_vec *nv)
@@ -811,9 +905,8 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 		    const uint8_t *prev_id);
 
 /* Create the node for directory fd (already open) and walk it. */
-static int walk_into(backup *b, stow_vault_ctx *c, dirnode *parent,
-		     size_t slot, int fd, const char *path,
-		     const uint8_t *prev_id)
+static int walk_into(backup *b, stow_vault_ctx *c, dirnode *parent, size_t slot,
+		     int fd, const char *path, const uint8_t *prev_id)
 {
 	dirnode *d = calloc(1, sizeof(*d));
 
@@ -841,6 +934,7 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 	stow_tree prev = {0};
 	bool have_prev = false;
 	name_vec nv = {0};
+	uint8_t *xpend = NULL; /* per entry: xattrs not read yet */
 	int rc = 0, lerr;
 
 	if (prev_id && load_prev(b, c, prev_id, &prev) == 0)
@@ -859,6 +953,11 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 		goto out;
 	}
 	d->count = nv.n;
+	xpend = calloc(nv.n ? nv.n : 1, 1);
+	if (!xpend) {
+		rc = stow_err_set(STOW_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* First pass: metadata of every entry, so the node array is complete
 	 * before any job can finish and touch it. */
 	for (size_t i = 0; i < nv.n; i++) {
@@ -868,8 +967,8 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 		n->name_len = strlen(nv.v[i]);
 		n->name = (uint8_t *)nv.v[i];
 		nv.v[i] = NULL;
-		if (fstatat(d->fd, (char *)n->name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(d->fd, (char *)n->name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
 			skip_entry(b, d->path, (char *)n->name, "cannot stat",
 				   errno);
 			n->type = 0;
@@ -878,10 +977,14 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 		node_from_stat(n, &st);
 		if (n->type == STOW_NODE_FILE)
 			n->size = (uint64_t)st.st_size;
-		if (n->type == STOW_NODE_FILE && have_prev &&
-		    copy_prev_xattrs(b, &prev, n, &st)) {
-			/* unchanged since the parent: xattrs copied */
-		} else if ((rc = read_xattrs(d->fd, (char *)n->name, n)) < 0) {
+		if (n->type == STOW_NODE_FILE) {
+			/* Unchanged since the parent: copied. Otherwise the
+			 * reader takes them from its descriptor, or pass two
+			 * reads them if the data is reused. */
+			xpend[i] =
+			    !(have_prev && copy_prev_xattrs(b, &prev, n, &st));
+		} else if ((rc = read_xattrs_at(d->fd, (char *)n->name, n)) <
+			   0) {
 			goto out;
 		}
 		if (n->type == STOW_NODE_SYMLINK) {
@@ -901,8 +1004,8 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 				       (char *)n->target, cap);
 			if (l < 0 || (size_t)l >= cap) {
 				skip_entry(b, d->path, (char *)n->name,
-					   "cannot read link", l < 0 ? errno
-								     : ENAMETOOLONG);
+					   "cannot read link",
+					   l < 0 ? errno : ENAMETOOLONG);
 				n->type = 0;
 				continue;
 			}
@@ -925,6 +1028,10 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 			atomic_fetch_add(&b->bytes, size);
 			n->size = 0;
 			if (have_prev && try_reuse(b, &prev, n, size)) {
+				if (xpend[i] &&
+				    (rc = read_xattrs_at(d->fd, (char *)n->name,
+							 n)) < 0)
+					break;
 				atomic_fetch_add(&b->reused, 1);
 				atomic_fetch_add(&b->files_done, 1);
 				atomic_fetch_add(&b->bytes_done, size);
@@ -938,6 +1045,7 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 			f->dir = d;
 			f->slot = i;
 			f->pending = 1;
+			f->want_xattrs = xpend[i];
 			pthread_mutex_init(&f->mu, NULL);
 			atomic_fetch_add(&d->pending, 1);
 			if (stow_queue_push(b->fileq, f) < 0) {
@@ -954,7 +1062,7 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 
 			fd = openat(d->fd, (char *)n->name,
 				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					    O_CLOEXEC);
+					O_CLOEXEC);
 			if (fd < 0) {
 				skip_entry(b, d->path, (char *)n->name,
 					   "cannot open directory", errno);
@@ -962,8 +1070,8 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 				continue;
 			}
 			if (have_prev)
-				pn = stow_tree_find(&prev, n->name,
-						    n->name_len);
+				pn =
+				    stow_tree_find(&prev, n->name, n->name_len);
 			sub = malloc(plen);
 			if (!sub) {
 				close(fd);
@@ -974,8 +1082,8 @@ static int walk_dir(backup *b, stow_vault_ctx *c, dirnode *d,
 				 *d->path ? "/" : "", (char *)n->name);
 			rc = walk_into(b, c, d, i, fd, sub,
 				       pn && pn->type == STOW_NODE_DIR
-					       ? pn->subtree
-					       : NULL);
+					   ? pn->subtree
+					   : NULL);
 			free(sub);
 		}
 	}
@@ -983,6 +1091,7 @@ out:
 	if (have_prev)
 		stow_tree_free(&prev);
 	name_vec_free(&nv);
+	free(xpend);
 	if (rc < 0)
 		set_fatal(b, rc);
 	/* The walker's own hold: completion may happen right here. */
@@ -1033,7 +1142,8 @@ static void *progress_main(void *arg)
 	return NULL;
 }
 
-/* --- entry point ----------------------------------------------------------- */
+/* --- entry point -----------------------------------------------------------
+ */
 
 static int start_threads(backup *b)
 {
@@ -1160,8 +1270,8 @@ int stow_vault_backup(stow_repo *r, const stow_backup_opts *o,
 	}
 	if (have_parent)
 		b.parent_start = parent.time_sec;
-	rc = walk_into(&b, c, NULL, 0, fd, "",
-		       have_parent ? parent.root : NULL);
+	rc =
+	    walk_into(&b, c, NULL, 0, fd, "", have_parent ? parent.root : NULL);
 	/* Wait for the root to complete (all files and trees stored). */
 	pthread_mutex_lock(&b.mu);
 	while (!b.root_done)
@@ -1234,10 +1344,11 @@ out_threads:
 	if (rc == 0) {
 		report(&b, true);
 		if (snap->partial)
-			rc = stow_err_set(STOW_EPARTIAL,
-					  "%llu entries could not be read; the "
-					  "snapshot is marked partial",
-					  (unsigned long long)snap->stats.errors);
+			rc = stow_err_set(
+			    STOW_EPARTIAL,
+			    "%llu entries could not be read; the "
+			    "snapshot is marked partial",
+			    (unsigned long long)snap->stats.errors);
 	}
 out:
 	stow_lease_release(lease);

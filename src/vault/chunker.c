@@ -141,8 +141,8 @@ static inline size_t scan(const uint64_t *restrict gear, const uint8_t *d,
 	return 0;
 }
 
-size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
-			 int eof)
+size_t stow_chunker_next_from(const stow_chunker *c, const uint8_t *data,
+			      size_t len, int eof, size_t from)
 {
 	size_t min = c->p.min, avg = c->p.avg, max = c->p.max;
 	size_t n = len < max ? len : max;
@@ -153,13 +153,23 @@ size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
 		return 0;
 	if (len < min)
 		return eof ? len : 0;
-	/* Warm-up: the 63 bytes before the first testable position. */
-	for (i = min - WINDOW; i < min - 1; i++)
-		h = (h << 1) + c->gear[data[i]];
-	/* Byte index i completes a chunk of length i + 1. */
-	cut = scan(c->gear, data, i, n < avg - 1 ? n : avg - 1, c->mask_s, &h);
-	if (cut)
-		return cut;
+	/* Byte index i completes a chunk of length i + 1; the first
+	 * testable index is min - 1. Indexes below `from` were tested by an
+	 * earlier call: resume there. The hash at any index depends on the
+	 * WINDOW bytes ending there and nothing else, so warming up over
+	 * the 63 bytes before the start gives exactly the value a scan from
+	 * the boundary would have. */
+	i = from > min - 1 ? from : min - 1;
+	if (i >= n)
+		return n == max ? max : (eof ? len : 0);
+	for (size_t k = i - (WINDOW - 1); k < i; k++)
+		h = (h << 1) + c->gear[data[k]];
+	if (i < avg - 1) {
+		cut = scan(c->gear, data, i, n < avg - 1 ? n : avg - 1,
+			   c->mask_s, &h);
+		if (cut)
+			return cut;
+	}
 	if (n > avg - 1) {
 		cut = scan(c->gear, data, i > avg - 1 ? i : avg - 1, n,
 			   c->mask_l, &h);
@@ -169,4 +179,10 @@ size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
 	if (n == max)
 		return max;
 	return eof ? len : 0;
+}
+
+size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
+			 int eof)
+{
+	return stow_chunker_next_from(c, data, len, eof, 0);
 }

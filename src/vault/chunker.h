@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STOW_CHUNK_MIN_FLOOR 64u          /* smallest allowed min */
-#define STOW_CHUNK_MAX_CEIL (64u << 20)    /* largest allowed max */
+#define STOW_CHUNK_MIN_FLOOR 64u	/* smallest allowed min */
+#define STOW_CHUNK_MAX_CEIL (64u << 20) /* largest allowed max */
 
 typedef struct stow_chunker_params {
 	uint32_t min; /* no cut before this many bytes */
@@ -43,7 +43,15 @@ const stow_chunker_params *stow_chunker_params_of(const stow_chunker *c);
  * len < max and !eof, returns 0: supply more data (at least max bytes when
  * available). With eof, the final chunk may be shorter than min.
  * len == 0 returns 0. */
-size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data,
-			 size_t len, int eof);
+size_t stow_chunker_next(const stow_chunker *c, const uint8_t *data, size_t len,
+			 int eof);
+
+/* The same, for a caller that grows the window: `from` is the len of an
+ * earlier call on the same boundary that returned 0, so positions below it
+ * are not scanned again. Returns exactly what stow_chunker_next() would;
+ * with from = 0 it is stow_chunker_next(). Lets a reader fill the chunk's
+ * own buffer a little at a time and never copy more than one read. */
+size_t stow_chunker_next_from(const stow_chunker *c, const uint8_t *data,
+			      size_t len, int eof, size_t from);
 
 #endif

@@ -5,6 +5,7 @@
  * model of the rule in docs/chunker.md. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,17 +104,23 @@ static uint64_t rng(void)
 }
 
 /* Chunk data as a reader would: the window grows by random pieces and the
- * chunker is asked with eof = 0 until the last piece arrives. */
+ * chunker is asked with eof = 0 until the last piece arrives. With resume,
+ * each call passes the window it was last asked about as `from`, as the
+ * backup reader does. */
 static size_t chunk_streamed(const stow_chunker *c, const uint8_t *data,
-			     size_t n, size_t max_piece, uint32_t **out)
+			     size_t n, size_t max_piece, bool resume,
+			     uint32_t **out)
 {
-	size_t cap = 16, cnt = 0, start = 0, avail = 0;
+	size_t cap = 16, cnt = 0, start = 0, avail = 0, from = 0;
 	uint32_t *v = malloc(cap * sizeof(*v));
 
 	assert_non_null(v);
 	for (;;) {
-		size_t l = stow_chunker_next(c, data + start, avail - start,
-					     avail == n);
+		size_t l =
+		    stow_chunker_next_from(c, data + start, avail - start,
+					   avail == n, resume ? from : 0);
+
+		from = l ? 0 : avail - start;
 
 		if (l) {
 			assert_true(l <= avail - start);
@@ -432,12 +439,15 @@ static void test_streaming(void **state)
 
 			if (pieces[k] == 1 && n > 300000)
 				continue; /* quadratic rescans; covered small */
-			rng_state = 1234 + k;
-			np = chunk_streamed(c, golden_input, n, pieces[k],
-					    &parts);
-			assert_int_equal(np, nw);
-			assert_memory_equal(parts, whole, nw * sizeof(*whole));
-			free(parts);
+			for (int resume = 0; resume < 2; resume++) {
+				rng_state = 1234 + k;
+				np = chunk_streamed(c, golden_input, n,
+						    pieces[k], resume, &parts);
+				assert_int_equal(np, nw);
+				assert_memory_equal(parts, whole,
+						    nw * sizeof(*whole));
+				free(parts);
+			}
 		}
 		free(whole);
 		stow_chunker_free(c);
