@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config libssl-dev libzstd-dev liblz4-dev
       zlib1g-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev attr python3
-      file libyaml-dev openssl libarchive-dev libmicrohttpd-dev
+      file libyaml-dev openssl libarchive-dev libmicrohttpd-dev libargon2-dev
       python3-botocore)
 missing=()
 for p in "${PKGS[@]}"; do

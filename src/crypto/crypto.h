@@ -1,12 +1,14 @@
-/* Cryptographic primitives for stowage, over OpenSSL's libcrypto.
- * Nothing outside src/crypto/ includes an OpenSSL header.
+/* Cryptographic primitives for stowage, over OpenSSL's libcrypto (and
+ * libargon2 for Argon2id, which OpenSSL 3.0 lacks). Nothing outside
+ * src/crypto/ includes an OpenSSL or libargon2 header.
  *
  * Contexts (stow_hasher, stow_aead) are NOT thread-safe: give each thread
  * its own. The free-standing functions are thread-safe.
  *
  * Errors: STOW_ENOMEM, STOW_EINVAL (bad arguments), STOW_EUNSUPPORTED
  * (algorithm missing from this libcrypto), STOW_ECORRUPT (authentication
- * failed on open), STOW_EIO (OpenSSL failed otherwise; detail says why). */
+ * failed on open), STOW_EIO (OpenSSL or libargon2 failed otherwise; detail
+ * says why). */
 #ifndef STOW_CRYPTO_H
 #define STOW_CRYPTO_H
 
@@ -49,6 +51,23 @@ int stow_hkdf_sha256(uint8_t *out, size_t outlen, const uint8_t *ikm,
 int stow_scrypt(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
 		const uint8_t *salt, size_t saltlen, uint64_t N, uint32_t r,
 		uint32_t p);
+
+/* Argon2id caps (see stow_argon2id). */
+#define STOW_ARGON2_MAX_KIB ((uint32_t)1 << 20) /* 1 GiB */
+#define STOW_ARGON2_MAX_PASSES 32
+#define STOW_ARGON2_MAX_LANES 16
+
+/* Argon2id version 1.3 (RFC 9106) without secret or associated data:
+ * t_cost passes over m_kib KiB in `lanes` lanes (one thread per lane).
+ * Parameters are hostile when they come from a key slot, so they are
+ * capped before anything is allocated: m_kib at most STOW_ARGON2_MAX_KIB
+ * (STOW_ENOMEM above; at least 8 KiB per lane, as Argon2 requires),
+ * t_cost 1..STOW_ARGON2_MAX_PASSES, lanes 1..STOW_ARGON2_MAX_LANES, salt
+ * at least 8 bytes, outlen at least 4 (STOW_EINVAL otherwise). The work
+ * memory is wiped before it is freed; out is zeroed on failure. */
+int stow_argon2id(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
+		  const uint8_t *salt, size_t saltlen, uint32_t t_cost,
+		  uint32_t m_kib, uint32_t lanes);
 
 /* Plain SHA-256 (unkeyed), for checksums of public data. */
 int stow_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -1,8 +1,9 @@
 /* Unit tests for src/crypto/crypto.c: known-answer tests from published
- * vectors (RFC 5869 HKDF, RFC 7914 scrypt, RFC 4231 HMAC-SHA256, the GCM
- * spec's AES-256 test cases, RFC 8439 ChaCha20-Poly1305), keyed BLAKE2b-256
- * vectors computed with Python's hashlib, tampering, in-place operation,
- * context reuse, threads, names and argument checks.
+ * vectors (RFC 5869 HKDF, RFC 7914 scrypt, RFC 9106 Argon2id, RFC 4231
+ * HMAC-SHA256, the GCM spec's AES-256 test cases, RFC 8439
+ * ChaCha20-Poly1305), keyed BLAKE2b-256 vectors computed with Python's
+ * hashlib, Argon2id vectors computed with libsodium, tampering, in-place
+ * operation, context reuse, threads, names and argument checks.
  *
  * STOW_CRYPTO_BENCH=1 in the environment also runs the throughput test,
  * which prints MB/s for 1 MiB buffers. */
@@ -17,6 +18,10 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+/* Only for the RFC 9106 vector, which needs a secret and associated data
+ * that stow_argon2id does not take. */
+#include <argon2.h>
 
 #include "crypto/crypto.h"
 #include "util/buf.h"
@@ -355,6 +360,136 @@ static void test_scrypt_args(void **state)
 				 0);
 		assert_memory_not_equal(a, b, 32);
 	}
+}
+
+/* --- Argon2id ------------------------------------------------------------ */
+
+/* RFC 9106 §5.3: Argon2id v1.3, 32 KiB, 3 passes, 4 lanes, with a secret
+ * and associated data. stow_argon2id has neither, so this calls
+ * argon2_ctx the way stow_argon2id does (version pinned, one thread per
+ * lane): it checks that the linked libargon2 is the RFC's Argon2id. */
+static void test_argon2id_rfc9106(void **state)
+{
+	uint8_t out[32], pwd[32], salt[16], secret[8], ad[12];
+	argon2_context ctx;
+
+	(void)state;
+	memset(pwd, 0x01, sizeof(pwd));
+	memset(salt, 0x02, sizeof(salt));
+	memset(secret, 0x03, sizeof(secret));
+	memset(ad, 0x04, sizeof(ad));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.out = out;
+	ctx.outlen = sizeof(out);
+	ctx.pwd = pwd;
+	ctx.pwdlen = sizeof(pwd);
+	ctx.salt = salt;
+	ctx.saltlen = sizeof(salt);
+	ctx.secret = secret;
+	ctx.secretlen = sizeof(secret);
+	ctx.ad = ad;
+	ctx.adlen = sizeof(ad);
+	ctx.t_cost = 3;
+	ctx.m_cost = 32;
+	ctx.lanes = 4;
+	ctx.threads = 4;
+	ctx.version = ARGON2_VERSION_13;
+	assert_int_equal(argon2_ctx(&ctx, Argon2_id), ARGON2_OK);
+	assert_hex_equal(out, 32,
+			 "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb525"
+			 "20e96b01e659");
+}
+
+/* Vectors without secret or associated data, through stow_argon2id.
+ * Computed with an independent implementation, libsodium 1.0.18's
+ * crypto_pwhash (ALG_ARGON2ID13, one lane; memlimit = m_kib * 1024,
+ * opslimit = t), called from Python through ctypes; the first two also
+ * agree with Debian's `argon2` CLI (the reference code, as libargon2):
+ *   printf 'stowage argon2id vector' | argon2 "$(printf '\x10...\x1f')" \
+ *       -id -t 2 -k 64 -p 1 -l 32 -r
+ * The second uses the key slots' default parameters (16 MiB, t = 6). */
+static void test_argon2id_vectors(void **state)
+{
+	uint8_t salt[16], out[64];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		salt[i] = (uint8_t)(0x10 + i);
+	assert_int_equal(stow_argon2id(out, 32, "stowage argon2id vector", 23,
+				       salt, 16, 2, 64, 1),
+			 0);
+	assert_hex_equal(out, 32,
+			 "b3b4cc69b3da5b5761f9ba733139278a19f0d731c3f229e2208c"
+			 "efb9f9361005");
+	assert_int_equal(stow_argon2id(out, 32, "correct horse battery staple",
+				       28, (const uint8_t *)"sixteen byte slt",
+				       16, 6, 16384, 1),
+			 0);
+	assert_hex_equal(out, 32,
+			 "92f52b5ee5f51a0a12214f6deb7d5fd9b7d890cfe4818234e9c2"
+			 "43065ce9131c");
+	/* Empty password, zero salt, the smallest memory (8 KiB), 64 bytes
+	 * out. */
+	memset(salt, 0, sizeof(salt));
+	assert_int_equal(stow_argon2id(out, 64, NULL, 0, salt, 16, 1, 8, 1), 0);
+	assert_hex_equal(out, 64,
+			 "02dc759cf06db33964694901d9161004a6c24c942fe53ebe6d62"
+			 "9276dec7389f127cac3c5e60010672348915fd55e4473a0869c9"
+			 "e8df6a2017daab25fe710156");
+}
+
+static void test_argon2id_args(void **state)
+{
+	uint8_t out[32], a[32], b[32];
+	const uint8_t salt[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+	(void)state;
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1, 8, 1), 0);
+	/* Passes, lanes and the per-lane minimum of memory. */
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 0, 64, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 33, 64, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1, 64, 0),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1, 1024, 17),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1, 31, 4),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1, 7, 1),
+			 STOW_EINVAL);
+	/* A hostile key slot cannot make us allocate more than 1 GiB:
+	 * refused before any allocation. */
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 8, 1,
+				       STOW_ARGON2_MAX_KIB + 1, 1),
+			 STOW_ENOMEM);
+	assert_non_null(strstr(stow_err_msg(), "1024 MiB cap"));
+	assert_int_equal(
+	    stow_argon2id(out, 32, "pw", 2, salt, 8, 1, UINT32_MAX, 1),
+	    STOW_ENOMEM);
+	/* Salt and output lengths Argon2 requires; NULL pointers. */
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, salt, 7, 1, 8, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 3, "pw", 2, salt, 8, 1, 8, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(NULL, 32, "pw", 2, salt, 8, 1, 8, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, NULL, 2, salt, 8, 1, 8, 1),
+			 STOW_EINVAL);
+	assert_int_equal(stow_argon2id(out, 32, "pw", 2, NULL, 8, 1, 8, 1),
+			 STOW_EINVAL);
+	/* Every parameter changes the key. */
+	assert_int_equal(stow_argon2id(a, 32, "pw", 2, salt, 8, 1, 64, 1), 0);
+	assert_int_equal(stow_argon2id(b, 32, "pW", 2, salt, 8, 1, 64, 1), 0);
+	assert_memory_not_equal(a, b, 32);
+	assert_int_equal(stow_argon2id(b, 32, "pw", 2, salt, 8, 2, 64, 1), 0);
+	assert_memory_not_equal(a, b, 32);
+	assert_int_equal(stow_argon2id(b, 32, "pw", 2, salt, 8, 1, 128, 1), 0);
+	assert_memory_not_equal(a, b, 32);
+	assert_int_equal(stow_argon2id(b, 32, "pw", 2, salt, 8, 1, 64, 2), 0);
+	assert_memory_not_equal(a, b, 32);
+	assert_int_equal(stow_argon2id(b, 32, "pw", 2, salt, 8, 1, 64, 1), 0);
+	assert_memory_equal(a, b, 32);
 }
 
 /* --- keyed hash ---------------------------------------------------------- */
@@ -1119,7 +1254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hmac_sha256_oneshot),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_ct_equal_and_zero),
@@ -1127,6 +1262,9 @@ int main(void)
 	    cmocka_unit_test(test_hkdf_args),
 	    cmocka_unit_test(test_scrypt_rfc7914),
 	    cmocka_unit_test(test_scrypt_args),
+	    cmocka_unit_test(test_argon2id_rfc9106),
+	    cmocka_unit_test(test_argon2id_vectors),
+	    cmocka_unit_test(test_argon2id_args),
 	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_hmac_sha256_vectors),
 	    cmocka_unit_test(test_blake2b_256_vectors),
