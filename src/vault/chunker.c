@@ -124,12 +124,33 @@ const stow_chunker_params *stow_chunker_params_of(const stow_chunker *c)
 
 /* Scan d[i..end) for the first index whose hash has no bit of `mask` set;
  * returns that index + 1 (a chunk length), or 0 if none. The hot loop: one
- * load, shift, add and test per byte. */
+ * load, shift-and-add (an LEA) and test per byte, four bytes per round so
+ * the loop overhead and the branch are paid once per four. */
 static inline size_t scan(const uint64_t *restrict gear, const uint8_t *d,
 			  size_t i, size_t end, uint64_t mask, uint64_t *hp)
 {
 	uint64_t h = *hp;
 
+	for (; i + 4 <= end; i += 4) {
+		uint64_t h0 = (h << 1) + gear[d[i]];
+		uint64_t h1 = (h0 << 1) + gear[d[i + 1]];
+		uint64_t h2 = (h1 << 1) + gear[d[i + 2]];
+		uint64_t h3 = (h2 << 1) + gear[d[i + 3]];
+
+		if (__builtin_expect(!(h0 & mask) | !(h1 & mask) |
+					 !(h2 & mask) | !(h3 & mask),
+				     0)) {
+			*hp = !(h0 & mask)   ? h0
+			      : !(h1 & mask) ? h1
+			      : !(h2 & mask) ? h2
+					     : h3;
+			return i + (!(h0 & mask)   ? 1
+				    : !(h1 & mask) ? 2
+				    : !(h2 & mask) ? 3
+						   : 4);
+		}
+		h = h3;
+	}
 	for (; i < end; i++) {
 		h = (h << 1) + gear[d[i]];
 		if (!(h & mask)) {
