@@ -99,6 +99,9 @@ enum {
 	O_CHUNK_AVG,
 	O_CHUNK_MAX,
 	O_KDF_LOG_N,
+	O_KDF,
+	O_KDF_MEMORY,
+	O_KDF_PASSES,
 	O_NEW_PASSWORD_FILE,
 	O_TAG,
 	O_HOST,
@@ -123,6 +126,79 @@ static int parse_chunk_size(stow_cli *cli, const char *opt, const char *s,
 	return 0;
 }
 
+/* --kdf, --kdf-log-n, --kdf-memory and --kdf-passes, shared by init
+ * and key add/change. */
+typedef struct kdf_args {
+	stow_kdf_opts o;
+	bool alg_given, scrypt_given, argon2_given;
+} kdf_args;
+
+static void kdf_args_init(kdf_args *k)
+{
+	memset(k, 0, sizeof(*k));
+	stow_kdf_opts_default(&k->o);
+}
+
+/* One of the KDF options (c): 0, or STOW_EXIT_USAGE for a bad value. */
+static int kdf_args_take(stow_cli *cli, kdf_args *k, int c, const char *arg)
+{
+	uint64_t v = 0;
+
+	switch (c) {
+	case O_KDF:
+		if (stow_kdf_alg_parse(arg, &k->o.alg) < 0)
+			return stow_cli_usage_error(
+			    cli, "--kdf wants argon2id or scrypt, not '%s'",
+			    arg);
+		k->alg_given = true;
+		return 0;
+	case O_KDF_LOG_N:
+		if (stow_cli_parse_uint(cli, "--kdf-log-n", arg, 10, 24, &v))
+			return STOW_EXIT_USAGE;
+		k->o.log_n = (unsigned)v;
+		k->scrypt_given = true;
+		return 0;
+	case O_KDF_MEMORY:
+		if (stow_cli_parse_uint(cli, "--kdf-memory", arg, 1, 1024, &v))
+			return STOW_EXIT_USAGE;
+		if (v & (v - 1))
+			return stow_cli_usage_error(
+			    cli,
+			    "--kdf-memory %s: the key slot stores a power of "
+			    "two (MiB: 1, 2, 4 ... 1024)",
+			    arg);
+		k->o.memory_mib = (unsigned)v;
+		k->argon2_given = true;
+		return 0;
+	case O_KDF_PASSES:
+		if (stow_cli_parse_uint(cli, "--kdf-passes", arg, 1,
+					STOW_ARGON2_MAX_PASSES, &v))
+			return STOW_EXIT_USAGE;
+		k->o.passes = (unsigned)v;
+		k->argon2_given = true;
+		return 0;
+	}
+	return stow_cli_usage_error(cli, "not a KDF option");
+}
+
+/* After all options: --kdf-log-n without --kdf means scrypt (scripts
+ * written before Argon2id keep their meaning); another KDF's parameters
+ * are refused rather than ignored. 0 or STOW_EXIT_USAGE. */
+static int kdf_args_finish(stow_cli *cli, kdf_args *k)
+{
+	if (!k->alg_given && k->scrypt_given && !k->argon2_given)
+		k->o.alg = STOW_KDF_SCRYPT;
+	if (k->o.alg == STOW_KDF_SCRYPT && k->argon2_given)
+		return stow_cli_usage_error(
+		    cli, "--kdf-memory and --kdf-passes are Argon2id "
+			 "parameters; scrypt takes --kdf-log-n");
+	if (k->o.alg == STOW_KDF_ARGON2ID && k->scrypt_given)
+		return stow_cli_usage_error(
+		    cli, "--kdf-log-n is a scrypt parameter; Argon2id takes "
+			 "--kdf-memory and --kdf-passes");
+	return 0;
+}
+
 static int cmd_init(stow_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -132,7 +208,10 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 	    {"chunk-min", required_argument, NULL, O_CHUNK_MIN},
 	    {"chunk-avg", required_argument, NULL, O_CHUNK_AVG},
 	    {"chunk-max", required_argument, NULL, O_CHUNK_MAX},
+	    {"kdf", required_argument, NULL, O_KDF},
 	    {"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
+	    {"kdf-memory", required_argument, NULL, O_KDF_MEMORY},
+	    {"kdf-passes", required_argument, NULL, O_KDF_PASSES},
 	    {"new-password-file", required_argument, NULL, O_NEW_PASSWORD_FILE},
 	    {NULL, 0, NULL, 0},
 	};
@@ -140,11 +219,12 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 	const char *newpw_file = NULL, *loc;
 	stow_repo_init_opts o;
 	stow_store *st = NULL;
+	kdf_args kdf;
 	char repo_id[65];
-	uint64_t v = 0;
 	int c, ex = 0, rc;
 
 	stow_repo_init_opts_default(&o);
+	kdf_args_init(&kdf);
 	stow_cli_opts_begin(cli, "", lo);
 	PARSE_OPTIONS(cli, argc, argv, c, ex)
 	{
@@ -185,17 +265,21 @@ static int cmd_init(stow_cli *cli, int argc, char **argv)
 					     &o.chunk.max))
 				return STOW_EXIT_USAGE;
 			break;
+		case O_KDF:
 		case O_KDF_LOG_N:
-			if (stow_cli_parse_uint(cli, "--kdf-log-n", optarg, 10,
-						24, &v))
+		case O_KDF_MEMORY:
+		case O_KDF_PASSES:
+			if (kdf_args_take(cli, &kdf, c, optarg))
 				return STOW_EXIT_USAGE;
-			o.kdf_log_n = (unsigned)v;
 			break;
 		case O_NEW_PASSWORD_FILE: newpw_file = optarg; break;
 		}
 	}
 	if ((ex = stow_cli_need_operands(cli, argc, argv, 0, 0)))
 		return ex;
+	if (kdf_args_finish(cli, &kdf))
+		return STOW_EXIT_USAGE;
+	o.kdf = kdf.o;
 	if (stow_chunker_params_check(&o.chunk) < 0)
 		return stow_cli_usage_error(cli, "chunk sizes: %s",
 					    stow_err_msg());
@@ -850,11 +934,21 @@ static int key_list_entry(void *ctx, const stow_key_slot_info *k)
 	bool cur = strcmp(k->id, l->current) == 0;
 
 	if (l->arr) {
-		json_t *o =
-		    json_pack("{s:s, s:I, s:s, s:i, s:i, s:i, s:b}", "id",
-			      k->id, "created", (json_int_t)k->created, "kdf",
-			      "scrypt", "log_n", (int)k->log_n, "r", (int)k->r,
-			      "p", (int)k->p, "current", cur);
+		json_t *o;
+
+		if (k->kdf == STOW_KDF_ARGON2ID)
+			o = json_pack(
+			    "{s:s, s:I, s:s, s:I, s:i, s:i, s:b}", "id", k->id,
+			    "created", (json_int_t)k->created, "kdf",
+			    stow_kdf_alg_name(k->kdf), "memory_kib",
+			    (json_int_t)k->memory_kib, "passes", (int)k->passes,
+			    "lanes", (int)k->lanes, "current", cur);
+		else
+			o = json_pack(
+			    "{s:s, s:I, s:s, s:i, s:i, s:i, s:b}", "id", k->id,
+			    "created", (json_int_t)k->created, "kdf",
+			    stow_kdf_alg_name(k->kdf), "log_n", (int)k->log_n,
+			    "r", (int)k->r, "p", (int)k->p, "current", cur);
 
 		if (o == NULL || json_array_append_new(l->arr, o) < 0)
 			return stow_err_set(STOW_ENOMEM, "out of memory");
@@ -864,8 +958,13 @@ static int key_list_entry(void *ctx, const stow_key_slot_info *k)
 		const char *cells[5];
 
 		stow_cli_local_time(tm, sizeof(tm), k->created);
-		snprintf(kdf, sizeof(kdf), "scrypt N=2^%u r=%u p=%u", k->log_n,
-			 k->r, k->p);
+		if (k->kdf == STOW_KDF_ARGON2ID)
+			snprintf(kdf, sizeof(kdf), "argon2id m=%uMiB t=%u p=%u",
+				 (unsigned)(k->memory_kib >> 10), k->passes,
+				 k->lanes);
+		else
+			snprintf(kdf, sizeof(kdf), "scrypt N=2^%u r=%u p=%u",
+				 k->log_n, k->r, k->p);
 		cells[0] = k->id;
 		cells[1] = tm;
 		/* Key slot format 1 records no host; the column is kept so
@@ -933,14 +1032,18 @@ static int key_add_common(stow_cli *cli, int argc, char **argv, stow_repo **r,
 {
 	static const struct option lo[] = {
 	    {"new-password-file", required_argument, NULL, O_NEW_PASSWORD_FILE},
+	    {"kdf", required_argument, NULL, O_KDF},
 	    {"kdf-log-n", required_argument, NULL, O_KDF_LOG_N},
+	    {"kdf-memory", required_argument, NULL, O_KDF_MEMORY},
+	    {"kdf-passes", required_argument, NULL, O_KDF_PASSES},
 	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_(stow_cli_password_freep) char *pw = NULL;
 	const char *file = NULL;
-	unsigned log_n = 0;
-	uint64_t v = 0;
+	kdf_args kdf;
 	int c, ex = 0, rc;
+
+	kdf_args_init(&kdf);
 
 	stow_cli_opts_begin(cli, "", lo);
 	while ((c = stow_cli_opts_next(cli, argc, argv, &ex)) != -1) {
@@ -948,21 +1051,24 @@ static int key_add_common(stow_cli *cli, int argc, char **argv, stow_repo **r,
 			return ex ? ex : HELP_SHOWN;
 		switch (c) {
 		case O_NEW_PASSWORD_FILE: file = optarg; break;
+		case O_KDF:
 		case O_KDF_LOG_N:
-			if (stow_cli_parse_uint(cli, "--kdf-log-n", optarg, 10,
-						24, &v))
+		case O_KDF_MEMORY:
+		case O_KDF_PASSES:
+			if (kdf_args_take(cli, &kdf, c, optarg))
 				return STOW_EXIT_USAGE;
-			log_n = (unsigned)v;
 			break;
 		}
 	}
 	if ((ex = stow_cli_need_operands(cli, argc, argv, 0, 0)))
 		return ex;
+	if (kdf_args_finish(cli, &kdf))
+		return STOW_EXIT_USAGE;
 	if ((ex = stow_cli_open_repo(cli, r)))
 		return ex;
 	if ((ex = stow_cli_new_password(cli, file, false, &pw)))
 		return ex;
-	rc = stow_repo_key_add(*r, pw, log_n, slot_id);
+	rc = stow_repo_key_add(*r, pw, &kdf.o, slot_id);
 	if (rc < 0)
 		return stow_cli_fail(cli, rc);
 	return 0;
@@ -1241,8 +1347,15 @@ static const stow_cli_cmd init_cmd = {
 		"      --chunk-min SIZE      smallest chunk (SIZE takes K, M, G suffixes,\n"
 		"      --chunk-avg SIZE      powers of 1024; avg must be a power of two,\n"
 		"      --chunk-max SIZE      min <= avg <= max)\n"
-		"      --kdf-log-n N         scrypt cost 2^N for the key slot, 10..24\n"
-		"                            (default 15; 10 is only for tests)\n"
+		"      --kdf KDF             password hash of the key slot: argon2id\n"
+		"                            (default) or scrypt\n"
+		"      --kdf-memory MiB      Argon2id memory, a power of two 1..1024\n"
+		"                            (default 16; 1 is only for tests)\n"
+		"      --kdf-passes N        Argon2id passes, 1..32 (default 6); a guess\n"
+		"                            costs memory x passes: memory adds to every\n"
+		"                            command's RAM, passes only to its start-up time\n"
+		"      --kdf-log-n N         scrypt cost 2^N, 10..24 (15 is 32 MiB; 10 is\n"
+		"                            only for tests); alone, it selects scrypt\n"
 		"      --new-password-file FILE  the password, from the first line of FILE\n",
 	.example = "  stowage vault init --repo /srv/backup\n"
 		   "  STOWAGE_REPO=/mnt/nfs/vault stowage vault init --compression zstd:3\n",
@@ -1399,8 +1512,15 @@ static const stow_cli_cmd key_list_cmd = {
 
 static const char key_add_options[] =
 	"      --new-password-file FILE  the new password, from the first line of FILE\n"
-	"      --kdf-log-n N         scrypt cost 2^N for the new slot, 10..24\n"
-	"                            (default 15)\n";
+	"      --kdf KDF             password hash of the new slot: argon2id\n"
+	"                            (default) or scrypt\n"
+	"      --kdf-memory MiB      Argon2id memory, a power of two 1..1024\n"
+	"                            (default 16)\n"
+	"      --kdf-passes N        Argon2id passes, 1..32 (default 6); a guess\n"
+	"                            costs memory x passes: memory adds to every\n"
+	"                            command's RAM, passes only to its start-up time\n"
+	"      --kdf-log-n N         scrypt cost 2^N, 10..24 (15 is 32 MiB); alone,\n"
+	"                            it selects scrypt\n";
 
 static const stow_cli_cmd key_add_cmd = {
 	.name = "add",

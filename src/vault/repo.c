@@ -17,6 +17,7 @@
 #define SEAL_MAGIC "STOWSEAL"
 #define SLOT_VERSION 1
 #define SLOT_KDF_SCRYPT 1
+#define SLOT_KDF_ARGON2ID 2
 #define SLOT_HEADER_LEN 68
 #define SLOT_PT_LEN (STOW_MASTER_LEN + 32)
 #define SLOT_LEN (SLOT_HEADER_LEN + SLOT_PT_LEN + STOW_TAG_LEN)
@@ -30,10 +31,7 @@ void stow_repo_init_opts_default(stow_repo_init_opts *o)
 	o->aead = STOW_AEAD_AES256GCM;
 	stow_comp_spec_parse("auto", &o->comp);
 	stow_chunker_params_default(&o->chunk);
-	/* scrypt N = 2^15, r = 8: 32 MiB and ~0.15 s per open (restic's
-	 * default cost). 2^16 doubled every command's peak memory and its
-	 * start-up time for little gain; --kdf-log-n raises it. */
-	o->kdf_log_n = STOW_KDF_LOG_N_DEFAULT;
+	stow_kdf_opts_default(&o->kdf);
 	o->data_pack_size = 8u << 20;
 	o->meta_pack_size = 4u << 20;
 }
@@ -54,35 +52,136 @@ static int derive_keys(stow_repo *r)
 
 /* --- key slots -------------------------------------------------------- */
 
+/* Argon2id m = 16 MiB, t = 6, one lane: at least restic's scrypt
+ * strength (N = 2^15, r = 8, p = 7) at half its memory, since every
+ * command that opens the repository pays the KDF's memory in its peak
+ * RSS. The OWASP equivalence behind the numbers is in FORMAT.md §2.1. */
+void stow_kdf_opts_default(stow_kdf_opts *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->alg = STOW_KDF_ARGON2ID;
+	k->log_n = STOW_KDF_LOG_N_DEFAULT;
+	k->memory_mib = STOW_KDF_MEMORY_MIB_DEFAULT;
+	k->passes = STOW_KDF_PASSES_DEFAULT;
+}
+
+const char *stow_kdf_alg_name(stow_kdf_alg a)
+{
+	switch (a) {
+	case STOW_KDF_SCRYPT: return "scrypt";
+	case STOW_KDF_ARGON2ID: return "argon2id";
+	}
+	return "unknown";
+}
+
+int stow_kdf_alg_parse(const char *name, stow_kdf_alg *out)
+{
+	if (!name || !out)
+		return stow_err_set(STOW_EINVAL, "KDF: NULL argument");
+	if (strcmp(name, "argon2id") == 0)
+		*out = STOW_KDF_ARGON2ID;
+	else if (strcmp(name, "scrypt") == 0)
+		*out = STOW_KDF_SCRYPT;
+	else
+		return stow_err_set(STOW_EINVAL,
+				    "unknown KDF \"%s\" (known: argon2id, "
+				    "scrypt)",
+				    name);
+	return 0;
+}
+
+/* Ranges a reader accepts in a slot header, and so the most a writer
+ * may ask for. Argon2id's are exactly stow_argon2id's caps: a hostile
+ * slot costs at most 1 GiB and 32 passes (31 s on a 2-core VM); scrypt's
+ * widest (N = 2^24, r = 32) is refused by stow_scrypt's 16 GiB cap
+ * instead. */
+#define SCRYPT_LOG_N_MIN 10
+#define SCRYPT_LOG_N_MAX 24
+#define ARGON2_LOG_KIB_MIN 10 /* 1 MiB */
+#define ARGON2_LOG_KIB_MAX 20 /* 1 GiB = STOW_ARGON2_MAX_KIB */
+
+/* The header bytes 12..15 for a new slot; STOW_EINVAL out of range. */
+static int kdf_header(const stow_kdf_opts *k, uint8_t hdr[4])
+{
+	unsigned log_kib;
+
+	switch (k->alg) {
+	case STOW_KDF_SCRYPT:
+		if (k->log_n < SCRYPT_LOG_N_MIN || k->log_n > SCRYPT_LOG_N_MAX)
+			return stow_err_set(STOW_EINVAL,
+					    "scrypt work factor log2(N)=%u "
+					    "out of 10..24",
+					    k->log_n);
+		hdr[0] = SLOT_KDF_SCRYPT;
+		hdr[1] = (uint8_t)k->log_n;
+		hdr[2] = 8;
+		hdr[3] = 1;
+		return 0;
+	case STOW_KDF_ARGON2ID:
+		if (k->memory_mib == 0 ||
+		    (k->memory_mib & (k->memory_mib - 1)) ||
+		    k->memory_mib > (1u << (ARGON2_LOG_KIB_MAX - 10)))
+			return stow_err_set(STOW_EINVAL,
+					    "Argon2id memory %u MiB is not a "
+					    "power of two in 1..1024",
+					    k->memory_mib);
+		if (k->passes < 1 || k->passes > STOW_ARGON2_MAX_PASSES)
+			return stow_err_set(STOW_EINVAL,
+					    "Argon2id passes %u out of 1..%d",
+					    k->passes, STOW_ARGON2_MAX_PASSES);
+		log_kib = 10 + (unsigned)__builtin_ctz(k->memory_mib);
+		hdr[0] = SLOT_KDF_ARGON2ID;
+		hdr[1] = (uint8_t)log_kib;
+		hdr[2] = (uint8_t)k->passes;
+		hdr[3] = 1;
+		return 0;
+	}
+	return stow_err_set(STOW_EINVAL, "unknown KDF %d", (int)k->alg);
+}
+
+/* The key-encryption key of a slot whose header parsed into info. */
+static int slot_kek(uint8_t kek[32], const char *password, const uint8_t *b,
+		    const stow_key_slot_info *info)
+{
+	if (info->kdf == STOW_KDF_ARGON2ID)
+		return stow_argon2id(kek, 32, password, strlen(password),
+				     b + 24, 32, info->passes, info->memory_kib,
+				     info->lanes);
+	return stow_scrypt(kek, 32, password, strlen(password), b + 24, 32,
+			   (uint64_t)1 << info->log_n, info->r, info->p);
+}
+
+static int slot_parse_header(const uint8_t *b, size_t len,
+			     stow_key_slot_info *info);
+
 /* Slot layout (68-byte header, then AES-256-GCM of master||repo id):
- * magic[8] "STOWKEYS" | le32 version | u8 kdf | u8 log_n | u8 r | u8 p |
- * le64 created | salt[32] | nonce[12]. AAD: header || object key. */
-static int slot_write(stow_repo *r, const char *password, unsigned log_n,
-		      char slot_id[17])
+ * magic[8] "STOWKEYS" | le32 version | u8 kdf | u8 x3 KDF parameters |
+ * le64 created | salt[32] | nonce[12]. The parameters are log2(N), r, p
+ * for scrypt (kdf 1) and log2(m in KiB), t, lanes for Argon2id (kdf 2).
+ * AAD: header || object key. */
+static int slot_write(stow_repo *r, const char *password,
+		      const stow_kdf_opts *k, char slot_id[17])
 {
 	uint8_t blob[SLOT_LEN], kek[32], pt[SLOT_PT_LEN], sid[8];
+	stow_key_slot_info info;
 	char key[64];
 	stow_aead *a = NULL;
 	int rc;
 
-	if (log_n < 10 || log_n > 24)
-		return stow_err_set(STOW_EINVAL,
-				    "KDF work factor log2(N)=%u out of 10..24",
-				    log_n);
 	memcpy(blob, SLOT_MAGIC, 8);
 	stow_put_le32(blob + 8, SLOT_VERSION);
-	blob[12] = SLOT_KDF_SCRYPT;
-	blob[13] = (uint8_t)log_n;
-	blob[14] = 8;
-	blob[15] = 1;
+	STOW_TRY(kdf_header(k, blob + 12));
 	stow_put_le64(blob + 16, (uint64_t)time(NULL));
 	STOW_TRY(stow_random(blob + 24, 32 + 12));
 	STOW_TRY(stow_random(sid, sizeof(sid)));
 	stow_hex(slot_id, sid, sizeof(sid));
 	snprintf(key, sizeof(key), "keys/%s", slot_id);
 
-	rc = stow_scrypt(kek, 32, password, strlen(password), blob + 24, 32,
-			 (uint64_t)1 << log_n, 8, 1);
+	/* Derive through the reader's own parse, so a writer cannot write
+	 * a slot its reader would refuse. */
+	memset(blob + SLOT_HEADER_LEN, 0, SLOT_LEN - SLOT_HEADER_LEN);
+	STOW_TRY(slot_parse_header(blob, SLOT_LEN, &info));
+	rc = slot_kek(kek, password, blob, &info);
 	if (rc < 0)
 		return rc;
 	memcpy(pt, r->master, STOW_MASTER_LEN);
@@ -119,12 +218,41 @@ static int slot_parse_header(const uint8_t *b, size_t len,
 		return stow_err_set(STOW_EUNSUPPORTED,
 				    "key slot version %u is not supported",
 				    stow_get_le32(b + 8));
-	if (b[12] != SLOT_KDF_SCRYPT || b[13] < 10 || b[13] > 24 ||
-	    b[14] == 0 || b[14] > 32 || b[15] == 0 || b[15] > 16)
-		return stow_err_set(STOW_ECORRUPT, "key slot: bad KDF params");
-	info->log_n = b[13];
-	info->r = b[14];
-	info->p = b[15];
+	memset(info, 0, sizeof(*info));
+	switch (b[12]) {
+	case SLOT_KDF_SCRYPT:
+		if (b[13] < SCRYPT_LOG_N_MIN || b[13] > SCRYPT_LOG_N_MAX ||
+		    b[14] == 0 || b[14] > 32 || b[15] == 0 || b[15] > 16)
+			return stow_err_set(STOW_ECORRUPT,
+					    "key slot: bad scrypt parameters "
+					    "log2(N)=%u r=%u p=%u",
+					    b[13], b[14], b[15]);
+		info->kdf = STOW_KDF_SCRYPT;
+		info->log_n = b[13];
+		info->r = b[14];
+		info->p = b[15];
+		break;
+	case SLOT_KDF_ARGON2ID:
+		if (b[13] < ARGON2_LOG_KIB_MIN || b[13] > ARGON2_LOG_KIB_MAX ||
+		    b[14] == 0 || b[14] > STOW_ARGON2_MAX_PASSES ||
+		    b[15] == 0 || b[15] > STOW_ARGON2_MAX_LANES)
+			return stow_err_set(STOW_ECORRUPT,
+					    "key slot: bad Argon2id parameters "
+					    "log2(m/KiB)=%u t=%u p=%u",
+					    b[13], b[14], b[15]);
+		info->kdf = STOW_KDF_ARGON2ID;
+		info->memory_kib = (uint32_t)1 << b[13];
+		info->passes = b[14];
+		info->lanes = b[15];
+		break;
+	default:
+		/* A newer stowage's KDF, not damage: say so. */
+		return stow_err_set(STOW_EUNSUPPORTED,
+				    "key slot KDF id %u is not supported by "
+				    "this stowage (it knows 1 scrypt, 2 "
+				    "Argon2id)",
+				    b[12]);
+	}
 	info->created = (int64_t)stow_get_le64(b + 16);
 	return 0;
 }
@@ -143,8 +271,7 @@ static int slot_try(stow_repo *r, const char *key, const uint8_t *b,
 	STOW_TRY(slot_parse_header(b, len, &info));
 	if (klen > 64)
 		return stow_err_set(STOW_ECORRUPT, "key slot name too long");
-	rc = stow_scrypt(kek, 32, password, strlen(password), b + 24, 32,
-			 (uint64_t)1 << info.log_n, info.r, info.p);
+	rc = slot_kek(kek, password, b, &info);
 	if (rc < 0)
 		return rc;
 	memcpy(aad, b, SLOT_HEADER_LEN);
@@ -173,7 +300,8 @@ static int unlock_master(stow_repo *r, const char *password)
 {
 	stow_keylist l = {0};
 	int rc, last = STOW_EAUTH;
-	size_t damaged = 0, nslots;
+	size_t damaged = 0, unknown = 0, nslots;
+	char why_unknown[256] = "";
 
 	STOW_TRY(stow_keylist_list_sorted(r->st, "keys/", &l));
 	if (l.n == 0) {
@@ -211,18 +339,30 @@ static int unlock_master(stow_repo *r, const char *password)
 			last = grc;
 			break;
 		}
-		if (rc != STOW_EAUTH)
+		if (rc == STOW_EUNSUPPORTED) {
+			if (unknown++ == 0)
+				snprintf(why_unknown, sizeof(why_unknown), "%s",
+					 stow_err_msg());
+		} else if (rc != STOW_EAUTH) {
 			damaged++;
+		}
 	}
 	nslots = l.n;
 	stow_keylist_free(&l);
 	if (last != STOW_EAUTH)
 		return last;
-	return stow_err_set(STOW_EAUTH,
-			    "wrong password: none of the %zu key slots of the "
-			    "repository at %s opens with it%s",
-			    nslots, r->st->location,
-			    damaged ? " (some slots are damaged)" : "");
+	/* No slot we can even try: the password is not the problem. */
+	if (unknown == nslots)
+		return stow_err_set(STOW_EUNSUPPORTED,
+				    "%s; the repository at %s has no key slot "
+				    "this stowage can read",
+				    why_unknown, r->st->location);
+	return stow_err_set(
+	    STOW_EAUTH,
+	    "wrong password: none of the %zu key slots of the "
+	    "repository at %s opens with it%s%s",
+	    nslots, r->st->location, damaged ? " (some slots are damaged)" : "",
+	    unknown ? " (some slots need a newer stowage)" : "");
 }
 
 /* --- sealed objects ---------------------------------------------------- */
@@ -706,10 +846,11 @@ int stow_repo_init(stow_store *st, const char *password,
 	STOW_TRY(stow_chunker_params_check(&o->chunk));
 	/* Validate everything before writing anything: a refused init must
 	 * leave the store as it found it. */
-	if (o->kdf_log_n < 10 || o->kdf_log_n > 24)
-		return stow_err_set(STOW_EINVAL,
-				    "KDF work factor log2(N)=%u out of 10..24",
-				    o->kdf_log_n);
+	{
+		uint8_t hdr[4];
+
+		STOW_TRY(kdf_header(&o->kdf, hdr));
+	}
 	if (o->data_pack_size < (1u << 16) || o->data_pack_size > (1u << 30) ||
 	    o->meta_pack_size < (1u << 16) || o->meta_pack_size > (1u << 30))
 		return stow_err_set(STOW_EINVAL, "pack sizes must be between "
@@ -749,7 +890,7 @@ int stow_repo_init(stow_store *st, const char *password,
 	 * when it is complete. */
 	if ((rc = config_write(r)) < 0)
 		goto out;
-	if ((rc = slot_write(r, password, o->kdf_log_n, slot)) < 0)
+	if ((rc = slot_write(r, password, &o->kdf, slot)) < 0)
 		goto out;
 	memcpy(repo_id_hex, r->id_hex, 65);
 out:
@@ -961,13 +1102,18 @@ int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx)
 }
 
 int stow_repo_key_add(stow_repo *r, const char *new_password,
-		      unsigned log_n, char slot_id[17])
+		      const stow_kdf_opts *kdf, char slot_id[17])
 {
+	stow_kdf_opts def;
+
 	if (!new_password || !*new_password)
 		return stow_err_set(STOW_EINVAL, "an empty password is not "
 				    "allowed");
-	return slot_write(r, new_password,
-			  log_n ? log_n : STOW_KDF_LOG_N_DEFAULT, slot_id);
+	if (!kdf) {
+		stow_kdf_opts_default(&def);
+		kdf = &def;
+	}
+	return slot_write(r, new_password, kdf, slot_id);
 }
 
 int stow_repo_key_remove(stow_repo *r, const char *slot_id)

@@ -36,14 +36,39 @@ enum stow_blob_type {
 
 typedef struct stow_repo stow_repo;
 
-#define STOW_KDF_LOG_N_DEFAULT 15
+/* Password KDF of a key slot (FORMAT.md §2.1); the values are the KDF
+ * byte of the slot. */
+typedef enum stow_kdf_alg {
+	STOW_KDF_SCRYPT = 1,
+	STOW_KDF_ARGON2ID = 2,
+} stow_kdf_alg;
+
+#define STOW_KDF_LOG_N_DEFAULT 15      /* scrypt N = 2^15, r = 8, p = 1 */
+#define STOW_KDF_MEMORY_MIB_DEFAULT 16 /* Argon2id m = 16 MiB, */
+#define STOW_KDF_PASSES_DEFAULT 6      /* t = 6, one lane */
+
+/* How to derive the key of a new key slot. Only the fields of `alg`
+ * count: scrypt log_n 10..24 (r = 8, p = 1); Argon2id memory_mib a power
+ * of two 1..1024 and passes 1..32 (one lane). 10 and 1 MiB/1 pass are
+ * only for tests. */
+typedef struct stow_kdf_opts {
+	stow_kdf_alg alg;    /* default STOW_KDF_ARGON2ID */
+	unsigned log_n;	     /* scrypt N = 2^log_n; default 15 */
+	unsigned memory_mib; /* Argon2id memory in MiB; default 16 */
+	unsigned passes;     /* Argon2id passes t; default 6 */
+} stow_kdf_opts;
+
+void stow_kdf_opts_default(stow_kdf_opts *k);
+/* "scrypt" or "argon2id"; parse gives STOW_EINVAL for other names. */
+const char *stow_kdf_alg_name(stow_kdf_alg a);
+int stow_kdf_alg_parse(const char *name, stow_kdf_alg *out);
 
 typedef struct stow_repo_init_opts {
 	stow_hash_alg hash;
 	stow_aead_alg aead;
 	stow_comp_spec comp;
 	stow_chunker_params chunk;
-	unsigned kdf_log_n;      /* scrypt N = 2^kdf_log_n; default 15 */
+	stow_kdf_opts kdf;	 /* the first key slot's KDF */
 	uint32_t data_pack_size; /* target bytes per data pack */
 	uint32_t meta_pack_size; /* target bytes per metadata pack */
 } stow_repo_init_opts;
@@ -165,13 +190,20 @@ int stow_sealed_open(stow_repo *r, int kind, const char *key,
 typedef struct stow_key_slot_info {
 	char id[17];
 	int64_t created; /* unix seconds */
-	unsigned log_n, r, p;
+	stow_kdf_alg kdf;
+	unsigned log_n, r, p;	/* scrypt: N = 2^log_n */
+	uint32_t memory_kib;	/* Argon2id: m */
+	unsigned passes, lanes; /* Argon2id: t and p */
 } stow_key_slot_info;
 typedef int (*stow_key_slot_cb)(void *ctx, const stow_key_slot_info *k);
+/* Slots that do not parse (damaged, or a KDF this stowage does not
+ * know) are skipped. */
 int stow_repo_key_list(stow_repo *r, stow_key_slot_cb cb, void *ctx);
-/* Add a slot for new_password; its ID into slot_id (17 bytes). */
+/* Add a slot for new_password; its ID into slot_id (17 bytes). kdf NULL
+ * means stow_kdf_opts_default. STOW_EINVAL for KDF parameters out of
+ * range. */
 int stow_repo_key_add(stow_repo *r, const char *new_password,
-		      unsigned log_n, char slot_id[17]);
+		      const stow_kdf_opts *kdf, char slot_id[17]);
 /* Remove a slot. Refuses the last slot (STOW_EINVAL). */
 int stow_repo_key_remove(stow_repo *r, const char *slot_id);
 

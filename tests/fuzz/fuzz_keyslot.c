@@ -3,15 +3,15 @@
  * object under keys/ of a mem store that also holds a valid config for
  * the fixed repository keys (gen/fixed_repo.h), and the target calls
  * stow_repo_key_list (header parsing only) and stow_repo_open with
- * FIXED_PASSWORD (header, scrypt, unwrap, then config and index load).
+ * FIXED_PASSWORD (header, KDF, unwrap, then config and index load).
  *
- * scrypt's cost comes from the slot itself (up to N = 2^24, r = 32,
- * p = 16: gigabytes). So that the fuzzer spends its time on parsing, a
- * well-formed header asking for more than N = 2^10, r = 8, p = 1 is
- * skipped; values outside the accepted ranges still run, since the parser
- * must reject them before any scrypt. The corpus' slots use exactly
- * those parameters. An open that succeeds must yield the fixed
- * repository. */
+ * The KDF's cost comes from the slot itself (scrypt up to N = 2^24,
+ * r = 32, p = 16; Argon2id up to 1 GiB and 32 passes). So that the fuzzer
+ * spends its time on parsing, a well-formed header asking for more than
+ * the corpus' slots (scrypt N = 2^10, r = 8, p = 1; Argon2id 1 MiB, one
+ * pass, up to two lanes) is skipped; values outside the accepted ranges
+ * still run, since the parser must reject them before any KDF. An open
+ * that succeeds must yield the fixed repository. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +70,20 @@ static int ignore_slot(void *ctx, const stow_key_slot_info *k)
 	return 0;
 }
 
-/* A header the parser accepts but whose scrypt is dearer than the
- * corpus' own (N = 2^10, r = 8, p = 1). */
+/* A header the parser accepts but whose KDF is dearer than the corpus'
+ * own. */
 static bool too_costly(const uint8_t *d, size_t n)
 {
 	if (n != 180 || memcmp(d, "STOWKEYS", 8) != 0 ||
-	    stow_get_le32(d + 8) != 1 || d[12] != 1)
+	    stow_get_le32(d + 8) != 1)
 		return false;
-	return (d[13] > 10 && d[13] <= 24) || (d[14] > 8 && d[14] <= 32) ||
-	       (d[15] > 1 && d[15] <= 16);
+	if (d[12] == 1) /* scrypt */
+		return (d[13] > 10 && d[13] <= 24) ||
+		       (d[14] > 8 && d[14] <= 32) || (d[15] > 1 && d[15] <= 16);
+	if (d[12] == 2) /* Argon2id */
+		return (d[13] > 10 && d[13] <= 20) ||
+		       (d[14] > 1 && d[14] <= 32) || (d[15] > 2 && d[15] <= 16);
+	return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,7 +13,7 @@ PW1=$STOWAGE_PASSWORD
 echo "== --help on every command"
 # "command words|options its help must mention"
 HELP_CASES=(
-	"init|--compression --hash --cipher --chunk-min --chunk-avg --chunk-max --kdf-log-n"
+	"init|--compression --hash --cipher --chunk-min --chunk-avg --chunk-max --kdf --kdf-memory --kdf-passes --kdf-log-n"
 	"snapshot create|--tag --compression --host"
 	"snapshot list|-o --tag"
 	"snapshot delete|"
@@ -22,8 +22,8 @@ HELP_CASES=(
 	"diff|"
 	"check|--read-data"
 	"key list|"
-	"key add|"
-	"key change|"
+	"key add|--kdf --kdf-memory --kdf-passes --kdf-log-n"
+	"key change|--kdf --kdf-memory --kdf-passes --kdf-log-n"
 	"key remove|--force"
 	"stats|-o"
 	"benchmark|"
@@ -290,14 +290,40 @@ SLOT2=$(tail -n 1 <<<"$OUT" | tr -d '[:space:]')
 v key list --repo "$R"
 expect_eq 2 "$(tail -n +2 <<<"$OUT" | grep -c . || true)" "two key slots after key add"
 expect_grep "^ *$SLOT2( |$)" "$OUT" "key list shows the new slot"
+# new_repo's --kdf-log-n alone selects scrypt (as before Argon2id); key add
+# without KDF options writes the default, Argon2id 16 MiB, 6 passes.
+expect_grep "^ *$SLOT1 .* scrypt N=2\^10 r=8 p=1( |$)" "$OUT" "key list: the --kdf-log-n 10 slot is scrypt N=2^10"
+expect_grep "^ *$SLOT2 .* argon2id m=16MiB t=6 p=1( |$)" "$OUT" "key list: key add's default slot is Argon2id m=16MiB t=6"
+v key list --repo "$R" -o json
+expect_rc 0 "key list -o json"
+if python3 -c '
+import json, sys
+slots = {k["id"]: k for k in json.load(sys.stdin)}
+a, b = slots[sys.argv[1]], slots[sys.argv[2]]
+assert (a["kdf"], a["log_n"], a["r"], a["p"]) == ("scrypt", 10, 8, 1), a
+assert (b["kdf"], b["memory_kib"], b["passes"], b["lanes"]) == ("argon2id", 16384, 6, 1), b
+' "$SLOT1" "$SLOT2" <<<"$OUT"; then
+	pass "key list -o json gives each slot's KDF and parameters"
+else
+	fail "key list -o json: KDF fields, got:"
+	show_output
+fi
+for bad in "--kdf bcrypt" "--kdf-memory 3" "--kdf-memory 2048" "--kdf-passes 0" "--kdf-passes 33" \
+	"--kdf scrypt --kdf-memory 4" "--kdf argon2id --kdf-log-n 12" "--kdf-log-n 12 --kdf-passes 2"; do
+	# shellcheck disable=SC2086
+	STOWAGE_NEW_PASSWORD=unused v key add --repo "$R" $bad
+	expect_rc 2 "key add $bad is a usage error"
+done
 v snapshot list --repo "$R"
 expect_rc 0 "the first password still opens"
 STOWAGE_PASSWORD=second-password v snapshot list --repo "$R"
 expect_rc 0 "the added password opens"
 printf 'third-password\n' >"$T/pw3"
-STOWAGE_NEW_PASSWORD=ignored v key add --repo "$R" --new-password-file "$T/pw3"
+STOWAGE_NEW_PASSWORD=ignored v key add --repo "$R" --new-password-file "$T/pw3" --kdf-memory 1 --kdf-passes 2
 expect_rc 0 "key add --new-password-file"
 SLOT3=$(tail -n 1 <<<"$OUT" | tr -d '[:space:]')
+v key list --repo "$R"
+expect_grep "^ *$SLOT3 .* argon2id m=1MiB t=2 p=1( |$)" "$OUT" "key add --kdf-memory 1 --kdf-passes 2 is in key list"
 STOWAGE_PASSWORD=third-password v snapshot list --repo "$R"
 expect_rc 0 "--new-password-file wins over STOWAGE_NEW_PASSWORD"
 

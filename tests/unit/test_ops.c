@@ -235,7 +235,8 @@ static int setup(void **state)
 
 	assert_int_equal(stow_store_mem_open(&st), 0);
 	stow_repo_init_opts_default(&io);
-	io.kdf_log_n = 10;
+	io.kdf.memory_mib = 1; /* cheap Argon2id: tests, not security */
+	io.kdf.passes = 1;
 	assert_int_equal(stow_repo_init(st, PW, &io, id), 0);
 	assert_int_equal(stow_repo_open(&f->r, st, PW), 0);
 	stow_repo_set_parallel(f->r, 4);
@@ -617,7 +618,8 @@ static void test_backup_after_gc_on_stale_handle(void **state)
 	join(repo, sizeof(repo), f->tmp, "gcrepo");
 	join(dst, sizeof(dst), f->tmp, "gcdst");
 	stow_repo_init_opts_default(&io);
-	io.kdf_log_n = 10;
+	io.kdf.memory_mib = 1; /* cheap Argon2id: tests, not security */
+	io.kdf.passes = 1;
 	assert_int_equal(stow_store_fs_open(&st, repo, 1), 0);
 	assert_int_equal(stow_repo_init(st, PW, &io, id), 0);
 	assert_int_equal(stow_repo_open(&h0, st, PW), 0);

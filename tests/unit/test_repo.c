@@ -102,7 +102,9 @@ static stow_store *borrow_store(stow_store *inner)
 static void test_opts(stow_repo_init_opts *o)
 {
 	stow_repo_init_opts_default(o);
-	o->kdf_log_n = 10;
+	/* The default KDF (Argon2id) at its cheapest: 1 MiB, one pass. */
+	o->kdf.memory_mib = 1;
+	o->kdf.passes = 1;
 	o->data_pack_size = PACK_SIZE;
 	o->meta_pack_size = PACK_SIZE;
 }
@@ -238,33 +240,86 @@ static int collect_slot(void *ctx, const stow_key_slot_info *k)
 	return 0;
 }
 
+/* The cheapest KDF settings a slot may have, for tests. */
+static stow_kdf_opts cheap_argon2id(void)
+{
+	stow_kdf_opts k;
+
+	stow_kdf_opts_default(&k);
+	k.memory_mib = 1;
+	k.passes = 1;
+	return k;
+}
+
+static stow_kdf_opts cheap_scrypt(void)
+{
+	stow_kdf_opts k;
+
+	stow_kdf_opts_default(&k);
+	k.alg = STOW_KDF_SCRYPT;
+	k.log_n = 10;
+	return k;
+}
+
 static void test_keys(void **state)
 {
 	stow_store *st;
 	stow_repo *r, *r2;
 	char id[65], first[17], second[17];
 	slot_list sl = {0};
+	stow_kdf_opts scrypt = cheap_scrypt(), bad;
 
 	(void)state;
 	st = new_repo_store(id);
 	r = must_open(st, PW1);
 	snprintf(first, sizeof(first), "%s", stow_repo_slot_id(r));
 
-	assert_int_equal(stow_repo_key_add(r, "", 10, second), STOW_EINVAL);
-	assert_int_equal(stow_repo_key_add(r, PW2, 9, second), STOW_EINVAL);
-	assert_int_equal(stow_repo_key_add(r, PW2, 10, second), 0);
+	assert_int_equal(stow_repo_key_add(r, "", &scrypt, second),
+			 STOW_EINVAL);
+	bad = scrypt;
+	bad.log_n = 9;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad.log_n = 25;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad = cheap_argon2id();
+	bad.memory_mib = 3; /* the header holds a power of two */
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad.memory_mib = 2048;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad.memory_mib = 0;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad = cheap_argon2id();
+	bad.passes = 0;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad.passes = 33;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	bad = cheap_argon2id();
+	bad.alg = (stow_kdf_alg)3;
+	assert_int_equal(stow_repo_key_add(r, PW2, &bad, second), STOW_EINVAL);
+	assert_int_equal(stow_repo_key_add(r, PW2, &scrypt, second), 0);
 	assert_int_equal(strlen(second), 16);
 	assert_string_not_equal(first, second);
 
+	/* The first slot is the default KDF, Argon2id (here at 1 MiB, one
+	 * pass); the second the scrypt asked for. */
 	assert_int_equal(stow_repo_key_list(r, collect_slot, &sl), 0);
 	assert_int_equal(sl.n, 2);
 	for (size_t i = 0; i < sl.n; i++) {
-		assert_int_equal(sl.v[i].log_n, 10);
-		assert_int_equal(sl.v[i].r, 8);
-		assert_int_equal(sl.v[i].p, 1);
-		assert_true(sl.v[i].created > 1600000000);
-		assert_true(strcmp(sl.v[i].id, first) == 0 ||
-			    strcmp(sl.v[i].id, second) == 0);
+		const stow_key_slot_info *k = &sl.v[i];
+
+		assert_true(k->created > 1600000000);
+		if (strcmp(k->id, first) == 0) {
+			assert_int_equal(k->kdf, STOW_KDF_ARGON2ID);
+			assert_int_equal(k->memory_kib, 1024);
+			assert_int_equal(k->passes, 1);
+			assert_int_equal(k->lanes, 1);
+		} else {
+			assert_string_equal(k->id, second);
+			assert_int_equal(k->kdf, STOW_KDF_SCRYPT);
+			assert_int_equal(k->log_n, 10);
+			assert_int_equal(k->r, 8);
+			assert_int_equal(k->p, 1);
+		}
 	}
 	assert_string_not_equal(sl.v[0].id, sl.v[1].id);
 
@@ -310,13 +365,15 @@ static void test_slot_tamper(void **state)
 	stow_store *st;
 	stow_repo *r;
 	char id[65], second[17], key[64];
+	stow_kdf_opts kdf;
 	uint8_t *slot;
 	size_t n;
 
 	(void)state;
 	st = new_repo_store(id);
 	r = must_open(st, PW1);
-	assert_int_equal(stow_repo_key_add(r, PW2, 10, second), 0);
+	kdf = cheap_argon2id();
+	assert_int_equal(stow_repo_key_add(r, PW2, &kdf, second), 0);
 	snprintf(key, sizeof(key), "keys/%s", stow_repo_slot_id(r));
 	stow_repo_close(r);
 
@@ -373,12 +430,59 @@ static void test_slot_junk(void **state)
 
 /* A slot that parses but asks for more scrypt memory than the cap (a
  * flipped log2(N) or r, or a hostile store) is one damaged slot; the
- * others must still be tried. */
+ * others must still be tried. Argon2id's header ranges are its caps, so
+ * there the same slot is refused by the parser. */
 static void test_slot_costly(void **state)
 {
 	stow_store *st;
 	stow_repo *r;
-	char id[65], key[64];
+	char id[65], key[64], second[17];
+	stow_kdf_opts scrypt = cheap_scrypt();
+	uint8_t *slot;
+	size_t n;
+
+	(void)state;
+	st = new_repo_store(id);
+	r = must_open(st, PW1);
+	snprintf(key, sizeof(key), "keys/%s", stow_repo_slot_id(r));
+	assert_int_equal(stow_repo_key_add(r, PW1, &scrypt, second), 0);
+	stow_repo_close(r);
+
+	slot = fetch(st, key, &n);
+	assert_int_equal(slot[12], 2);
+	slot[13] = 21; /* 2 GiB: over the 1 GiB cap */
+	replace(st, "keys/0000000000000000", slot, n);
+	free(slot);
+
+	snprintf(key, sizeof(key), "keys/%s", second);
+	slot = fetch(st, key, &n);
+	assert_int_equal(slot[12], 1);
+	slot[13] = 24; /* N = 2^24 */
+	slot[14] = 32; /* r = 32: 64 GiB, above the scrypt cap */
+	replace(st, "keys/0000000000000001", slot, n);
+	free(slot);
+
+	r = must_open(st, PW1);
+	stow_repo_close(r);
+	stow_store_close(st);
+}
+
+/* Each Argon2id header byte outside its range makes a damaged slot (not
+ * listed, not opening); an unknown KDF id is STOW_EUNSUPPORTED naming
+ * the id, and other slots still open. */
+static void test_slot_kdf_header(void **state)
+{
+	static const struct {
+		int off;
+		uint8_t val;
+	} bad[] = {
+	    {13, 9}, {13, 21}, {14, 0}, {14, 33}, {15, 0}, {15, 17},
+	};
+	stow_store *st;
+	stow_repo *r;
+	char id[65], key[64], second[17];
+	stow_kdf_opts kdf = cheap_argon2id();
+	slot_list sl = {0};
 	uint8_t *slot;
 	size_t n;
 
@@ -388,12 +492,106 @@ static void test_slot_costly(void **state)
 	snprintf(key, sizeof(key), "keys/%s", stow_repo_slot_id(r));
 	stow_repo_close(r);
 	slot = fetch(st, key, &n);
-	slot[13] = 24; /* N = 2^24 */
-	slot[14] = 32; /* r = 32: 64 GiB, above the scrypt cap */
-	replace(st, "keys/0000000000000000", slot, n);
+	/* FORMAT.md §2.1: kdf 2, log2(1024 KiB), t, lanes. */
+	assert_int_equal(slot[12], 2);
+	assert_int_equal(slot[13], 10);
+	assert_int_equal(slot[14], 1);
+	assert_int_equal(slot[15], 1);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t m[180];
+
+		memcpy(m, slot, 180);
+		m[bad[i].off] = bad[i].val;
+		replace(st, key, m, 180);
+		assert_int_equal(open_borrowed(st, PW1, &r), STOW_EAUTH);
+		assert_non_null(strstr(stow_err_msg(), "damaged"));
+	}
+
+	/* The only slot has an unknown KDF: not a wrong password. */
+	slot[12] = 3;
+	replace(st, key, slot, n);
+	assert_int_equal(open_borrowed(st, PW1, &r), STOW_EUNSUPPORTED);
+	assert_non_null(strstr(stow_err_msg(), "KDF id 3"));
+	slot[12] = 0;
+	replace(st, key, slot, n);
+	assert_int_equal(open_borrowed(st, PW1, &r), STOW_EUNSUPPORTED);
+	assert_non_null(strstr(stow_err_msg(), "KDF id 0"));
+
+	/* With a good slot beside it, that one opens and is the only one
+	 * listed; a wrong password says some slots need a newer stowage. */
+	slot[12] = 2;
+	replace(st, key, slot, n);
 	r = must_open(st, PW1);
+	assert_int_equal(stow_repo_key_add(r, PW2, &kdf, second), 0);
 	stow_repo_close(r);
+	slot[12] = 3;
+	replace(st, key, slot, n);
+	r = must_open(st, PW2);
+	assert_int_equal(stow_repo_key_list(r, collect_slot, &sl), 0);
+	assert_int_equal(sl.n, 1);
+	assert_string_equal(sl.v[0].id, second);
+	stow_repo_close(r);
+	assert_int_equal(open_borrowed(st, PW1, &r), STOW_EAUTH);
+	assert_non_null(strstr(stow_err_msg(), "newer stowage"));
 	free(slot);
+	stow_store_close(st);
+}
+
+/* Backward compatibility: a repository whose slot is scrypt (all made
+ * before Argon2id) still opens; `key add` with the defaults adds an
+ * Argon2id slot with the default parameters; both passwords open it. */
+static void test_scrypt_repo_gets_argon2id_slot(void **state)
+{
+	stow_repo_init_opts o;
+	stow_store *st;
+	stow_repo *r;
+	char id[65], key[64], first[17], second[17];
+	slot_list sl = {0};
+	uint8_t *slot;
+	size_t n;
+
+	(void)state;
+	test_opts(&o);
+	o.kdf = cheap_scrypt();
+	assert_int_equal(stow_store_mem_open(&st), 0);
+	assert_int_equal(stow_repo_init(st, PW1, &o, id), 0);
+	r = must_open(st, PW1);
+	snprintf(first, sizeof(first), "%s", stow_repo_slot_id(r));
+	snprintf(key, sizeof(key), "keys/%s", first);
+	slot = fetch(st, key, &n);
+	assert_int_equal(n, 180);
+	assert_memory_equal(slot + 12, "\x01\x0a\x08\x01", 4);
+	free(slot);
+
+	assert_int_equal(stow_repo_key_add(r, PW2, NULL, second), 0);
+	snprintf(key, sizeof(key), "keys/%s", second);
+	slot = fetch(st, key, &n);
+	/* Argon2id, 2^14 KiB = 16 MiB, t = 6, one lane. */
+	assert_memory_equal(slot + 12, "\x02\x0e\x06\x01", 4);
+	free(slot);
+	assert_int_equal(stow_repo_key_list(r, collect_slot, &sl), 0);
+	assert_int_equal(sl.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		if (strcmp(sl.v[i].id, second) == 0) {
+			assert_int_equal(sl.v[i].kdf, STOW_KDF_ARGON2ID);
+			assert_int_equal(sl.v[i].memory_kib, 16384);
+			assert_int_equal(sl.v[i].passes, 6);
+			assert_int_equal(sl.v[i].lanes, 1);
+		} else {
+			assert_int_equal(sl.v[i].kdf, STOW_KDF_SCRYPT);
+		}
+	}
+	stow_repo_close(r);
+
+	r = must_open(st, PW1);
+	assert_string_equal(stow_repo_slot_id(r), first);
+	assert_string_equal(stow_repo_id_hex(r), id);
+	stow_repo_close(r);
+	r = must_open(st, PW2);
+	assert_string_equal(stow_repo_slot_id(r), second);
+	assert_string_equal(stow_repo_id_hex(r), id);
+	stow_repo_close(r);
 	stow_store_close(st);
 }
 
@@ -429,7 +627,16 @@ static void test_init_bad_kdf(void **state)
 	(void)state;
 	assert_int_equal(stow_store_mem_open(&st), 0);
 	test_opts(&o);
-	o.kdf_log_n = 5;
+	o.kdf = cheap_scrypt();
+	o.kdf.log_n = 5;
+	assert_int_equal(stow_repo_init(st, PW1, &o, id), STOW_EINVAL);
+	list_keys(st, "", &ks);
+	assert_int_equal(ks.n, 0);
+	test_opts(&o);
+	o.kdf.memory_mib = 5;
+	assert_int_equal(stow_repo_init(st, PW1, &o, id), STOW_EINVAL);
+	o.kdf.memory_mib = 1;
+	o.kdf.passes = 40;
 	assert_int_equal(stow_repo_init(st, PW1, &o, id), STOW_EINVAL);
 	list_keys(st, "", &ks);
 	assert_int_equal(ks.n, 0);
@@ -1547,6 +1754,8 @@ int main(void)
 		cmocka_unit_test(test_slot_tamper),
 		cmocka_unit_test(test_slot_junk),
 		cmocka_unit_test(test_slot_costly),
+		cmocka_unit_test(test_slot_kdf_header),
+		cmocka_unit_test(test_scrypt_repo_gets_argon2id_slot),
 		cmocka_unit_test(test_key_remove_junk),
 		cmocka_unit_test(test_init_bad_kdf),
 		cmocka_unit_test(test_init_bad_pack_size),

@@ -74,10 +74,11 @@ static inline stow_repo *fixed_repo_new(stow_store *st)
 }
 
 /* A key slot (FORMAT.md §2.1) wrapping the fixed master secret and ID
- * for `password` at `key`, with scrypt N = 2^log_n, r = 8, p = 1 and
- * fixed salt and nonce. out receives 180 bytes. */
-static inline int fixed_slot_make(uint8_t out[180], const char *password,
-				  const char *key, unsigned log_n)
+ * for `password` at `key`, with header bytes 12..15 `kdf` (scrypt: 1,
+ * log2(N), r, p; Argon2id: 2, log2(m in KiB), t, lanes) and fixed salt
+ * and nonce. out receives 180 bytes. */
+static inline int fixed_slot_make_kdf(uint8_t out[180], const char *password,
+				      const char *key, const uint8_t kdf[4])
 {
 	uint8_t kek[32], pt[96], aad[68 + 64];
 	size_t klen = strlen(key);
@@ -88,10 +89,7 @@ static inline int fixed_slot_make(uint8_t out[180], const char *password,
 		return -1;
 	memcpy(out, "STOWKEYS", 8);
 	stow_put_le32(out + 8, 1);
-	out[12] = 1;
-	out[13] = (uint8_t)log_n;
-	out[14] = 8;
-	out[15] = 1;
+	memcpy(out + 12, kdf, 4);
 	stow_put_le64(out + 16, 1700000000);
 	for (int i = 0; i < 44; i++)
 		out[24 + i] = (uint8_t)(0x30 + i); /* salt and nonce */
@@ -100,8 +98,13 @@ static inline int fixed_slot_make(uint8_t out[180], const char *password,
 	memset(pt + 64, 0xa5, 32);
 	memcpy(aad, out, 68);
 	memcpy(aad + 68, key, klen);
-	rc = stow_scrypt(kek, 32, password, strlen(password), out + 24, 32,
-			 (uint64_t)1 << log_n, 8, 1);
+	if (kdf[0] == 2)
+		rc =
+		    stow_argon2id(kek, 32, password, strlen(password), out + 24,
+				  32, kdf[2], (uint32_t)1 << kdf[1], kdf[3]);
+	else
+		rc = stow_scrypt(kek, 32, password, strlen(password), out + 24,
+				 32, (uint64_t)1 << kdf[1], kdf[2], kdf[3]);
 	if (rc == 0)
 		rc = stow_aead_new(&a, STOW_AEAD_AES256GCM);
 	if (rc == 0)
@@ -111,6 +114,15 @@ static inline int fixed_slot_make(uint8_t out[180], const char *password,
 				    out + 68);
 	stow_aead_free(a);
 	return rc;
+}
+
+/* The same with scrypt N = 2^log_n, r = 8, p = 1. */
+static inline int fixed_slot_make(uint8_t out[180], const char *password,
+				  const char *key, unsigned log_n)
+{
+	const uint8_t kdf[4] = {1, (uint8_t)log_n, 8, 1};
+
+	return fixed_slot_make_kdf(out, password, key, kdf);
 }
 
 #endif

@@ -279,12 +279,23 @@ static void keyslot_seeds(void)
 		int off, val;
 	} muts[] = {
 		{"bad-magic", 0, 'X'},   {"version-2", 8, 2},
-		{"kdf-2", 12, 2},        {"log-n-9", 13, 9},
+		{"kdf-0", 12, 0},        {"kdf-3", 12, 3},
+		{"kdf-255", 12, 0xff},   {"log-n-9", 13, 9},
 		{"log-n-25", 13, 25},    {"r-0", 14, 0},
 		{"r-33", 14, 33},        {"p-0", 15, 0},
 		{"p-17", 15, 17},        {"created", 16, 0x7f},
 		{"salt", 30, 0},         {"nonce", 60, 0},
 		{"ciphertext", 100, 0},  {"tag", 179, 0},
+	};
+	/* val -1: flip the low bit. */
+	struct {
+		const char *name;
+		int off, val;
+	} a2muts[] = {
+		{"argon2id-log-kib-9", 13, 9}, {"argon2id-log-kib-21", 13, 21},
+		{"argon2id-t-0", 14, 0},       {"argon2id-t-33", 14, 33},
+		{"argon2id-lanes-0", 15, 0},   {"argon2id-lanes-17", 15, 17},
+		{"argon2id-salt", 40, -1},     {"argon2id-tag", 179, -1},
 	};
 
 	CHECK(fixed_slot_make(s, FIXED_PASSWORD, FIXED_SLOT_KEY, 10));
@@ -309,6 +320,25 @@ static void keyslot_seeds(void)
 	emit("keyslot", -1, "other-password", s, 180);
 	CHECK(fixed_slot_make(s, FIXED_PASSWORD, "keys/fedcba9876543210", 10));
 	emit("keyslot", -1, "other-name", s, 180);
+
+	/* Argon2id (kdf 2) at 1 MiB and one pass, and with two lanes; each
+	 * parameter byte just outside its range. */
+	CHECK(fixed_slot_make_kdf(s, FIXED_PASSWORD, FIXED_SLOT_KEY,
+				  (const uint8_t[4]){2, 10, 1, 2}));
+	emit("keyslot", -1, "argon2id-lanes-2", s, 180);
+	CHECK(fixed_slot_make_kdf(s, FIXED_PASSWORD, FIXED_SLOT_KEY,
+				  (const uint8_t[4]){2, 10, 1, 1}));
+	emit("keyslot", -1, "argon2id-valid", s, 180);
+	for (size_t i = 0; i < sizeof(a2muts) / sizeof(a2muts[0]); i++) {
+		uint8_t m[180];
+
+		memcpy(m, s, 180);
+		if (a2muts[i].val >= 0)
+			m[a2muts[i].off] = (uint8_t)a2muts[i].val;
+		else
+			m[a2muts[i].off] ^= 1;
+		emit("keyslot", -1, a2muts[i].name, m, 180);
+	}
 }
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
 	-I"$root/src" "$here/gen_corpus.c" "$lib" -o "$tmp/gen_corpus" \
-	$(pkg-config --libs jansson libzstd liblz4) -lcrypto -lz -lpthread
+	$(pkg-config --libs jansson libzstd liblz4 libcurl libargon2) -lcrypto -lz -lpthread
 "$tmp/gen_corpus" "$root/tests/fuzz/corpus"
 for d in "$root"/tests/fuzz/corpus/*/; do
 	echo "$(ls "$d" | wc -l) files in $d"
