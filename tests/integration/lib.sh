@@ -445,12 +445,18 @@ s3_loc()
 	printf '%s\n' "$loc"
 }
 
-# proxy_get PORT: the proxy's counters (JSON) on stdout.
+# proxy_get PORT: the proxy's counters (JSON) on stdout (over https with
+# PROXY_TLS_CA set to the proxy's certificate).
 proxy_get()
 {
 	"$S3PY" - "$1" <<'PYEOF'
-import http.client, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+import http.client, os, ssl, sys
+ca = os.environ.get("PROXY_TLS_CA")
+if ca:  # a proxy serving https (--tls-cert)
+    c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=10,
+                                    context=ssl.create_default_context(cafile=ca))
+else:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
 c.request("GET", "/__proxy/stats")
 r = c.getresponse()
 sys.stdout.write(r.read().decode())

@@ -5,7 +5,9 @@
 # changes, restore both and compare, check --read-data, key add / change,
 # snapshot list -o json, snapshot delete + gc; a second repository under
 # another prefix of the same bucket stays separate. At the end the proxy
-# must have verified requests and rejected none.
+# must have verified requests and rejected none. Then the same over https
+# (a second proxy serving TLS; caCert): bodies go UNSIGNED-PAYLOAD there,
+# hashed over plain http.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_binary
@@ -171,6 +173,40 @@ expect_eq 0 "$rejected" "requests the proxy rejected (bad signatures)"
 if ((rejected > 0)); then
 	grep -A12 REJECT "$T/sigv4.log" | clip 60 | sed 's/^/  | /'
 fi
+
+echo "== over https: caCert, bodies sent UNSIGNED-PAYLOAD, still verified"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$T/tls-key.pem" -out "$T/tls-cert.pem" >"$T/openssl.log" 2>&1 ||
+	die "openssl could not make the test certificate: $(tail -3 "$T/openssl.log")"
+_s3_bg sigv4tls "$S3PY" "$S3_DIR/sigv4_proxy.py" --upstream "127.0.0.1:$S3RVER_PORT" \
+	--region "$S3_REGION" --tls-cert "$T/tls-cert.pem" --tls-key "$T/tls-key.pem"
+TLS_PORT=$BG_PORT
+ca_q=$("$S3PY" -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$T/tls-cert.pem")
+RT_NOCA="s3://$S3_BUCKET/rt/tls?s3Url=https%3A%2F%2F127.0.0.1%3A$TLS_PORT&s3ForcePathStyle=true&region=$S3_REGION"
+RT="$RT_NOCA&caCert=$ca_q"
+v init --repo "$RT_NOCA" --kdf-log-n 10
+if ((RC != 0)); then
+	pass "init over https without the CA is refused (exit $RC)"
+else
+	fail "init over https without the CA: expected a failure, got exit 0"
+fi
+expect_grepi 'certificate' "$ERR" "the refusal names the certificate problem"
+new_repo "$RT"
+snap "$RT" "$SRC" --tag run=tls
+[[ -n $SNAP ]] && restore_cmp "$RT" "$SNAP" "$T/rtls" "$SRC" "${TREECMP_ARGS[@]}"
+check_clean "$RT" --read-data
+unsigned=$(PROXY_TLS_CA=$T/tls-cert.pem proxy_stat "$TLS_PORT" unsigned_payload)
+verified=$(PROXY_TLS_CA=$T/tls-cert.pem proxy_stat "$TLS_PORT" verified)
+rejected=$(PROXY_TLS_CA=$T/tls-cert.pem proxy_stat "$TLS_PORT" rejected)
+if ((unsigned > 0 && verified > unsigned)); then
+	pass "over https the proxy verified $verified requests, $unsigned of them with UNSIGNED-PAYLOAD bodies"
+else
+	fail "over https: expected UNSIGNED-PAYLOAD bodies among the verified requests, got verified=$verified unsigned=$unsigned"
+fi
+expect_eq 0 "$rejected" "requests the https proxy rejected (bad signatures)"
+unsigned_http=$(proxy_stat "$SIGV4_PORT" unsigned_payload)
+expect_eq 0 "$unsigned_http" "bodies sent unsigned over plain http (all must be hashed)"
 
 ((FAILS == 0)) || s3_show_logs
 finish

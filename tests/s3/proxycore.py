@@ -447,10 +447,17 @@ def common_args(desc):
     ap.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
     ap.add_argument("--port-file", help="write the port here once listening")
     ap.add_argument("--verbose", action="store_true", help="log every request")
+    ap.add_argument("--tls-cert", help="serve https with this PEM certificate (needs --tls-key)")
+    ap.add_argument("--tls-key", help="the certificate's PEM private key")
     return ap
 
 
-def serve(server, port_file=None, name="proxy"):
+def serve(server, port_file=None, name="proxy", tls_cert=None, tls_key=None):
+    if tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls_cert, tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     if port_file:
         tmp = port_file + ".tmp"

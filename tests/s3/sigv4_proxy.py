@@ -22,8 +22,9 @@ clock_skew_s: seconds the proxy's clock is ahead of the machine's (to
 play a server whose clock is off: requests then fail with
 RequestTimeTooSkewed, and the proxy's replies carry the skewed Date).
 
-Counters (GET /__proxy/stats): requests, verified, rejected, and
-rejected_by_code. The last rejections are kept in "last_rejections" and
+Counters (GET /__proxy/stats): requests, verified, rejected,
+unsigned_payload (verified requests whose body was sent UNSIGNED-PAYLOAD)
+and rejected_by_code. With --tls-cert/--tls-key it serves https. The last rejections are kept in "last_rejections" and
 each is also logged on stderr.
 
 usage: sigv4_proxy.py --upstream 127.0.0.1:PORT [--access-key S3RVER]
@@ -246,7 +247,9 @@ class SigV4Handler(proxycore.ProxyHandler):
         try:
             content_sha = self.verify_headers()
             body = self.read_body()
-            if content_sha != "UNSIGNED-PAYLOAD":
+            if content_sha == "UNSIGNED-PAYLOAD":
+                self.server.bump("unsigned_payload")
+            else:
                 h = hashlib.sha256()
                 while True:
                     b = body.read(proxycore.CHUNK)
@@ -404,7 +407,7 @@ def main():
     srv = SigV4Server(("127.0.0.1", args.port), SigV4Handler, args.upstream,
                       {"access_key": args.access_key, "secret_key": args.secret_key,
                        "region": args.region, "clock_skew_s": 0.0}, verbose=args.verbose)
-    proxycore.serve(srv, args.port_file, "sigv4_proxy")
+    proxycore.serve(srv, args.port_file, "sigv4_proxy", args.tls_cert, args.tls_key)
 
 
 if __name__ == "__main__":
