@@ -44,6 +44,16 @@
 #define TEMP_BASE_MAX 64
 /* Largest single read/write request (Linux caps at ~2 GiB anyway). */
 #define IO_CHUNK ((size_t)1 << 30)
+/* Deferred-sync objects whose descriptors stay open while the disk writes
+ * them back (see window_push): with 8 MiB packs, at most ~64 MiB of a
+ * backup's output sits in the page cache at once. */
+#define WRITEBACK_WINDOW 8
+
+/* A deferred object written but not yet known to be on disk. */
+typedef struct wb_entry {
+	int fd;
+	char *path; /* final name, for messages */
+} wb_entry;
 
 typedef struct fs_store {
 	stow_store base;     /* base.location is the root path */
@@ -54,6 +64,9 @@ typedef struct fs_store {
 	/* STOW_PUT_DEFER_SYNC objects not yet fsynced (keys), under mu */
 	char **deferred;
 	size_t n_deferred, cap_deferred;
+	/* the newest of them, still open, oldest first (ring), under mu */
+	wb_entry window[WRITEBACK_WINDOW];
+	size_t win_head, win_len;
 } fs_store;
 
 static fs_store *to_fs(stow_store *s)
@@ -459,6 +472,84 @@ static int defer_add(fs_store *fs, const char *key)
 	return rc;
 }
 
+/* The write-behind window. A backup writes each pack once and reads it
+ * again only at restore or check, so keeping its pages cached buys nothing
+ * and costs the node memory it would rather give its workloads (page cache
+ * counts against a pod's memory limit). A deferred object's writeback is
+ * started at commit; once WRITEBACK_WINDOW newer objects have followed, it
+ * has usually finished: wait for it, drop the now clean pages, close. The
+ * pages freed are the ones the next packs are written into, so a backup
+ * touches a window's worth of page cache, not its whole output. The
+ * object's name still becomes durable only at stow_store_sync (fsync of
+ * the file and of its directories); this only moves the data writes, and
+ * reports their errors, earlier. */
+static int window_retire(wb_entry *e)
+{
+	int rc = 0;
+
+	if (sync_file_range(e->fd, 0, 0,
+			    SYNC_FILE_RANGE_WAIT_BEFORE |
+				SYNC_FILE_RANGE_WRITE |
+				SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+	    errno != ESPIPE && errno != EINVAL && errno != ENOSYS)
+		rc = os_fail(errno, STOW_EIO, "writing", e->path);
+	if (rc == 0)
+		(void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_DONTNEED);
+	/* NFS reports write errors at close. */
+	if (close(e->fd) != 0 && errno != EINTR && rc == 0)
+		rc = os_fail(errno, STOW_EIO, "closing", e->path);
+	free(e->path);
+	e->fd = -1;
+	e->path = NULL;
+	return rc;
+}
+
+/* Takes fd (and closes it on every path); may retire the oldest entry. */
+static int window_push(fs_store *fs, int fd, const char *path)
+{
+	wb_entry old = {.fd = -1}, *slot;
+	char *copy = strdup(path);
+
+	if (!copy) {
+		close(fd);
+		return stow_err_set(STOW_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&fs->mu);
+	if (fs->win_len == WRITEBACK_WINDOW) {
+		old = fs->window[fs->win_head];
+		fs->win_head = (fs->win_head + 1) % WRITEBACK_WINDOW;
+		fs->win_len--;
+	}
+	slot = &fs->window[(fs->win_head + fs->win_len) % WRITEBACK_WINDOW];
+	slot->fd = fd;
+	slot->path = copy;
+	fs->win_len++;
+	pthread_mutex_unlock(&fs->mu);
+	return old.fd >= 0 ? window_retire(&old) : 0;
+}
+
+/* Retire every open entry; the first error wins. */
+static int window_drain(fs_store *fs)
+{
+	wb_entry e;
+	int rc = 0, r;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->mu);
+		if (fs->win_len == 0) {
+			pthread_mutex_unlock(&fs->mu);
+			return rc;
+		}
+		e = fs->window[fs->win_head];
+		fs->win_head = (fs->win_head + 1) % WRITEBACK_WINDOW;
+		fs->win_len--;
+		pthread_mutex_unlock(&fs->mu);
+		r = window_retire(&e);
+		if (rc == 0)
+			rc = r;
+	}
+}
+
 /* Make the object's name durable: sync its directory, and (once per
  * directory per store handle) every directory from the root down to it,
  * so each link of the path is on stable storage. */
@@ -583,21 +674,36 @@ static int fs_put_commit(stow_put_writer *w)
 	/* The bytes must be on stable storage before any name points at
 	 * them: rename/link only orders the name, not the data. */
 	if (deferred)
-		/* Start writeback now, wait for it at stow_store_sync: the
-		 * disk works while we compute, and the syncs are batched. */
+		/* Start writeback now, wait for it in the write-behind window
+		 * or at stow_store_sync: the disk works while we compute, and
+		 * the syncs are batched. */
 		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	else if (fsync(fd) != 0)
 		rc = os_fail(errno, STOW_EIO, "syncing", pw->tmp);
 	if (rc == 0 && fstat(fd, &st) != 0)
 		rc = os_fail(errno, STOW_EIO, "stat of", pw->tmp);
 	/* NFS reports deferred write errors at close; after a successful
-	 * fsync EINTR only means the descriptor is gone. */
-	if (close(fd) != 0 && errno != EINTR && rc == 0)
+	 * fsync EINTR only means the descriptor is gone. A deferred object
+	 * that is about to be published stays open in the window instead. */
+	if (!(deferred && rc == 0) && close(fd) != 0 && errno != EINTR &&
+	    rc == 0)
 		rc = os_fail(errno, STOW_EIO, "closing", pw->tmp);
 	if (rc == 0)
 		rc = (flags & STOW_PUT_EXCL)
 			 ? commit_excl(pw->key, pw->tmp, pw->final, &st)
 			 : commit_replace(pw->key, pw->tmp, pw->final, &st);
+	if (deferred) {
+		int wrc;
+
+		if (rc < 0) {
+			close(fd);
+		} else {
+			wrc = window_push(pw->fs, fd, pw->final);
+			if (wrc < 0)
+				rc = wrc; /* an older object failed: fail
+					   * the session here */
+		}
+	}
 	/* After a successful rename the temp name no longer exists; after
 	 * link() (or any failure) it must go: put_writer_free unlinks it. */
 	if (rc == 0 && !(flags & STOW_PUT_EXCL)) {
@@ -638,7 +744,7 @@ static int fs_sync(stow_store *s)
 	fs_store *fs = to_fs(s);
 	char **keys;
 	size_t n;
-	int rc = 0;
+	int rc = window_drain(fs);
 
 	pthread_mutex_lock(&fs->mu);
 	keys = fs->deferred;
@@ -1057,6 +1163,7 @@ static void fs_close(stow_store *s)
 {
 	fs_store *fs = to_fs(s);
 
+	(void)window_drain(fs);
 	for (size_t i = 0; i < fs->n_durable; i++)
 		free(fs->durable_dirs[i]);
 	free(fs->durable_dirs);
