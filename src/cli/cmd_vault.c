@@ -734,8 +734,10 @@ static int cmd_restore(stow_cli *cli, int argc, char **argv)
 		       plural(st.dirs, "dir", "dirs"), st.symlinks,
 		       plural(st.symlinks, "symlink", "symlinks"), bytes, dur);
 		if (rc == STOW_EPARTIAL)
-			printf("; %" PRIu64 " %s skipped: damaged data (see "
-			       "the warnings)",
+			/* Damaged data, a full disk, a permission: the
+			 * warnings say which, per entry. */
+			printf("; %" PRIu64 " %s not restored (the warnings "
+			       "say why)",
 			       st.errors,
 			       plural(st.errors, "entry", "entries"));
 		putchar('\n');

@@ -90,6 +90,12 @@ typedef struct stow_store_ops {
 	 * each directory once. */
 	int (*list_shallow)(stow_store *s, const char *prefix,
 			    stow_store_list_shallow_cb cb, void *ctx);
+	/* Optional (NULL: nothing to do): a hint that bytes [off, off+len)
+	 * of key will be read soon, so the backend may start fetching them
+	 * (fs: kernel read-ahead). Errors are ignored: a missing or short
+	 * object shows up at the read. */
+	void (*prefetch)(stow_store *s, const char *key, uint64_t off,
+			 uint64_t len);
 } stow_store_ops;
 
 /* The common head of every backend's put writer. */
@@ -155,6 +161,12 @@ static inline int stow_store_del(stow_store *s, const char *key)
 static inline int stow_store_sync(stow_store *s)
 {
 	return s->ops->sync ? s->ops->sync(s) : 0;
+}
+static inline void stow_store_prefetch(stow_store *s, const char *key,
+				       uint64_t off, uint64_t len)
+{
+	if (s->ops->prefetch)
+		s->ops->prefetch(s, key, off, len);
 }
 /* 1 if the backend writes objects in pieces (stow_store_put_begin). */
 static inline int stow_store_can_stream(const stow_store *s)

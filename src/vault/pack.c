@@ -130,8 +130,8 @@ int stow_pack_open_blob(stow_vault_ctx *c, const uint8_t pack_id[32],
 	stow_pack_blob_aad(aad, e);
 	stow_buf_reset(&c->plain);
 	STOW_TRY(stow_buf_reserve(&c->plain, ptlen));
-	rc = stow_aead_open(c->aead, nonce, aad, sizeof(aad), ct,
-			    e->stored_len, c->plain.data);
+	rc = stow_aead_open(c->aead, nonce, aad, sizeof(aad), ct, e->stored_len,
+			    c->plain.data);
 	if (rc == STOW_ECORRUPT)
 		return stow_err_set(STOW_ECORRUPT,
 				    "blob %s: authentication failed", idhex);
@@ -199,16 +199,41 @@ int stow_repo_read_blob(stow_vault_ctx *c, const uint8_t id[STOW_ID_LEN],
 		return stow_err_wrap(rc, "reading blob %.16s from pack %s",
 				     idhex, key);
 	if (c->ct.len != loc.stored_len)
-		return stow_err_set(STOW_ECORRUPT,
-				    "pack %s is truncated (blob %.16s at offset "
-				    "%u needs %u bytes, got %zu)",
-				    key, idhex, loc.offset, loc.stored_len,
-				    c->ct.len);
+		return stow_err_set(
+		    STOW_ECORRUPT,
+		    "pack %s is truncated (blob %.16s at offset "
+		    "%u needs %u bytes, got %zu)",
+		    key, idhex, loc.offset, loc.stored_len, c->ct.len);
 	stow_pack_entry_set(&e, id, &loc);
 	rc = stow_pack_open_blob(c, pid, &e, c->ct.data, out);
 	if (rc < 0)
 		return stow_err_wrap(rc, "pack %s", key);
 	return 0;
+}
+
+#define PREFETCH_SPAN ((uint64_t)4 << 20)
+
+void stow_repo_prefetch_blob(stow_repo *r, stow_prefetch *pf,
+			     const uint8_t id[STOW_ID_LEN])
+{
+	stow_blob_loc loc;
+	const uint8_t *pid;
+	char key[160];
+	int kind;
+
+	if (!r->st->ops->prefetch || stow_index_lookup(r->index, id, &loc) < 0)
+		return;
+	if (pf->end && pf->pack == loc.pack &&
+	    loc.offset >= pf->end - PREFETCH_SPAN &&
+	    (uint64_t)loc.offset + loc.stored_len <= pf->end)
+		return;
+	pid = stow_repo_pack_id(r, loc.pack, &kind);
+	if (!pid)
+		return;
+	stow_pack_key(key, sizeof(key), kind, pid);
+	stow_store_prefetch(r->st, key, loc.offset, PREFETCH_SPAN);
+	pf->pack = loc.pack;
+	pf->end = (uint64_t)loc.offset + PREFETCH_SPAN;
 }
 
 int stow_pack_read_trailer(stow_vault_ctx *c, const uint8_t pack_id[32],
@@ -284,11 +309,13 @@ int stow_pack_read_trailer(stow_vault_ctx *c, const uint8_t pack_id[32],
 		if (rc == 0)
 			rc = stow_rd_varint(&r, &rl);
 		/* Blobs are laid out back to back in trailer order. */
-		if (rc == 0 && (off != prev_end || sl < STOW_TAG_LEN ||
-				sl > tstart || off > tstart - sl ||
-				rl > STOW_BLOB_MAX || e->type > STOW_BLOB_TREE ||
-				(e->type == STOW_BLOB_TREE) != (data[12] == PACK_KIND_META) ||
-				e->comp > STOW_COMP_GZIP))
+		if (rc == 0 &&
+		    (off != prev_end || sl < STOW_TAG_LEN || sl > tstart ||
+		     off > tstart - sl || rl > STOW_BLOB_MAX ||
+		     e->type > STOW_BLOB_TREE ||
+		     (e->type == STOW_BLOB_TREE) !=
+			 (data[12] == PACK_KIND_META) ||
+		     e->comp > STOW_COMP_GZIP))
 			rc = stow_err_set(STOW_ECORRUPT,
 					  "pack trailer: entry %llu invalid",
 					  (unsigned long long)i);

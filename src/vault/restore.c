@@ -58,6 +58,10 @@
  * syncfs): starting writeback file by file costs a device submission each,
  * which for 40,000 small files outweighs the page cache it saves. */
 #define WB_MIN_SIZE ((uint64_t)128 << 10)
+/* ... but every this many bytes of them, a flusher thread has the kernel
+ * write back the whole target filesystem in one batch (syncfs), so the
+ * final sync has little left to do. */
+#define FLUSH_SMALL_BYTES ((uint64_t)64 << 20)
 
 typedef struct restore restore;
 
@@ -150,11 +154,17 @@ struct restore {
 	atomic_uint_fast64_t files, dirs, symlinks, others, bytes, errors;
 	atomic_uint_fast64_t files_done, bytes_done;
 	atomic_bool xattr_enotsup_warned;
+	stow_prefetch pf; /* the walker's read-ahead state */
 
 	pthread_mutex_t wb_mu;
 	wb_file wb[WB_FILES]; /* ring, oldest at wb_head */
 	size_t wb_head, wb_len;
 	uint64_t wb_bytes;
+	/* the flusher, under wb_mu */
+	pthread_cond_t flush_cv;
+	uint64_t small_dirty; /* small files' bytes since the last syncfs */
+	bool flush_stop;
+	int flush_err; /* first errno of a syncfs, reported at the end */
 };
 
 /* --- messages and progress ------------------------------------------------ */
@@ -726,6 +736,48 @@ static void wb_push(restore *rs, int fd, uint64_t size, char *path)
 	pthread_mutex_unlock(&rs->wb_mu);
 }
 
+static void small_written(restore *rs, uint64_t size)
+{
+	pthread_mutex_lock(&rs->wb_mu);
+	rs->small_dirty += size;
+	if (rs->small_dirty >= FLUSH_SMALL_BYTES)
+		pthread_cond_signal(&rs->flush_cv);
+	pthread_mutex_unlock(&rs->wb_mu);
+}
+
+/* A syncfs reports a writeback error once per descriptor, so an error seen
+ * here is kept for the end of the restore rather than lost. */
+static void *flusher_main(void *arg)
+{
+	restore *rs = arg;
+	int err;
+
+	pthread_mutex_lock(&rs->wb_mu);
+	for (;;) {
+		while (!rs->flush_stop && rs->small_dirty < FLUSH_SMALL_BYTES)
+			pthread_cond_wait(&rs->flush_cv, &rs->wb_mu);
+		if (rs->flush_stop)
+			break;
+		rs->small_dirty = 0;
+		pthread_mutex_unlock(&rs->wb_mu);
+		err = syncfs(rs->rootfd) < 0 ? errno : 0;
+		pthread_mutex_lock(&rs->wb_mu);
+		if (err && !rs->flush_err)
+			rs->flush_err = err;
+	}
+	pthread_mutex_unlock(&rs->wb_mu);
+	return NULL;
+}
+
+static void flusher_stop(restore *rs, pthread_t th)
+{
+	pthread_mutex_lock(&rs->wb_mu);
+	rs->flush_stop = true;
+	pthread_cond_signal(&rs->flush_cv);
+	pthread_mutex_unlock(&rs->wb_mu);
+	pthread_join(th, NULL);
+}
+
 /* The last reference is gone: every chunk landed (or failed). */
 static void file_finish(rfile *f)
 {
@@ -744,6 +796,8 @@ static void file_finish(rfile *f)
 	} else if (close(f->fd) < 0 && !failed) {
 		warn(rs, f->path, "close failed: %s", strerror(errno));
 		atomic_fetch_add(&rs->errors, 1);
+	} else if (!failed && f->size > 0) {
+		small_written(rs, f->size);
 	}
 	if (failed) {
 		/* A damaged file is removed rather than left with zeros
@@ -947,6 +1001,9 @@ static int restore_file(restore *rs, dirref *dir, const stow_node *n,
 		j->off = off;
 		j->len = c->len;
 		memcpy(j->id, c->id, STOW_ID_LEN);
+		/* The queue is short; read-ahead of the pack keeps the
+		 * workers' reads in the page cache. */
+		stow_repo_prefetch_blob(rs->r, &rs->pf, c->id);
 		atomic_fetch_add(&f->pending, 1);
 		if (stow_queue_push(rs->q, j) < 0) {
 			/* Only a closed queue refuses, and the walker closes
@@ -1388,7 +1445,8 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 	walker w = {0};
 	worker *ws = NULL;
 	size_t nworkers, started = 0, qcap;
-	bool created;
+	pthread_t flusher_th;
+	bool created, flusher = false;
 	int rc;
 
 	if (!r || !snap_id || !o || !o->target || !*o->target)
@@ -1408,6 +1466,7 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 	pthread_mutex_init(&rs.warn_mu, NULL);
 	pthread_mutex_init(&rs.progress_mu, NULL);
 	pthread_mutex_init(&rs.wb_mu, NULL);
+	pthread_cond_init(&rs.flush_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &rs.start);
 	if (!o->subpath || !*o->subpath) {
 		rs.files_total = snap.stats.files;
@@ -1461,6 +1520,8 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 				   &ws[started]) != 0)
 			break;
 	}
+	/* Without the flusher the final syncfs does all the work. */
+	flusher = pthread_create(&flusher_th, NULL, flusher_main, &rs) == 0;
 	if (started == 0) {
 		rc = stow_err_set(STOW_EIO, "cannot start restore workers: %s",
 				  strerror(errno));
@@ -1475,14 +1536,19 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 		pop_frame(&w);
 	stop_workers(&rs, ws, started);
 	started = 0;
+	if (flusher)
+		flusher_stop(&rs, flusher_th);
+	flusher = false;
 	wb_shrink(&rs, true);
-	/* Durable before we say "restored": the files' data is written
-	 * back already; this commits their inodes and directories. */
-	if (rc == 0 && syncfs(rs.rootfd) < 0)
+	/* Durable before we say "restored": most data is written back
+	 * already; this writes the rest and commits inodes and directories. */
+	if (rc == 0 && syncfs(rs.rootfd) < 0 && !rs.flush_err)
+		rs.flush_err = errno;
+	if (rc == 0 && rs.flush_err)
 		rc = stow_err_set(STOW_EIO,
 				  "restore of snapshot %.16s: syncing the "
 				  "target's filesystem failed: %s",
-				  snap.id, strerror(errno));
+				  snap.id, strerror(rs.flush_err));
 	if (rc == 0 && atomic_load(&rs.errors))
 		rc = stow_err_set(STOW_EPARTIAL,
 				  "restore of snapshot %.16s: %llu entries "
@@ -1493,6 +1559,8 @@ int stow_vault_restore(stow_repo *r, const char *snap_id,
 out:
 	if (started)
 		stop_workers(&rs, ws, started);
+	if (flusher)
+		flusher_stop(&rs, flusher_th);
 	wb_shrink(&rs, true);
 	if (st) {
 		st->files = atomic_load(&rs.files);
@@ -1522,6 +1590,7 @@ out:
 	pthread_mutex_destroy(&rs.warn_mu);
 	pthread_mutex_destroy(&rs.progress_mu);
 	pthread_mutex_destroy(&rs.wb_mu);
+	pthread_cond_destroy(&rs.flush_cv);
 	stow_snapshot_free(&snap);
 	return rc;
 }

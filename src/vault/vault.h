@@ -130,6 +130,17 @@ void stow_pack_key(char *out, size_t n, int kind, const uint8_t id[32]);
 int stow_repo_read_blob(stow_vault_ctx *c, const uint8_t id[STOW_ID_LEN],
 			stow_buf *out);
 
+/* Read-ahead for a reader that knows the blobs it will read next (restore's
+ * walker): hints the store to fetch PREFETCH_SPAN bytes of the pack from
+ * the blob on, unless an earlier hint through the same state covered it.
+ * Cheap when the store has no prefetch op or the blob is unknown. */
+typedef struct stow_prefetch {
+	uint32_t pack;
+	uint64_t end; /* 0: no hint yet */
+} stow_prefetch;
+void stow_repo_prefetch_blob(stow_repo *r, stow_prefetch *pf,
+			     const uint8_t id[STOW_ID_LEN]);
+
 /* Content ID of plaintext under this repository's keyed hash. */
 int stow_vault_hash(stow_vault_ctx *c, const void *data, size_t len,
 		    uint8_t id[STOW_ID_LEN]);
