@@ -157,29 +157,36 @@ discard() { # PATH...
 	done
 }
 
+# When this or any run in a sibling work dir (a local and an --s3 run side
+# by side) last deleted trees: the next run waits until those inodes aged.
+SETTLE_STAMP=$(dirname "$WORKDIR")/.stowage-bench-deleted-at
 cleanup() {
 	local p deleted=0
+	if [[ -n $S3PID ]]; then
+		kill "$S3PID" 2>/dev/null || true
+		S3PID=
+	fi
 	for p in "$WORKDIR"/repo-* "$WORKDIR"/restore-* "$WORKDIR"/home-* "$TRASH"; do
 		[[ -e $p ]] || continue
 		rm -rf "$p"
 		deleted=1
 	done
-	((deleted == 0)) || date +%s >"$WORKDIR/.deleted-at"
-	if [[ -n $S3PID ]]; then
-		kill "$S3PID" 2>/dev/null || true
-		S3PID=
+	if ((S3 == 1)) && [[ -e $S3DATA || -e $WORKDIR/s3data-tls ]]; then
+		rm -rf "$S3DATA" "$WORKDIR/s3data-tls"
+		deleted=1
 	fi
-	((S3 == 0)) || rm -rf "$S3DATA" "$WORKDIR/s3data-tls"
+	((deleted == 0)) || date +%s >"$SETTLE_STAMP"
 }
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 cleanup
-# Inodes freed less than 60 s ago (300 s while their inode-table block is
-# dirty) are skipped by the allocator of a journal-less ext4 (see discard):
-# after this or the last run's cleanup, flush and let them age first.
-if [[ -f $WORKDIR/.deleted-at ]]; then
+# Inodes freed less than 60 s ago (six minutes while their inode-table
+# block is dirty; sync ends that) are skipped by the allocator of a
+# journal-less ext4 (see discard): after this or the last run's cleanup,
+# flush and let them age first.
+if [[ -f $SETTLE_STAMP ]]; then
 	sync
-	settle=$(($(cat "$WORKDIR/.deleted-at") + 61 - $(date +%s)))
+	settle=$(($(cat "$SETTLE_STAMP") + 61 - $(date +%s)))
 	if ((settle > 0)); then
 		say "waiting ${settle}s: inodes the last cleanup freed must age before files are created (ext4)"
 		sleep "$settle"
