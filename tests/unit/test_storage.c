@@ -1262,6 +1262,43 @@ static void test_mem_fault_injection(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* prefetch is only a hint: on an object, a range past its end or a
+ * missing key it changes nothing and reports nothing. */
+static void test_prefetch_hint(void **state)
+{
+	fixture *f = *state;
+
+	assert_int_equal(put_str(f->s, "data/ab/p", "0123456789", 0), 0);
+	stow_store_prefetch(f->s, "data/ab/p", 0, 1u << 20);
+	stow_store_prefetch(f->s, "data/ab/p", 100, 10);
+	stow_store_prefetch(f->s, "data/ab/missing", 0, STOW_RANGE_END);
+	stow_store_prefetch(f->s, "../escape", 0, 1);
+	assert_get(f->s, "data/ab/p", 3, 4, "3456");
+}
+
+/* More deferred puts than the fs write-behind window holds: every object
+ * is readable at once, and sync makes them durable without error. */
+static void test_deferred_window(void **state)
+{
+	fixture *f = *state;
+	char key[64], val[64];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "data/%02x/pack-%d", i % 4, i);
+		snprintf(val, sizeof(val), "contents of pack %d", i);
+		assert_int_equal(put_str(f->s, key, val, STOW_PUT_DEFER_SYNC),
+				 0);
+		assert_get(f->s, key, 0, STOW_RANGE_END, val);
+	}
+	assert_int_equal(stow_store_sync(f->s), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "data/%02x/pack-%d", i % 4, i);
+		snprintf(val, sizeof(val), "contents of pack %d", i);
+		assert_get(f->s, key, 0, STOW_RANGE_END, val);
+	}
+	assert_int_equal(stow_store_sync(f->s), 0); /* nothing left */
+}
+
 /* Each contract test once per backend, named "<backend>/<test>". */
 /* clang-format off */
 #define BOTH(t)                                                                \
@@ -1289,6 +1326,8 @@ int main(void)
 	    FS(test_fs_failed_write),
 	    BOTH(test_put_stream),
 	    BOTH(test_list_shallow),
+	    BOTH(test_prefetch_hint),
+	    BOTH(test_deferred_window),
 	    FS(test_fs_readonly_dir),
 	    FS(test_fs_enospc),
 	    FS(test_fs_open),
