@@ -475,8 +475,14 @@ measure() {
 	s3r0=$(s3rver_reqs)
 	s3t0=$(s3rver_ticks)
 	stat0=$(cpu_busy)
+	local prof=()
+	# BENCH_PERF="stowage:restore restic:initial": profile those steps
+	# with perf (call graphs, kernel included) into LOGS/TOOL-STEP.perf;
+	# costs a few % of the step, so not for the numbers of record.
+	[[ " ${BENCH_PERF:-} " != *" $tool:$step "* ]] ||
+		prof=(perf record -q -g -o "$LOGS/$tool-$step.perf" --)
 	set +e
-	/usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1 </dev/null
+	/usr/bin/time -f '%e %M %U %S' -o "$tf" "${prof[@]}" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	set -e
 	stat1=$(cpu_busy)
