@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fdio.h"
 
 #define KEY_MAX 1024
 /* Cap on remembered durable directories; past it we simply fsync the
@@ -485,19 +486,10 @@ static int defer_add(fs_store *fs, const char *key)
  * reports their errors, earlier. */
 static int window_retire(wb_entry *e)
 {
-	int rc = 0;
+	int err = stow_fd_retire(e->fd), rc = 0;
 
-	if (sync_file_range(e->fd, 0, 0,
-			    SYNC_FILE_RANGE_WAIT_BEFORE |
-				SYNC_FILE_RANGE_WRITE |
-				SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
-	    errno != ESPIPE && errno != EINVAL && errno != ENOSYS)
-		rc = os_fail(errno, STOW_EIO, "writing", e->path);
-	if (rc == 0)
-		(void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_DONTNEED);
-	/* NFS reports write errors at close. */
-	if (close(e->fd) != 0 && errno != EINTR && rc == 0)
-		rc = os_fail(errno, STOW_EIO, "closing", e->path);
+	if (err)
+		rc = os_fail(err, STOW_EIO, "writing", e->path);
 	free(e->path);
 	e->fd = -1;
 	e->path = NULL;

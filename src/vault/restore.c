@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fdio.h"
 #include "util/queue.h"
 #include "vault/opmsg.h"
 #include "vault/treewalk.h"
@@ -671,19 +672,8 @@ static void file_fail(rfile *f, const char *fmt, ...)
  * files, and the disk works while the workers decrypt. */
 static void wb_retire(restore *rs, wb_file *e)
 {
-	int err = 0;
+	int err = stow_fd_retire(e->fd);
 
-	if (sync_file_range(e->fd, 0, 0,
-			    SYNC_FILE_RANGE_WAIT_BEFORE |
-				SYNC_FILE_RANGE_WRITE |
-				SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
-	    errno != ESPIPE && errno != EINVAL && errno != ENOSYS)
-		err = errno;
-	if (err == 0)
-		(void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_DONTNEED);
-	/* NFS reports write errors at close. */
-	if (close(e->fd) < 0 && errno != EINTR && err == 0)
-		err = errno;
 	if (err) {
 		warn(rs, e->path,
 		     "writing to disk failed: %s; the file may be "
