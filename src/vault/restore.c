@@ -25,7 +25,9 @@
  *
  * Memory: one tree per directory level, a bounded queue of chunk jobs, one
  * chunk buffer per worker, the files in flight (at most queue capacity +
- * workers), and a hash map of hard-link groups not yet complete. */
+ * workers), and a hash map of hard-link groups not yet complete. Open
+ * descriptors: the directories of the current path, the files in flight
+ * and at most WB_FILES finished ones in the write-behind window. */
 #include "vault/ops.h"
 
 #include <dirent.h>
