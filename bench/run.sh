@@ -5,7 +5,7 @@
 #   bench/run.sh [--size 2G] [--small-files 1000000] [--tools stowage,restic,borg]
 #                [--workdir DIR] [--stowage PATH] [--seed N] [--regen]
 #                [--borg-encryption repokey|repokey-blake2] [--wait-quiet SECONDS]
-#                [--s3]
+#                [--settle SECONDS] [--s3]
 #
 # --s3: the repositories live on s3rver (tests/s3) on 127.0.0.1 instead of
 # the local filesystem; stowage and restic only, small files off by default;
@@ -25,6 +25,7 @@ SEED=42
 REGEN=0
 BORG_ENC=repokey
 WAIT_QUIET=0
+SETTLE=361 # see the settle stamp below
 S3=0
 TOOLS_SET=0
 SMALL_SET=0
@@ -61,7 +62,7 @@ while [[ $# -gt 0 ]]; do
 	-h | --help) usage; exit 0 ;;
 	--regen) REGEN=1; shift; continue ;;
 	--s3) S3=1; shift; continue ;;
-	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption | --wait-quiet)
+	--size | --small-files | --tools | --workdir | --stowage | --seed | --borg-encryption | --wait-quiet | --settle)
 		if [[ -z $val ]]; then
 			[[ $# -ge 2 ]] || die "$opt needs a value"
 			val=$2; shift
@@ -78,6 +79,7 @@ while [[ $# -gt 0 ]]; do
 	--seed) SEED=$val ;;
 	--borg-encryption) BORG_ENC=$val ;;
 	--wait-quiet) WAIT_QUIET=$val ;;
+	--settle) SETTLE=$val ;;
 	esac
 done
 
@@ -89,6 +91,7 @@ fi
 [[ $SMALL =~ ^[0-9]+$ ]] || die "--small-files wants a number, got '$SMALL'"
 [[ $SEED =~ ^[0-9]+$ ]] || die "--seed wants a number, got '$SEED'"
 [[ $WAIT_QUIET =~ ^[0-9]+$ ]] || die "--wait-quiet wants seconds, got '$WAIT_QUIET'"
+[[ $SETTLE =~ ^[0-9]+$ ]] || die "--settle wants seconds, got '$SETTLE'"
 SIZE_B=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_dataset as g; print(g.parse_size(sys.argv[2]))' "$BENCH_DIR" "$SIZE" 2>/dev/null) ||
 	die "bad --size '$SIZE' (examples: 2G, 200M, 500M)"
 ((SIZE_B >= 10 * 1024 * 1024)) || die "--size must be at least 10M"
@@ -180,13 +183,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 cleanup
-# Inodes freed less than 60 s ago (six minutes while their inode-table
-# block is dirty; sync ends that) are skipped by the allocator of a
-# journal-less ext4 (see discard): after this or the last run's cleanup,
-# flush and let them age first.
+# The allocator of a journal-less ext4 skips inodes freed less than 60 s
+# ago, or 360 s while their inode-table block is dirty (see discard), and
+# creating files next to them dirties it again, so `sync` is not enough:
+# after this or the last run's cleanup, wait until the deletions are
+# SETTLE (361) seconds old. A restore 80 s after 10,000 deletions spent
+# half its CPU in the kernel's recently_deleted().
 if [[ -f $SETTLE_STAMP ]]; then
 	sync
-	settle=$(($(cat "$SETTLE_STAMP") + 61 - $(date +%s)))
+	settle=$(($(cat "$SETTLE_STAMP") + SETTLE - $(date +%s)))
 	if ((settle > 0)); then
 		say "waiting ${settle}s: inodes the last cleanup freed must age before files are created (ext4)"
 		sleep "$settle"
