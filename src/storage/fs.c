@@ -677,14 +677,16 @@ static int fs_put_commit(stow_put_writer *w)
 	/* NFS reports deferred write errors at close; after a successful
 	 * fsync EINTR only means the descriptor is gone. A deferred object
 	 * that is about to be published stays open in the window instead. */
-	if (!(deferred && rc == 0) && close(fd) != 0 && errno != EINTR &&
-	    rc == 0)
-		rc = os_fail(errno, STOW_EIO, "closing", pw->tmp);
+	if (!(deferred && rc == 0)) {
+		if (close(fd) != 0 && errno != EINTR && rc == 0)
+			rc = os_fail(errno, STOW_EIO, "closing", pw->tmp);
+		fd = -1;
+	}
 	if (rc == 0)
 		rc = (flags & STOW_PUT_EXCL)
 			 ? commit_excl(pw->key, pw->tmp, pw->final, &st)
 			 : commit_replace(pw->key, pw->tmp, pw->final, &st);
-	if (deferred) {
+	if (fd >= 0) { /* deferred, still open */
 		int wrc;
 
 		if (rc < 0) {
