@@ -51,7 +51,7 @@ echo "== init (no faults)"
 new_repo "$R"
 
 echo "== transient faults: backup, restore"
-proxy_config "$FAULT_PORT" '{"mode": "transient", "rate": 0.15, "kinds": ["drop_request", "drop_response", "truncate", "error500", "error503", "delay", "stall"]}'
+proxy_config "$FAULT_PORT" '{"mode": "transient", "rate": 0.15, "min_faults": 1, "kinds": ["drop_request", "drop_response", "truncate", "error500", "error503", "delay", "stall"]}'
 t0=$SECONDS
 snap "$R" "$SRC" --tag faults=transient
 S1=$SNAP

@@ -33,7 +33,10 @@ Configuration: command-line options, overridden by the environment
 (FAULT_MODE, FAULT_RATE, FAULT_KINDS=comma list, FAULT_SEED, FAULT_DELAY,
 FAULT_METHODS=comma list of HTTP methods to fault, default all,
 FAULT_FIRST_N=fault only the first N sightings of a method+target: with
-mode persistent and 1, every distinct request fails exactly once),
+mode persistent and 1, every distinct request fails exactly once;
+FAULT_MIN_FAULTS=in mode transient, fault every request until this many
+have been faulted since the last reset, so a short run of requests cannot
+escape the faults by chance),
 and at run time by POST /__proxy/config with a JSON object, e.g.
 {"mode": "persistent", "kinds": ["error503"]}. GET /__proxy/stats gives
 requests, forwarded, faulted and a count per kind.
@@ -64,6 +67,7 @@ class FaultServer(proxycore.ProxyServer):
     def extra_reset(self):
         self.stats.update({"faulted": 0, "by_kind": {k: 0 for k in KINDS}})
         self.seen = {}
+        self.decided = 0  # faults decided since the last reset
 
     def config_changed(self):
         c = self.config
@@ -87,10 +91,12 @@ class FaultServer(proxycore.ProxyServer):
             self.seen[key] = n + 1
             if c["first_n"] > 0 and n >= c["first_n"]:
                 return None
-        h = hashlib.sha256(f"{c['seed']}|{method}|{target}|{n}".encode()).digest()
-        r = int.from_bytes(h[:8], "big") / 2.0**64
-        if c["mode"] == "transient" and r >= c["rate"]:
-            return None
+            forced = self.decided < c.get("min_faults", 0)
+            h = hashlib.sha256(f"{c['seed']}|{method}|{target}|{n}".encode()).digest()
+            r = int.from_bytes(h[:8], "big") / 2.0**64
+            if c["mode"] == "transient" and r >= c["rate"] and not forced:
+                return None
+            self.decided += 1
         kinds = c["kinds"]
         return kinds[int.from_bytes(h[8:16], "big") % len(kinds)]
 
@@ -181,7 +187,7 @@ def self_check(args):
     import socket
     import threading
     cfg = {"mode": "persistent", "rate": 1.0, "kinds": ["error500"], "seed": "1",
-           "delay": 1.5, "methods": [], "first_n": 0}
+           "delay": 1.5, "methods": [], "first_n": 0, "min_faults": 0}
     srv = FaultServer(("127.0.0.1", 0), FaultHandler, args.upstream, cfg)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
@@ -251,6 +257,14 @@ def self_check(args):
         fails.append("transient rate")
     srv.reset_stats()
     codes2 = [req("GET", f"/?n={i}")[0] for i in range(40)]
+    srv.update_config({"rate": 0.0, "min_faults": 2})
+    srv.reset_stats()
+    codes3 = [req("GET", f"/?m={i}")[0] for i in range(6)]
+    ok = codes3 == [500, 500, base[0], base[0], base[0], base[0]]
+    print(f"{'ok' if ok else 'FAIL'}: self-check min_faults=2 at rate 0: expected the first two faulted, got {codes3}")
+    if not ok:
+        fails.append("min_faults")
+    srv.update_config({"rate": 0.5, "min_faults": 0})
     if codes2 != codes:
         print("FAIL: self-check: the same seed gave different faults on a second run")
         fails.append("seed")
@@ -288,6 +302,7 @@ def main():
         "delay": float(env.get("FAULT_DELAY", args.delay)),
         "methods": [m for m in env.get("FAULT_METHODS", args.methods).split(",") if m],
         "first_n": int(env.get("FAULT_FIRST_N", args.first_n)),
+        "min_faults": int(env.get("FAULT_MIN_FAULTS", 0)),
     }
     srv = FaultServer(("127.0.0.1", args.port), FaultHandler, args.upstream, cfg,
                       verbose=args.verbose)
